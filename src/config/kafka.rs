@@ -1,0 +1,235 @@
+//! Kafka connection settings and the librdkafka client configuration each profile implies.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use serde::{Deserialize, Serialize};
+
+use super::secret::{PassthroughMap, Secret};
+
+/// Where the brokers are and how to reach them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// The dev broker or Redpanda on this machine: PLAINTEXT, topics created on demand.
+    #[default]
+    Local,
+    /// Azure Event Hubs' Kafka endpoint: SASL_SSL + PLAIN with the connection string as password.
+    Eventhubs,
+}
+
+/// Which kind of client a configuration is for; producers and consumers get different settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRole {
+    Producer,
+    Consumer,
+    Admin,
+}
+
+/// Kafka settings shared by every stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Comma-separated `host:port` list. Overridden by `KAFKA_BOOTSTRAP`. With the `eventhubs`
+    /// profile it may be left empty: it is derived from the connection string's namespace
+    /// (`<namespace>.servicebus.windows.net:9093`).
+    pub bootstrap_servers: String,
+    /// Topic carrying purchase-order events. Overridden by `MEDALLION_TOPIC` and `--topic`.
+    pub topic: String,
+    /// Consumer group of the bronze workers. Overridden by `--group`.
+    pub group_id: String,
+    /// Partitions of the topic when medallion creates it.
+    pub partitions: i32,
+    /// Replication factor of the topic when medallion creates it.
+    pub replication_factor: i32,
+    /// Create the topic when it does not exist. Defaults to `true` for `local` and `false` for
+    /// `eventhubs` (event hubs are created with infrastructure tools).
+    pub create_topic: Option<bool>,
+    /// Event Hubs connection string (`Endpoint=sb://...;SharedAccessKeyName=...;SharedAccessKey=...`),
+    /// sent as the SASL password. Required by the `eventhubs` profile; best set through
+    /// `EVENTHUBS_CONNECTION_STRING` rather than the file. Never printed.
+    pub connection_string: Option<Secret>,
+    /// How long to wait for the brokers at start-up before reporting them unreachable.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// librdkafka settings applied last, over everything medallion sets (see librdkafka's
+    /// CONFIGURATION.md). Credential entries are masked when printed.
+    pub librdkafka: PassthroughMap,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            bootstrap_servers: "127.0.0.1:19092".to_owned(),
+            topic: "purchase-order-items".to_owned(),
+            group_id: "medallion-bronze".to_owned(),
+            partitions: 8,
+            replication_factor: 1,
+            create_topic: None,
+            connection_string: None,
+            connect_timeout: Duration::from_secs(10),
+            librdkafka: PassthroughMap::default(),
+        }
+    }
+}
+
+/// Settings Event Hubs needs (see its Kafka endpoint documentation); values as strings because
+/// that is what librdkafka takes.
+const EVENTHUBS_SETTINGS: &[(&str, &str)] = &[
+    ("security.protocol", "SASL_SSL"),
+    ("sasl.mechanism", "PLAIN"),
+    ("sasl.username", "$ConnectionString"),
+    ("request.timeout.ms", "60000"),
+    ("metadata.max.age.ms", "180000"),
+    // Azure drops idle TCP flows after 4 minutes; librdkafka only sets this for "azure" hosts.
+    ("connections.max.idle.ms", "180000"),
+    ("socket.keepalive.enable", "true"),
+];
+
+const EVENTHUBS_CONSUMER_SETTINGS: &[(&str, &str)] = &[
+    ("session.timeout.ms", "30000"),
+    ("heartbeat.interval.ms", "3000"),
+    ("max.poll.interval.ms", "300000"),
+];
+
+const EVENTHUBS_PRODUCER_SETTINGS: &[(&str, &str)] = &[
+    // snappy, lz4 and zstd are rejected; gzip only on Premium/Dedicated.
+    ("compression.codec", "none"),
+    // Requests over 1,046,528 bytes close the connection.
+    ("message.max.bytes", "1000000"),
+];
+
+impl KafkaConfig {
+    /// Whether medallion should create the topic when it is missing.
+    pub fn should_create_topic(&self, profile: Profile) -> bool {
+        self.create_topic.unwrap_or(profile == Profile::Local)
+    }
+
+    /// The bootstrap list, derived from the connection string for Event Hubs when left empty.
+    pub fn effective_bootstrap(&self) -> String {
+        if self.bootstrap_servers.trim().is_empty() {
+            if let Some(host) = self.connection_string.as_ref().and_then(eventhubs_host) {
+                return format!("{host}:9093");
+            }
+        }
+        self.bootstrap_servers.clone()
+    }
+
+    /// The librdkafka configuration for one client: profile settings, then the passthrough map.
+    pub fn client_config(&self, profile: Profile, role: ClientRole) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", self.effective_bootstrap());
+        config.set("client.id", format!("medallion-{}", role_name(role)));
+        match profile {
+            Profile::Local => {
+                config.set("security.protocol", "plaintext");
+            }
+            Profile::Eventhubs => {
+                for (key, value) in EVENTHUBS_SETTINGS {
+                    config.set(*key, *value);
+                }
+                let role_settings = match role {
+                    ClientRole::Consumer => EVENTHUBS_CONSUMER_SETTINGS,
+                    ClientRole::Producer => EVENTHUBS_PRODUCER_SETTINGS,
+                    ClientRole::Admin => &[],
+                };
+                for (key, value) in role_settings {
+                    config.set(*key, *value);
+                }
+                if let Some(secret) = &self.connection_string {
+                    config.set("sasl.password", secret.expose());
+                }
+            }
+        }
+        for (key, value) in self.librdkafka.iter() {
+            config.set(key, value);
+        }
+        config
+    }
+}
+
+fn role_name(role: ClientRole) -> &'static str {
+    match role {
+        ClientRole::Producer => "producer",
+        ClientRole::Consumer => "consumer",
+        ClientRole::Admin => "admin",
+    }
+}
+
+/// The namespace host of an Event Hubs connection string (`Endpoint=sb://HOST/;...`).
+fn eventhubs_host(connection_string: &Secret) -> Option<String> {
+    connection_string.expose().split(';').find_map(|part| {
+        let (name, value) = part.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("endpoint") {
+            return None;
+        }
+        let host = value.trim().trim_start_matches("sb://").trim_end_matches('/');
+        (!host.is_empty()).then(|| host.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONNECTION_STRING: &str =
+        "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=s3cr3t";
+
+    fn eventhubs() -> KafkaConfig {
+        KafkaConfig {
+            bootstrap_servers: String::new(),
+            connection_string: Some(Secret::new(CONNECTION_STRING)),
+            ..KafkaConfig::default()
+        }
+    }
+
+    #[test]
+    fn eventhubs_consumer_gets_sasl_ssl_and_timeouts() {
+        let config = eventhubs().client_config(Profile::Eventhubs, ClientRole::Consumer);
+        assert_eq!(config.get("bootstrap.servers"), Some("acme.servicebus.windows.net:9093"));
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(config.get("sasl.mechanism"), Some("PLAIN"));
+        assert_eq!(config.get("sasl.username"), Some("$ConnectionString"));
+        assert_eq!(config.get("sasl.password"), Some(CONNECTION_STRING));
+        assert_eq!(config.get("session.timeout.ms"), Some("30000"));
+        assert_eq!(config.get("heartbeat.interval.ms"), Some("3000"));
+        assert_eq!(config.get("max.poll.interval.ms"), Some("300000"));
+        assert_eq!(config.get("request.timeout.ms"), Some("60000"));
+        assert_eq!(config.get("connections.max.idle.ms"), Some("180000"));
+        assert_eq!(config.get("compression.codec"), None, "producer-only setting");
+    }
+
+    #[test]
+    fn eventhubs_producer_limits_compression_and_size() {
+        let config = eventhubs().client_config(Profile::Eventhubs, ClientRole::Producer);
+        assert_eq!(config.get("compression.codec"), Some("none"));
+        assert_eq!(config.get("message.max.bytes"), Some("1000000"));
+        assert_eq!(config.get("session.timeout.ms"), None, "consumer-only setting");
+    }
+
+    #[test]
+    fn eventhubs_client_config_builds_with_ssl_support() {
+        // Creating the client proves the rdkafka build accepts SASL_SSL; no connection is made.
+        let client: Result<rdkafka::producer::BaseProducer, _> =
+            eventhubs().client_config(Profile::Eventhubs, ClientRole::Producer).create();
+        assert!(client.is_ok(), "SASL_SSL refused: {:?}", client.err());
+    }
+
+    #[test]
+    fn passthrough_overrides_profile_settings() {
+        let mut kafka = eventhubs();
+        kafka.librdkafka.0.insert("request.timeout.ms".to_owned(), "90000".to_owned());
+        let config = kafka.client_config(Profile::Eventhubs, ClientRole::Admin);
+        assert_eq!(config.get("request.timeout.ms"), Some("90000"));
+    }
+
+    #[test]
+    fn local_profile_is_plaintext_and_creates_topics() {
+        let kafka = KafkaConfig::default();
+        let config = kafka.client_config(Profile::Local, ClientRole::Producer);
+        assert_eq!(config.get("security.protocol"), Some("plaintext"));
+        assert_eq!(config.get("bootstrap.servers"), Some("127.0.0.1:19092"));
+        assert!(kafka.should_create_topic(Profile::Local));
+        assert!(!kafka.should_create_topic(Profile::Eventhubs));
+    }
+}

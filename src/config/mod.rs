@@ -1,0 +1,173 @@
+//! Typed configuration, layered: built-in defaults → YAML file → environment → command-line flags.
+//!
+//! Every struct denies unknown keys and documents each field; [`Config::load`] reports every
+//! problem at once, each with its key path, value and source, and [`Config`] prints with its
+//! secrets masked. Environment variables: `KAFKA_BOOTSTRAP`, `MEDALLION_TOPIC`, `MEDALLION_LAKE`,
+//! `EVENTHUBS_CONNECTION_STRING`, and any key as `MEDALLION_<SECTION>__<KEY>` (for example
+//! `MEDALLION_PRODUCER__RATE=5000`).
+
+mod kafka;
+mod producer;
+mod secret;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Yaml};
+use serde::{Deserialize, Serialize};
+
+pub use kafka::{ClientRole, KafkaConfig, Profile};
+pub use producer::{Output, ProducerConfig, parse_start_time};
+pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
+
+use crate::framing::Framing;
+
+/// Problems found while loading a configuration. Every variant says where to look.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} does not exist")]
+    FileMissing { path: PathBuf },
+    #[error("invalid configuration:\n{}", .problems.join("\n"))]
+    Invalid { problems: Vec<String> },
+}
+
+/// The whole configuration of medallion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Connection profile: `local` (dev broker or Redpanda, PLAINTEXT) or `eventhubs`
+    /// (Azure Event Hubs' Kafka endpoint, SASL_SSL).
+    pub profile: Profile,
+    /// Brokers, topic, consumer group and client settings.
+    pub kafka: KafkaConfig,
+    /// Avro schemas and message framing.
+    pub schema: SchemaConfig,
+    /// The purchase-order generator (`medallion produce`).
+    pub producer: ProducerConfig,
+    /// Where the Delta tables live.
+    pub lake: LakeConfig,
+}
+
+/// How messages are framed and how schema ids resolve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchemaConfig {
+    /// Framing the producer writes: `confluent` (magic byte + 4-byte schema id) or
+    /// `single-object` (C3 01 + CRC-64-AVRO fingerprint).
+    pub framing: Framing,
+    /// Framings consumers decode; a message in any other framing is kept undecoded with an error.
+    pub accepted_framings: Vec<Framing>,
+    /// Schema version the producer writes (a `schemas/purchase_order_item.v<N>.avsc`).
+    pub version: u32,
+    /// Confluent-compatible schema registry. When unset, `static_ids` resolves schema ids.
+    pub registry: Option<RegistryConfig>,
+    /// Confluent schema id → schema file in `schemas/`, used when no registry runs.
+    pub static_ids: BTreeMap<u32, String>,
+}
+
+impl Default for SchemaConfig {
+    fn default() -> Self {
+        Self {
+            framing: Framing::Confluent,
+            accepted_framings: vec![Framing::Confluent, Framing::SingleObject],
+            version: 2,
+            registry: None,
+            static_ids: BTreeMap::from([
+                (1, "purchase_order_item.v1.avsc".to_owned()),
+                (2, "purchase_order_item.v2.avsc".to_owned()),
+            ]),
+        }
+    }
+}
+
+/// A Confluent-compatible schema registry (Confluent, Redpanda, Karapace, Apicurio's ccompat API).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Base URL, e.g. `http://127.0.0.1:18081`.
+    pub url: String,
+    /// Basic-auth user, if the registry needs one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Basic-auth password. Never printed.
+    #[serde(default)]
+    pub password: Option<Secret>,
+    /// Timeout of each registry request.
+    #[serde(default = "default_registry_timeout", with = "humantime_serde")]
+    pub timeout: std::time::Duration,
+}
+
+fn default_registry_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(10)
+}
+
+/// Location of the lake.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LakeConfig {
+    /// Root of the lake: a local path, `file://`, `abfss://` or `az://` URL. Overridden by
+    /// `MEDALLION_LAKE` and `--lake`.
+    pub root: String,
+    /// Object-store options (`account_name`, `account_key`, `sas_key`, `client_id`, ...);
+    /// credentials are masked when printed.
+    pub storage_options: PassthroughMap,
+}
+
+impl Default for LakeConfig {
+    fn default() -> Self {
+        Self { root: "./lake".to_owned(), storage_options: PassthroughMap::default() }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when given), then the environment, then `overrides` (the
+    /// command line), and validates the result.
+    pub fn load(file: Option<&Path>, overrides: Serialized<impl Serialize>) -> Result<Self, ConfigError> {
+        Self::load_with_env(file, overrides, true)
+    }
+
+    /// As [`Config::load`]; `with_env = false` ignores the environment (for tests).
+    pub fn load_with_env(
+        file: Option<&Path>,
+        overrides: Serialized<impl Serialize>,
+        with_env: bool,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::FileMissing { path: path.to_owned() });
+            }
+            figment = figment.merge(Yaml::file_exact(path));
+        }
+        if with_env {
+            figment = figment.merge(environment());
+        }
+        let config: Config = figment.merge(overrides).extract().map_err(|error| ConfigError::Invalid {
+            problems: error.into_iter().map(|e| validate::describe_figment_error(&e)).collect(),
+        })?;
+        let problems = config.problems();
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid { problems }) }
+    }
+
+    /// The configuration as YAML, secrets masked.
+    pub fn to_masked_yaml(&self) -> String {
+        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+    }
+}
+
+/// The environment variables medallion reads, as one provider.
+fn environment() -> Figment {
+    let renamed = |name: &'static str, key: &'static str| {
+        Env::raw().only(&[name]).map(move |_| key.into())
+    };
+    Figment::new()
+        .merge(Env::prefixed("MEDALLION_").filter(|key| key.as_str().contains("__")).split("__"))
+        .merge(Env::prefixed("MEDALLION_").only(&["profile"]))
+        .merge(renamed("KAFKA_BOOTSTRAP", "kafka.bootstrap_servers"))
+        .merge(renamed("MEDALLION_TOPIC", "kafka.topic"))
+        .merge(renamed("MEDALLION_LAKE", "lake.root"))
+        .merge(renamed("EVENTHUBS_CONNECTION_STRING", "kafka.connection_string"))
+}
+

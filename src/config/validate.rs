@@ -1,0 +1,136 @@
+//! Checks that serde cannot express, and readable descriptions of the errors serde reports.
+//! Every problem names its key path and the offending value (never a secret's value).
+
+use super::{Config, Profile};
+use crate::schema::EMBEDDED_SCHEMAS;
+
+impl Config {
+    /// Every semantic problem of a parsed configuration, one line each.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        self.check_kafka(&mut problems);
+        self.check_schema(&mut problems);
+        self.check_producer(&mut problems);
+        if self.lake.root.trim().is_empty() {
+            problems.push("lake.root: must not be empty (set it, or MEDALLION_LAKE)".to_owned());
+        }
+        problems
+    }
+
+    fn check_kafka(&self, problems: &mut Vec<String>) {
+        let kafka = &self.kafka;
+        if self.profile == Profile::Eventhubs {
+            match &kafka.connection_string {
+                None => problems.push(
+                    "kafka.connection_string: required by profile `eventhubs`; set EVENTHUBS_CONNECTION_STRING"
+                        .to_owned(),
+                ),
+                Some(secret) if !secret.expose().trim_start().to_ascii_lowercase().starts_with("endpoint=sb://") => {
+                    problems.push(
+                        "kafka.connection_string: must look like `Endpoint=sb://<namespace>.servicebus.windows.net/;SharedAccessKeyName=...;SharedAccessKey=...` (value not shown)"
+                            .to_owned(),
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        let bootstrap = kafka.effective_bootstrap();
+        if bootstrap.trim().is_empty() {
+            problems.push("kafka.bootstrap_servers: must not be empty (set it, or KAFKA_BOOTSTRAP)".to_owned());
+        }
+        for server in bootstrap.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            let server = server.rsplit_once("://").map_or(server, |(_, rest)| rest);
+            let port_ok = server.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            if !port_ok {
+                problems.push(format!("kafka.bootstrap_servers: `{server}` is not host:port"));
+            }
+        }
+        if !is_valid_topic(&kafka.topic) {
+            problems.push(format!(
+                "kafka.topic: `{}` is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)",
+                kafka.topic
+            ));
+        }
+        if kafka.group_id.trim().is_empty() {
+            problems.push("kafka.group_id: must not be empty".to_owned());
+        }
+        if kafka.partitions < 1 {
+            problems.push(format!("kafka.partitions: {} must be at least 1", kafka.partitions));
+        }
+        if kafka.replication_factor < 1 {
+            problems.push(format!("kafka.replication_factor: {} must be at least 1", kafka.replication_factor));
+        }
+    }
+
+    fn check_schema(&self, problems: &mut Vec<String>) {
+        let schema = &self.schema;
+        if !EMBEDDED_SCHEMAS.iter().any(|s| s.version == schema.version) {
+            problems.push(format!("schema.version: {} has no schema in schemas/", schema.version));
+        }
+        if schema.accepted_framings.is_empty() {
+            problems.push("schema.accepted_framings: must list at least one framing".to_owned());
+        }
+        for (id, file) in &schema.static_ids {
+            if !EMBEDDED_SCHEMAS.iter().any(|s| s.file_name == file) {
+                problems.push(format!("schema.static_ids.{id}: `{file}` is not a schema in schemas/"));
+            }
+        }
+        if let Some(registry) = &schema.registry {
+            if !(registry.url.starts_with("http://") || registry.url.starts_with("https://")) {
+                problems.push(format!("schema.registry.url: `{}` must start with http:// or https://", registry.url));
+            }
+        }
+    }
+
+    fn check_producer(&self, problems: &mut Vec<String>) {
+        let producer = &self.producer;
+        if !(0.0..=1.0).contains(&producer.invalid_ratio) {
+            problems.push(format!("producer.invalid_ratio: {} must be between 0 and 1", producer.invalid_ratio));
+        }
+        if !(producer.time_scale.is_finite() && producer.time_scale > 0.0) {
+            problems.push(format!("producer.time_scale: {} must be a positive number", producer.time_scale));
+        }
+        if producer.max_in_flight == 0 {
+            problems.push("producer.max_in_flight: must be at least 1".to_owned());
+        }
+        if producer.count == Some(0) {
+            problems.push("producer.count: must be at least 1 (leave it unset to run until stopped)".to_owned());
+        }
+        if producer.batch_size_bytes == 0 {
+            problems.push("producer.batch_size_bytes: must be at least 1".to_owned());
+        }
+    }
+}
+
+/// Kafka's own rule for topic names.
+fn is_valid_topic(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= 249
+        && topic != "."
+        && topic != ".."
+        && topic.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// One line for a serde/figment error: the key path, what is wrong, and where the value came from.
+pub(super) fn describe_figment_error(error: &figment::Error) -> String {
+    use figment::error::Kind;
+    let mut path = error.path.clone();
+    if let Kind::UnknownField(field, _) = &error.kind {
+        path.push(field.clone());
+    }
+    let key = if path.is_empty() { "(top level)".to_owned() } else { path.join(".") };
+    // Never echo a value that sits under a credential key.
+    let kind = if path.iter().any(|segment| super::is_sensitive_key(segment)) {
+        "invalid value (not shown: it is a credential)".to_owned()
+    } else {
+        error.kind.to_string()
+    };
+    let source = match &error.metadata {
+        Some(metadata) => match &metadata.source {
+            Some(source) => format!(" (in {source})"),
+            None => format!(" (in {})", metadata.name),
+        },
+        None => String::new(),
+    };
+    format!("{key}: {kind}{source}")
+}

@@ -1,0 +1,34 @@
+//! # medallion
+//!
+//! Moves purchase-order events from Kafka into a Delta Lake medallion, exactly once.
+//!
+//! ## Data flow (modules in flow order)
+//!
+//! ```text
+//!  generate ──► encode ──► produce ──► Kafka topic ──► (bronze ──► silver ──► gold: later stages)
+//!  (seeded      (Avro +     (rate-limited,
+//!   orders)      framing)    bounded in-flight)
+//! ```
+//!
+//! - [`config`]: typed, layered configuration (defaults → file → environment → flags).
+//! - [`schema`]: the Avro wire contract embedded from `schemas/`, by version and fingerprint.
+//! - [`framing`]: Confluent and single-object frame headers.
+//! - [`registry`]: a Confluent-compatible schema-registry client (ids for the Confluent framing).
+//! - [`generate`]: the pure, seeded purchase-order generator (lifecycles, defects).
+//! - [`encode`]: generated events → framed Avro datums (and JSON for inspection).
+//! - [`kafka`]: client construction, broker reachability and topic creation.
+//! - [`produce`]: the producer stage: generator task → bounded channel → sender task.
+//! - [`shutdown`]: signals → one `CancellationToken`.
+//!
+//! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
+//! pure functions that tests and benches call without a broker.
+
+pub mod config;
+pub mod schema;
+pub mod framing;
+pub mod registry;
+pub mod generate;
+pub mod encode;
+pub mod kafka;
+pub mod produce;
+pub mod shutdown;

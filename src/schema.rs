@@ -1,0 +1,145 @@
+//! The wire contract: the Avro schemas of `schemas/`, embedded at build time (see `build.rs`),
+//! parsed once, and looked up by version, file name or single-object fingerprint.
+
+use std::sync::OnceLock;
+
+use apache_avro::Schema;
+use apache_avro::rabin::Rabin;
+
+/// One schema file embedded from `schemas/`.
+#[derive(Debug)]
+pub struct EmbeddedSchema {
+    /// File name in `schemas/`, e.g. `purchase_order_item.v2.avsc`.
+    pub file_name: &'static str,
+    /// Full name of the record, e.g. `io.medallion.purchasing.PurchaseOrderItem`.
+    pub full_name: &'static str,
+    /// The `N` of `.v<N>.avsc`.
+    pub version: u32,
+    /// The schema text.
+    pub json: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/schemas.rs"));
+
+/// A parsed schema with what consumers need to recognise it on the wire.
+#[derive(Debug)]
+pub struct CatalogEntry {
+    pub embedded: &'static EmbeddedSchema,
+    pub schema: Schema,
+    /// CRC-64-AVRO (Rabin) fingerprint of the canonical form, in wire order (little-endian), as
+    /// it follows `C3 01` in single-object encoding.
+    pub fingerprint: [u8; 8],
+}
+
+/// All embedded schemas, parsed.
+#[derive(Debug)]
+pub struct SchemaCatalog {
+    entries: Vec<CatalogEntry>,
+}
+
+impl SchemaCatalog {
+    /// The catalogue of the schemas built into this binary. They were parsed and checked for
+    /// mutual resolution by `build.rs`, so parsing them again cannot fail.
+    pub fn embedded() -> &'static SchemaCatalog {
+        static CATALOG: OnceLock<SchemaCatalog> = OnceLock::new();
+        CATALOG.get_or_init(|| {
+            let entries = EMBEDDED_SCHEMAS
+                .iter()
+                .map(|embedded| {
+                    #[allow(clippy::expect_used)]
+                    let schema = Schema::parse_str(embedded.json).expect("schemas are checked by build.rs");
+                    let fingerprint = fingerprint_of(&schema);
+                    CatalogEntry { embedded, schema, fingerprint }
+                })
+                .collect();
+            SchemaCatalog { entries }
+        })
+    }
+
+    pub fn entries(&self) -> &[CatalogEntry] {
+        &self.entries
+    }
+
+    pub fn by_version(&self, version: u32) -> Option<&CatalogEntry> {
+        self.entries.iter().find(|e| e.embedded.version == version)
+    }
+
+    pub fn by_file_name(&self, file_name: &str) -> Option<&CatalogEntry> {
+        self.entries.iter().find(|e| e.embedded.file_name == file_name)
+    }
+
+    pub fn by_fingerprint(&self, fingerprint: &[u8; 8]) -> Option<&CatalogEntry> {
+        self.entries.iter().find(|e| &e.fingerprint == fingerprint)
+    }
+
+    /// The newest version: the schema readers resolve every writer schema to.
+    pub fn latest(&self) -> Option<&CatalogEntry> {
+        self.entries.iter().max_by_key(|e| e.embedded.version)
+    }
+}
+
+/// CRC-64-AVRO fingerprint bytes of a schema, in single-object wire order.
+pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
+    let digest = schema.fingerprint::<Rabin>();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest.bytes[..8]);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apache_avro::reader::datum::GenericDatumReader;
+    use apache_avro::types::Value;
+
+    #[test]
+    fn both_versions_are_embedded_with_distinct_fingerprints() {
+        let catalog = SchemaCatalog::embedded();
+        let v1 = catalog.by_version(1).expect("v1");
+        let v2 = catalog.by_version(2).expect("v2");
+        assert_ne!(v1.fingerprint, v2.fingerprint);
+        assert_eq!(catalog.by_fingerprint(&v2.fingerprint).map(|e| e.embedded.version), Some(2));
+        assert_eq!(catalog.latest().map(|e| e.embedded.version), Some(2));
+        assert_eq!(v1.embedded.full_name, "io.medallion.purchasing.PurchaseOrderItem");
+    }
+
+    fn record_field<'a>(value: &'a Value, name: &str) -> &'a Value {
+        match value {
+            Value::Record(fields) => &fields.iter().find(|(n, _)| n == name).expect("field").1,
+            other => panic!("not a record: {other:?}"),
+        }
+    }
+
+    fn sample_datum(version: u32) -> Vec<u8> {
+        let item = crate::generate::sample_item();
+        let catalog = SchemaCatalog::embedded();
+        crate::encode::RecordEncoder::datum_only(catalog.by_version(version).expect("schema"))
+            .expect("writer")
+            .encode_datum(&item)
+            .expect("encode")
+    }
+
+    #[test]
+    fn v1_data_reads_with_the_v2_schema() {
+        let catalog = SchemaCatalog::embedded();
+        let (v1, v2) = (catalog.by_version(1).unwrap(), catalog.by_version(2).unwrap());
+        let datum = sample_datum(1);
+        let reader = GenericDatumReader::builder(&v1.schema).reader_schema(&v2.schema).build().unwrap();
+        let value = reader.read_value(&mut datum.as_slice()).expect("v1 → v2 resolves");
+        assert_eq!(record_field(&value, "order_id"), &Value::Union(1, Box::new(Value::String("ORD-000042".into()))));
+        assert_eq!(record_field(&value, "discount_amount"), &Value::Union(0, Box::new(Value::Null)));
+        assert_eq!(record_field(&value, "sales_channel"), &Value::Union(0, Box::new(Value::Null)));
+    }
+
+    #[test]
+    fn v2_data_reads_with_the_v1_schema() {
+        let catalog = SchemaCatalog::embedded();
+        let (v1, v2) = (catalog.by_version(1).unwrap(), catalog.by_version(2).unwrap());
+        let datum = sample_datum(2);
+        let reader = GenericDatumReader::builder(&v2.schema).reader_schema(&v1.schema).build().unwrap();
+        let value = reader.read_value(&mut datum.as_slice()).expect("v2 → v1 resolves");
+        let Value::Record(fields) = &value else { panic!("not a record") };
+        assert_eq!(fields.len(), 19, "v1 reader drops the v2 fields");
+        assert_eq!(record_field(&value, "quantity"), &Value::Union(1, Box::new(Value::Int(3))));
+    }
+}
