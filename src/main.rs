@@ -1,1 +1,130 @@
-fn main() {}
+//! The `medallion` command. Exit codes: 0 success, 1 runtime failure, 2 invalid input.
+
+mod cli;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use clap::Parser;
+use figment::providers::Serialized;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, ConfigCommand, FlagLayer};
+use medallion::config::Config;
+use medallion::{produce, shutdown};
+
+/// A failure and the exit code it maps to.
+enum Failure {
+    /// Bad configuration, rules or arguments: exit 2.
+    Invalid(anyhow::Error),
+    /// Anything that went wrong while running: exit 1.
+    Runtime(anyhow::Error),
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(error: std::io::Error) -> Self {
+        Failure::Runtime(error.into())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::from)
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Invalid(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Config(ConfigCommand::Check { file }) => check_config(file, &cli),
+        Command::Produce(_) => run_producer(&cli).await,
+    }
+}
+
+fn load_config(file: Option<&Path>, cli: &Cli) -> Result<Config, Failure> {
+    Config::load(file, Serialized::defaults(FlagLayer::new(cli))).map_err(|e| Failure::Invalid(e.into()))
+}
+
+fn check_config(file: &Path, cli: &Cli) -> Result<(), Failure> {
+    let config = load_config(Some(file), cli)?;
+    if cli.json {
+        let json = serde_json::json!({ "valid": true, "file": file, "config": config });
+        println!("{json}");
+    } else {
+        eprintln!("{}: valid", file.display());
+        print!("{}", config.to_masked_yaml());
+    }
+    Ok(())
+}
+
+async fn run_producer(cli: &Cli) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let cancel = CancellationToken::new();
+    shutdown::cancel_on_signals(cancel.clone())?;
+    let (rate_sender, rate_updates) = watch::channel(config.producer.rate);
+    reload_rate_on_sighup(cli, rate_sender)?;
+    let summary = produce::run(&config, cancel, rate_updates)
+        .await
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    if cli.json {
+        let json = serde_json::to_string(&summary).context("cannot render the summary").map_err(Failure::Runtime)?;
+        println!("{json}");
+    } else {
+        eprintln!("{}", summary.to_text());
+    }
+    if summary.failed > 0 {
+        return Err(Failure::Runtime(anyhow!(
+            "{} events failed delivery; first error: {}",
+            summary.failed,
+            summary.first_error.as_deref().unwrap_or("unknown")
+        )));
+    }
+    if summary.stop_reason == produce::StopReason::SinkClosed {
+        return Err(Failure::Runtime(anyhow!("the output stopped accepting events")));
+    }
+    Ok(())
+}
+
+/// On SIGHUP, re-reads the configuration (file, environment, flags) and publishes its rate.
+fn reload_rate_on_sighup(cli: &Cli, rate_sender: watch::Sender<u32>) -> Result<(), Failure> {
+    let mut hangup = signal(SignalKind::hangup())?;
+    let file = cli.config.clone();
+    let flags = FlagLayer::new(cli);
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match Config::load(file.as_deref(), Serialized::defaults(&flags)) {
+                Ok(config) => {
+                    tracing::info!(rate = config.producer.rate, "SIGHUP: configuration reloaded");
+                    let _ = rate_sender.send(config.producer.rate);
+                }
+                Err(error) => tracing::error!(%error, "SIGHUP: configuration not reloaded, keeping the current rate"),
+            }
+        }
+    });
+    Ok(())
+}

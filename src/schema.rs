@@ -78,12 +78,68 @@ impl SchemaCatalog {
     }
 }
 
-/// CRC-64-AVRO fingerprint bytes of a schema, in single-object wire order.
+/// CRC-64-AVRO fingerprint bytes of a schema's Parsing Canonical Form, in single-object wire
+/// order (little-endian).
 pub fn fingerprint_of(schema: &Schema) -> [u8; 8] {
-    let digest = schema.fingerprint::<Rabin>();
+    let canonical = parsing_canonical_form(schema);
+    // The spec's canonical form has no logical types, so apache-avro reproduces it unchanged and
+    // its Rabin digest is the standard fingerprint.
+    let digest = match Schema::parse_str(&canonical) {
+        Ok(stripped) => stripped.fingerprint::<Rabin>(),
+        Err(_) => schema.fingerprint::<Rabin>(),
+    };
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest.bytes[..8]);
     bytes
+}
+
+/// Attributes the Avro specification keeps in the Parsing Canonical Form, in its order.
+const CANONICAL_ATTRIBUTES: [&str; 7] = ["name", "type", "fields", "symbols", "items", "values", "size"];
+
+/// The Parsing Canonical Form as the Avro specification defines it. apache-avro 0.22's own
+/// `canonical_form` keeps `precision` and `scale` of decimals, so its fingerprints differ from
+/// Java's and fastavro's; this strips every attribute the spec does not keep.
+pub fn parsing_canonical_form(schema: &Schema) -> String {
+    let resolved = serde_json::from_str(&schema.canonical_form()).unwrap_or(serde_json::Value::Null);
+    let mut out = String::new();
+    write_canonical(&resolved, &mut out);
+    out
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let kept: Vec<(&str, &Value)> =
+                CANONICAL_ATTRIBUTES.iter().filter_map(|key| map.get(*key).map(|v| (*key, v))).collect();
+            // {"type": "bytes"} left after stripping is the primitive "bytes".
+            if let [("type", inner @ Value::String(_))] = kept.as_slice() {
+                write_canonical(inner, out);
+                return;
+            }
+            out.push('{');
+            for (i, (key, value)) in kept.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&serde_json::Value::String((*key).to_owned()).to_string());
+                out.push(':');
+                write_canonical(value, out);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&other.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +147,18 @@ mod tests {
     use super::*;
     use apache_avro::reader::datum::GenericDatumReader;
     use apache_avro::types::Value;
+
+    #[test]
+    fn fingerprints_match_the_avro_specification() {
+        // Computed independently with fastavro 1.13 (fingerprint of to_parsing_canonical_form,
+        // CRC-64-AVRO), which prints the little-endian header bytes.
+        let catalog = SchemaCatalog::embedded();
+        let hex = |bytes: [u8; 8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(hex(catalog.by_version(2).unwrap().fingerprint), "bb099072fc2307c0");
+        let canonical = parsing_canonical_form(&catalog.by_version(2).unwrap().schema);
+        assert!(canonical.contains(r#"{"name":"unit_price","type":["null","bytes"]}"#), "{canonical}");
+        assert!(canonical.contains(r#"{"name":"event_time","type":"long"}"#), "{canonical}");
+    }
 
     #[test]
     fn both_versions_are_embedded_with_distinct_fingerprints() {

@@ -117,6 +117,12 @@ impl KafkaConfig {
 
     /// The librdkafka configuration for one client: profile settings, then the passthrough map.
     pub fn client_config(&self, profile: Profile, role: ClientRole) -> ClientConfig {
+        self.client_config_with(profile, role, &[])
+    }
+
+    /// As [`KafkaConfig::client_config`], with a stage's own settings between the profile's and
+    /// the passthrough map (which always has the last word).
+    pub fn client_config_with(&self, profile: Profile, role: ClientRole, stage_settings: &[(&str, String)]) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", self.effective_bootstrap());
         config.set("client.id", format!("medallion-{}", role_name(role)));
@@ -140,6 +146,9 @@ impl KafkaConfig {
                     config.set("sasl.password", secret.expose());
                 }
             }
+        }
+        for (key, value) in stage_settings {
+            config.set(*key, value);
         }
         for (key, value) in self.librdkafka.iter() {
             config.set(key, value);

@@ -11,7 +11,6 @@ mod producer;
 mod secret;
 mod validate;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
@@ -63,8 +62,19 @@ pub struct SchemaConfig {
     pub version: u32,
     /// Confluent-compatible schema registry. When unset, `static_ids` resolves schema ids.
     pub registry: Option<RegistryConfig>,
-    /// Confluent schema id → schema file in `schemas/`, used when no registry runs.
-    pub static_ids: BTreeMap<u32, String>,
+    /// Confluent schema ids and the schema files in `schemas/` they stand for, used when no
+    /// registry runs.
+    pub static_ids: Vec<StaticSchemaId>,
+}
+
+/// One schema id of the static map.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticSchemaId {
+    /// The id written after the Confluent magic byte.
+    pub id: u32,
+    /// File name in `schemas/`, e.g. `purchase_order_item.v2.avsc`.
+    pub file: String,
 }
 
 impl Default for SchemaConfig {
@@ -74,10 +84,10 @@ impl Default for SchemaConfig {
             accepted_framings: vec![Framing::Confluent, Framing::SingleObject],
             version: 2,
             registry: None,
-            static_ids: BTreeMap::from([
-                (1, "purchase_order_item.v1.avsc".to_owned()),
-                (2, "purchase_order_item.v2.avsc".to_owned()),
-            ]),
+            static_ids: vec![
+                StaticSchemaId { id: 1, file: "purchase_order_item.v1.avsc".to_owned() },
+                StaticSchemaId { id: 2, file: "purchase_order_item.v2.avsc".to_owned() },
+            ],
         }
     }
 }

@@ -2,6 +2,7 @@
 //! Every problem names its key path and the offending value (never a secret's value).
 
 use super::{Config, Profile};
+use crate::framing::Framing;
 use crate::schema::EMBEDDED_SCHEMAS;
 
 impl Config {
@@ -70,9 +71,21 @@ impl Config {
         if schema.accepted_framings.is_empty() {
             problems.push("schema.accepted_framings: must list at least one framing".to_owned());
         }
-        for (id, file) in &schema.static_ids {
-            if !EMBEDDED_SCHEMAS.iter().any(|s| s.file_name == file) {
-                problems.push(format!("schema.static_ids.{id}: `{file}` is not a schema in schemas/"));
+        for (index, entry) in schema.static_ids.iter().enumerate() {
+            if !EMBEDDED_SCHEMAS.iter().any(|s| s.file_name == entry.file) {
+                problems.push(format!("schema.static_ids[{index}].file: `{}` is not a schema in schemas/", entry.file));
+            }
+            if schema.static_ids[..index].iter().any(|earlier| earlier.id == entry.id) {
+                problems.push(format!("schema.static_ids[{index}].id: {} is listed twice", entry.id));
+            }
+        }
+        let writer_file = EMBEDDED_SCHEMAS.iter().find(|s| s.version == schema.version).map(|s| s.file_name);
+        if let (Framing::Confluent, None, Some(file)) = (schema.framing, &schema.registry, writer_file) {
+            if !schema.static_ids.iter().any(|entry| entry.file == file) {
+                problems.push(format!(
+                    "schema.static_ids: no id maps to {file}, which schema.version {} writes with the confluent framing and no registry",
+                    schema.version
+                ));
             }
         }
         if let Some(registry) = &schema.registry {

@@ -1,0 +1,194 @@
+//! The command line: clap definitions, and the flags turned into the top configuration layer.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use medallion::config::{Output, parse_start_time};
+use medallion::framing::Framing;
+
+/// Exactly-once Kafka → Delta Lake medallion for purchase-order events.
+#[derive(Debug, Parser)]
+#[command(name = "medallion", version, about)]
+pub struct Cli {
+    /// YAML configuration file (defaults → file → environment → flags).
+    #[arg(long, global = true, env = "MEDALLION_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Kafka topic (kafka.topic).
+    #[arg(long, global = true)]
+    pub topic: Option<String>,
+    /// Consumer group (kafka.group_id).
+    #[arg(long, global = true)]
+    pub group: Option<String>,
+    /// Lake root (lake.root).
+    #[arg(long, global = true)]
+    pub lake: Option<String>,
+    /// Print one JSON summary object on standard output at the end.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Log filter (tracing EnvFilter syntax), e.g. `info` or `medallion=debug`.
+    #[arg(long, global = true, env = "MEDALLION_LOG", default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate purchase orders and send them to Kafka (or a file or standard output).
+    Produce(ProduceArgs),
+    /// Inspect configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a configuration file (with the environment applied) and print it, secrets masked.
+    /// Exits 2 when it is invalid.
+    Check {
+        /// The YAML file to check.
+        file: PathBuf,
+    },
+}
+
+/// Flags of `medallion produce`; each overrides its `producer.*` / `schema.*` key.
+#[derive(Debug, Args, Default)]
+pub struct ProduceArgs {
+    /// Stop after this many events (producer.count).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// Stop after this long, e.g. 30s or 5m (producer.duration).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Events per second, 0 for unlimited (producer.rate).
+    #[arg(long)]
+    pub rate: Option<u32>,
+    /// Share of events with an injected defect, 0–1 (producer.invalid_ratio).
+    #[arg(long)]
+    pub invalid_ratio: Option<f64>,
+    /// Generator seed (producer.seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Message framing (schema.framing).
+    #[arg(long, value_enum)]
+    pub framing: Option<Framing>,
+    /// Avro schema version to write (schema.version).
+    #[arg(long)]
+    pub schema_version: Option<u32>,
+    /// Simulate a calendar from this time, RFC 3339 or YYYY-MM-DD (producer.start_time).
+    #[arg(long, value_parser = parse_start_time)]
+    pub start_time: Option<DateTime<Utc>>,
+    /// Simulated seconds per real second (producer.time_scale).
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// kafka, stdout or file:PATH (producer.output).
+    #[arg(long)]
+    pub output: Option<Output>,
+}
+
+/// The flags as a configuration layer; unset flags are left out so lower layers show through.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagLayer {
+    #[serde(skip_serializing_if = "KafkaFlags::is_empty")]
+    kafka: KafkaFlags,
+    #[serde(skip_serializing_if = "LakeFlags::is_empty")]
+    lake: LakeFlags,
+    #[serde(skip_serializing_if = "SchemaFlags::is_empty")]
+    schema: SchemaFlags,
+    #[serde(skip_serializing_if = "ProducerFlags::is_empty")]
+    producer: ProducerFlags,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct KafkaFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct LakeFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    root: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct SchemaFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    framing: Option<Framing>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u32>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct ProducerFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde")]
+    duration: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invalid_ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_scale: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<Output>,
+}
+
+impl KafkaFlags {
+    fn is_empty(&self) -> bool {
+        self.topic.is_none() && self.group_id.is_none()
+    }
+}
+
+impl LakeFlags {
+    fn is_empty(&self) -> bool {
+        self.root.is_none()
+    }
+}
+
+impl SchemaFlags {
+    fn is_empty(&self) -> bool {
+        self.framing.is_none() && self.version.is_none()
+    }
+}
+
+impl ProducerFlags {
+    fn is_empty(&self) -> bool {
+        serde_json::to_value(self).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+    }
+}
+
+impl FlagLayer {
+    pub fn new(cli: &Cli) -> Self {
+        let mut layer = Self {
+            kafka: KafkaFlags { topic: cli.topic.clone(), group_id: cli.group.clone() },
+            lake: LakeFlags { root: cli.lake.clone() },
+            ..Self::default()
+        };
+        if let Command::Produce(args) = &cli.command {
+            layer.schema = SchemaFlags { framing: args.framing, version: args.schema_version };
+            layer.producer = ProducerFlags {
+                count: args.count,
+                duration: args.duration,
+                rate: args.rate,
+                invalid_ratio: args.invalid_ratio,
+                seed: args.seed,
+                start_time: args.start_time.map(|t| t.to_rfc3339()),
+                time_scale: args.time_scale,
+                output: args.output.clone(),
+            };
+        }
+        layer
+    }
+}

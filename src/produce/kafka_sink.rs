@@ -1,0 +1,152 @@
+//! The sending half of the producer for Kafka: bounded in-flight sends through rdkafka's
+//! `FutureProducer`, retriable failures retried with backoff, every outcome counted.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use tokio::sync::mpsc;
+
+use super::source::Outgoing;
+use super::summary::DeliveryStats;
+use crate::generate::DefectKind;
+
+/// How sends are bounded and retried.
+#[derive(Debug, Clone)]
+pub struct SendPolicy {
+    pub max_in_flight: usize,
+    pub retries: u32,
+    pub backoff: Duration,
+    pub flush_timeout: Duration,
+}
+
+/// One message's fate.
+struct DeliveryOutcome {
+    defect: Option<DefectKind>,
+    latency: Duration,
+    result: Result<(), String>,
+}
+
+/// Sends everything `events` yields, then waits up to the flush timeout for outstanding sends.
+pub async fn run_kafka_sink(
+    producer: FutureProducer,
+    topic: Arc<str>,
+    mut events: mpsc::Receiver<Outgoing>,
+    policy: SendPolicy,
+) -> DeliveryStats {
+    let mut stats = DeliveryStats::new(true);
+    let mut in_flight = FuturesUnordered::new();
+    let mut progress = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            Some(outcome) = in_flight.next(), if !in_flight.is_empty() => record(&mut stats, outcome),
+            next = events.recv(), if in_flight.len() < policy.max_in_flight => match next {
+                Some(message) => in_flight.push(deliver(producer.clone(), Arc::clone(&topic), message, policy.clone())),
+                None => break,
+            },
+            _ = progress.tick() => stats.maybe_print_progress(),
+        }
+    }
+    // The source is done: drain what is in flight, within the flush timeout.
+    let deadline = tokio::time::Instant::now() + policy.flush_timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, in_flight.next()).await {
+            Ok(Some(outcome)) => record(&mut stats, outcome),
+            Ok(None) => break,
+            Err(_) => {
+                let pending = in_flight.len();
+                tracing::error!(pending, timeout = ?policy.flush_timeout, "deliveries still pending at flush timeout");
+                for _ in 0..pending {
+                    stats.record_failed(format!("not acknowledged within the flush timeout of {:?}", policy.flush_timeout));
+                }
+                break;
+            }
+        }
+    }
+    let _ = producer.flush(Duration::from_secs(1));
+    stats.finish_progress();
+    stats
+}
+
+fn record(stats: &mut DeliveryStats, outcome: DeliveryOutcome) {
+    match outcome.result {
+        Ok(()) => stats.record_sent(outcome.defect, Some(outcome.latency)),
+        Err(error) => stats.record_failed(error),
+    }
+}
+
+/// Sends one message, retrying retriable failures; local queue-full waits without counting.
+async fn deliver(producer: FutureProducer, topic: Arc<str>, message: Outgoing, policy: SendPolicy) -> DeliveryOutcome {
+    let started = Instant::now();
+    let key = message.event.key().map(<[u8]>::to_vec);
+    let mut attempt = 0;
+    let result = loop {
+        let mut record = FutureRecord::<[u8], [u8]>::to(&topic).payload(&message.payload);
+        if let Some(key) = &key {
+            record = record.key(key.as_slice());
+        }
+        let outcome = match producer.send_result(record) {
+            Ok(delivery) => match delivery.await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((error, _))) => Err(error),
+                Err(_canceled) => Err(KafkaError::Canceled),
+            },
+            Err((error, _)) => Err(error),
+        };
+        match outcome {
+            Ok(()) => break Ok(()),
+            Err(error) if is_queue_full(&error) => tokio::time::sleep(Duration::from_millis(2)).await,
+            Err(error) if is_retriable(&error) && attempt < policy.retries => {
+                attempt += 1;
+                let backoff = policy.backoff.saturating_mul(1 << (attempt - 1).min(10));
+                tracing::warn!(%error, attempt, ?backoff, topic = %topic, "send failed, retrying");
+                tokio::time::sleep(backoff).await;
+            }
+            Err(error) => {
+                tracing::error!(%error, attempts = attempt + 1, topic = %topic, event_id = %message.event.item.event_id, "send failed");
+                break Err(format!("{error} (after {} attempts)", attempt + 1));
+            }
+        }
+    };
+    DeliveryOutcome { defect: message.event.defect, latency: started.elapsed(), result }
+}
+
+fn error_code(error: &KafkaError) -> Option<RDKafkaErrorCode> {
+    match error {
+        KafkaError::MessageProduction(code) => Some(*code),
+        _ => error.rdkafka_error_code(),
+    }
+}
+
+fn is_queue_full(error: &KafkaError) -> bool {
+    error_code(error) == Some(RDKafkaErrorCode::QueueFull)
+}
+
+/// Failures worth another try: timeouts, leadership moves, throttling (Event Hubs reports
+/// throttled produces as policy violations), transport trouble.
+fn is_retriable(error: &KafkaError) -> bool {
+    use RDKafkaErrorCode::*;
+    matches!(
+        error_code(error),
+        Some(
+            MessageTimedOut
+                | RequestTimedOut
+                | OperationTimedOut
+                | PolicyViolation
+                | NotEnoughReplicas
+                | NotEnoughReplicasAfterAppend
+                | LeaderNotAvailable
+                | NotLeaderForPartition
+                | NetworkException
+                | BrokerNotAvailable
+                | AllBrokersDown
+                | BrokerTransportFailure
+                | ThrottlingQuotaExceeded
+                | KafkaStorageError
+        )
+    )
+}

@@ -1,0 +1,156 @@
+//! `medallion produce`: generate purchase orders and send them, Avro-encoded, to Kafka (or to a
+//! file or standard output for inspection).
+//!
+//! ```text
+//!  run_source (generate → rate limit → encode) ──bounded channel──► sink (Kafka | file | stdout)
+//! ```
+//! Stopping (count, duration or the cancellation token) ends the source; dropping its sender lets
+//! the sink drain, wait for outstanding deliveries and report.
+
+mod file_sink;
+mod kafka_sink;
+mod source;
+mod summary;
+
+use std::sync::Arc;
+
+use rdkafka::producer::FutureProducer;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+pub use file_sink::FileSinkError;
+pub use kafka_sink::SendPolicy;
+pub use source::{Outgoing, SourceSettings, StopReason, run_source};
+pub use summary::{DeliveryStats, ProduceSummary, RunDescription};
+
+use crate::config::{ClientRole, Config, Output};
+use crate::encode::{EncodeError, RecordEncoder};
+use crate::framing::{Framing, SchemaRef};
+use crate::generate::{Generator, GeneratorSettings};
+use crate::kafka::{self, KafkaSetupError};
+use crate::registry::{RegistryClient, RegistryError};
+use crate::schema::{CatalogEntry, SchemaCatalog};
+
+/// Events buffered between the source and the sink.
+const CHANNEL_CAPACITY: usize = 4_096;
+
+/// Why producing could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaSetupError),
+    #[error("cannot register the writer schema: {0}")]
+    Registry(#[from] RegistryError),
+    #[error("no schema file for version {version} in schemas/")]
+    UnknownVersion { version: u32 },
+    #[error("no entry of schema.static_ids names {file}; add one or configure schema.registry")]
+    NoStaticId { file: &'static str },
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Output(#[from] FileSinkError),
+    #[error("producer task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Runs the producer until its count or duration is reached or `cancel` fires. `rate_updates`
+/// carries rate changes (SIGHUP reloads) while it runs.
+pub async fn run(
+    config: &Config,
+    cancel: CancellationToken,
+    rate_updates: watch::Receiver<u32>,
+) -> Result<ProduceSummary, ProduceError> {
+    let settings = &config.producer;
+    let entry = SchemaCatalog::embedded()
+        .by_version(config.schema.version)
+        .ok_or(ProduceError::UnknownVersion { version: config.schema.version })?;
+    let seed = settings.seed.unwrap_or_else(rand::random);
+    let generator = Generator::new(&GeneratorSettings {
+        seed,
+        invalid_ratio: settings.invalid_ratio,
+        start_time: settings.start_time,
+        rate: settings.rate,
+        time_scale: settings.time_scale,
+    });
+    let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
+    let mut source_settings =
+        SourceSettings { count: settings.count, duration: settings.duration, rate_updates, encoder: None };
+    let mut run = RunDescription {
+        output: settings.output.to_string(),
+        topic: config.kafka.topic.clone(),
+        framing: config.schema.framing.to_string(),
+        schema_version: entry.embedded.version,
+        schema_ref: None,
+        seed,
+    };
+    let sink = match &settings.output {
+        Output::Kafka => {
+            let topic = kafka::ensure_topic(config).await?;
+            tracing::info!(topic = %topic.name, partitions = topic.partitions, "sending to Kafka");
+            let schema_ref = resolve_schema_ref(config, entry).await?;
+            run.schema_ref = Some(schema_ref.to_string());
+            source_settings.encoder = Some(RecordEncoder::new(entry, schema_ref)?);
+            let producer = create_producer(config)?;
+            let policy = SendPolicy {
+                max_in_flight: settings.max_in_flight,
+                retries: settings.send_retries,
+                backoff: settings.retry_backoff,
+                flush_timeout: settings.flush_timeout,
+            };
+            let topic: Arc<str> = Arc::from(topic.name);
+            tokio::spawn(async move { Ok(kafka_sink::run_kafka_sink(producer, topic, receiver, policy).await) })
+        }
+        Output::File(path) => {
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || file_sink::write_avro_file(path, entry, receiver))
+        }
+        Output::Stdout => {
+            let version = entry.embedded.version;
+            tokio::task::spawn_blocking(move || file_sink::write_json_lines(version, receiver))
+        }
+    };
+    let source = tokio::spawn(run_source(generator, source_settings, sender, cancel));
+    let stats = sink.await??;
+    let source = source.await?;
+    Ok(ProduceSummary::new(run, source.generated, source.stop_reason, &stats))
+}
+
+/// The schema reference the frames carry: a fingerprint, a registry id, or a static id.
+pub async fn resolve_schema_ref(config: &Config, entry: &'static CatalogEntry) -> Result<SchemaRef, ProduceError> {
+    match config.schema.framing {
+        Framing::SingleObject => Ok(SchemaRef::Fingerprint(entry.fingerprint)),
+        Framing::Confluent => match &config.schema.registry {
+            Some(registry) => {
+                let subject = format!("{}-value", config.kafka.topic);
+                let id = RegistryClient::new(registry)?.register(&subject, entry.embedded.json).await?;
+                tracing::info!(%subject, id, "registered writer schema");
+                Ok(SchemaRef::RegistryId(id))
+            }
+            None => config
+                .schema
+                .static_ids
+                .iter()
+                .find(|static_id| static_id.file == entry.embedded.file_name)
+                .map(|static_id| SchemaRef::RegistryId(static_id.id))
+                .ok_or(ProduceError::NoStaticId { file: entry.embedded.file_name }),
+        },
+    }
+}
+
+/// An idempotent, acks=all producer with the configured batching.
+pub fn create_producer(config: &Config) -> Result<FutureProducer, KafkaSetupError> {
+    let settings = &config.producer;
+    let stage_settings = [
+        ("acks", "all".to_owned()),
+        ("enable.idempotence", settings.enable_idempotence.to_string()),
+        ("linger.ms", settings.linger.as_millis().to_string()),
+        ("batch.size", settings.batch_size_bytes.to_string()),
+        // Bounded by max_in_flight above; keep librdkafka's own queue larger so it never refuses.
+        ("queue.buffering.max.messages", (settings.max_in_flight * 2).max(100_000).to_string()),
+    ];
+    config
+        .kafka
+        .client_config_with(config.profile, ClientRole::Producer, &stage_settings)
+        .create()
+        .map_err(|source| KafkaSetupError::Client { bootstrap: config.kafka.effective_bootstrap(), source })
+}
