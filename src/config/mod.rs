@@ -181,3 +181,6 @@ fn environment() -> Figment {
         .merge(renamed("EVENTHUBS_CONNECTION_STRING", "kafka.connection_string"))
 }
 
+
+#[cfg(test)]
+mod tests;

@@ -126,11 +126,7 @@ fn is_valid_topic(topic: &str) -> bool {
 
 /// One line for a serde/figment error: the key path, what is wrong, and where the value came from.
 pub(super) fn describe_figment_error(error: &figment::Error) -> String {
-    use figment::error::Kind;
-    let mut path = error.path.clone();
-    if let Kind::UnknownField(field, _) = &error.kind {
-        path.push(field.clone());
-    }
+    let path = &error.path;
     let key = if path.is_empty() { "(top level)".to_owned() } else { path.join(".") };
     // Never echo a value that sits under a credential key.
     let kind = if path.iter().any(|segment| super::is_sensitive_key(segment)) {

@@ -142,6 +142,8 @@ pub fn create_producer(config: &Config) -> Result<FutureProducer, KafkaSetupErro
     let settings = &config.producer;
     let stage_settings = [
         ("acks", "all".to_owned()),
+        // Java-compatible: a key lands where a Java producer would put it; null keys spread.
+        ("partitioner", "murmur2_random".to_owned()),
         ("enable.idempotence", settings.enable_idempotence.to_string()),
         ("linger.ms", settings.linger.as_millis().to_string()),
         ("batch.size", settings.batch_size_bytes.to_string()),

@@ -1,0 +1,107 @@
+use std::io::Write;
+
+use super::*;
+
+fn load_yaml(yaml: &str) -> Result<Config, ConfigError> {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(yaml.as_bytes()).unwrap();
+    Config::load_with_env(Some(file.path()), Serialized::defaults(serde_json::json!({})), false)
+}
+
+fn problems(yaml: &str) -> String {
+    match load_yaml(yaml) {
+        Ok(config) => panic!("accepted: {config:?}"),
+        Err(error) => error.to_string(),
+    }
+}
+
+#[test]
+fn defaults_are_the_local_profile() {
+    let config = Config::load_with_env(None, Serialized::defaults(serde_json::json!({})), false).unwrap();
+    assert_eq!(config.profile, Profile::Local);
+    assert_eq!(config.kafka.bootstrap_servers, "127.0.0.1:19092");
+    assert_eq!(config.kafka.topic, "purchase-order-items");
+    assert_eq!(config.lake.root, "./lake");
+    assert_eq!(config.producer.invalid_ratio, 0.05);
+}
+
+#[test]
+fn file_values_and_durations_are_typed() {
+    let config = load_yaml("kafka:\n  topic: orders\n  connect_timeout: 3s\nproducer:\n  rate: 250\n  duration: 2m\n").unwrap();
+    assert_eq!(config.kafka.topic, "orders");
+    assert_eq!(config.kafka.connect_timeout, std::time::Duration::from_secs(3));
+    assert_eq!(config.producer.rate, 250);
+    assert_eq!(config.producer.duration, Some(std::time::Duration::from_secs(120)));
+}
+
+#[test]
+fn flags_override_the_file() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(b"kafka:\n  topic: from-file\n").unwrap();
+    let flags = serde_json::json!({"kafka": {"topic": "from-flag"}});
+    let config = Config::load_with_env(Some(file.path()), Serialized::defaults(flags), false).unwrap();
+    assert_eq!(config.kafka.topic, "from-flag");
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_path() {
+    let message = problems("kafka:\n  parttions: 4\n");
+    assert!(message.contains("kafka.parttions: unknown field"), "{message}");
+}
+
+#[test]
+fn wrong_types_are_named_with_their_path_and_value() {
+    let message = problems("producer:\n  rate: fast\n");
+    assert!(message.contains("producer.rate"), "{message}");
+    assert!(message.contains("\"fast\""), "{message}");
+}
+
+#[test]
+fn every_semantic_problem_is_reported_at_once() {
+    let message = problems("kafka:\n  topic: 'bad topic'\n  partitions: 0\nproducer:\n  invalid_ratio: 1.5\n  time_scale: 0\n");
+    for key in ["kafka.topic", "kafka.partitions", "producer.invalid_ratio", "producer.time_scale"] {
+        assert!(message.contains(key), "{key} missing from: {message}");
+    }
+}
+
+#[test]
+fn eventhubs_requires_a_connection_string() {
+    let message = problems("profile: eventhubs\nkafka:\n  bootstrap_servers: ns.servicebus.windows.net:9093\n");
+    assert!(message.contains("kafka.connection_string"), "{message}");
+    assert!(message.contains("EVENTHUBS_CONNECTION_STRING"), "{message}");
+}
+
+#[test]
+fn secrets_are_masked_in_debug_and_yaml() {
+    let secret = "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=TOPSECRET";
+    let config = load_yaml(&format!(
+        "profile: eventhubs\nkafka:\n  bootstrap_servers: ''\n  connection_string: '{secret}'\n  librdkafka:\n    ssl.key.password: ALSOSECRET\nlake:\n  storage_options:\n    account_key: KEYSECRET\n"
+    ))
+    .unwrap();
+    assert_eq!(config.kafka.effective_bootstrap(), "acme.servicebus.windows.net:9093");
+    for rendered in [format!("{config:?}"), config.to_masked_yaml()] {
+        for leaked in ["TOPSECRET", "ALSOSECRET", "KEYSECRET"] {
+            assert!(!rendered.contains(leaked), "{leaked} printed in: {rendered}");
+        }
+        assert!(rendered.contains(MASK));
+    }
+}
+
+#[test]
+fn a_malformed_connection_string_is_rejected_without_echoing_it() {
+    let message = problems("profile: eventhubs\nkafka:\n  connection_string: 'password123'\n");
+    assert!(message.contains("kafka.connection_string"), "{message}");
+    assert!(!message.contains("password123"), "{message}");
+}
+
+#[test]
+fn confluent_framing_without_registry_needs_a_static_id() {
+    let message = problems("schema:\n  static_ids:\n    - {id: 1, file: purchase_order_item.v1.avsc}\n");
+    assert!(message.contains("schema.static_ids: no id maps to purchase_order_item.v2.avsc"), "{message}");
+}
+
+#[test]
+fn missing_file_is_an_error() {
+    let error = Config::load_with_env(Some(Path::new("/nonexistent/medallion.yaml")), Serialized::defaults(serde_json::json!({})), false);
+    assert!(matches!(error, Err(ConfigError::FileMissing { .. })));
+}

@@ -1,0 +1,109 @@
+//! Bad input gets a clear error, the right exit code, and never a secret.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output};
+
+const SECRET: &str = "SharedAccessKey=NEVER-PRINT-THIS-KEY";
+
+fn medallion_without_broker() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_medallion"));
+    command.env_remove("KAFKA_BOOTSTRAP").env_remove("MEDALLION_CONFIG").env_remove("EVENTHUBS_CONNECTION_STRING");
+    command
+}
+
+fn config_file(yaml: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(yaml.as_bytes()).unwrap();
+    file
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn assert_no_secret(output: &Output) {
+    for stream in [&output.stdout, &output.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains("NEVER-PRINT-THIS-KEY"), "secret printed: {}", String::from_utf8_lossy(stream));
+    }
+}
+
+fn check(yaml: &str) -> Output {
+    let file = config_file(yaml);
+    medallion_without_broker().args(["config", "check"]).arg(file.path()).output().unwrap()
+}
+
+#[test]
+fn unknown_key_exits_2_naming_it() {
+    let output = check("kafka:\n  topik: x\n");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("kafka.topik"), "{}", stderr(&output));
+}
+
+#[test]
+fn wrong_type_exits_2_naming_key_and_value() {
+    let output = check("producer:\n  invalid_ratio: lots\n");
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("producer.invalid_ratio") && message.contains("lots"), "{message}");
+}
+
+#[test]
+fn eventhubs_without_connection_string_exits_2() {
+    let output = check("profile: eventhubs\nkafka:\n  bootstrap_servers: acme.servicebus.windows.net:9093\n");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("kafka.connection_string"), "{}", stderr(&output));
+}
+
+#[test]
+fn config_check_prints_the_config_with_secrets_masked() {
+    let file = config_file("profile: eventhubs\nkafka:\n  bootstrap_servers: acme.servicebus.windows.net:9093\n");
+    let output = medallion_without_broker()
+        .args(["config", "check"])
+        .arg(file.path())
+        .env("EVENTHUBS_CONNECTION_STRING", format!("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;{SECRET}"))
+        .env("MEDALLION_PRODUCER__RATE", "777")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("connection_string: '***'"), "{printed}");
+    assert!(printed.contains("rate: 777"), "environment layer applied: {printed}");
+    assert_no_secret(&output);
+}
+
+#[test]
+fn unreachable_broker_exits_1_naming_the_address() {
+    let output = medallion_without_broker()
+        .args(["produce", "--count", "10", "--topic", "unreachable"])
+        .env("KAFKA_BOOTSTRAP", "127.0.0.1:1")
+        .env("MEDALLION_KAFKA__CONNECT_TIMEOUT", "2s")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("cannot reach Kafka brokers at 127.0.0.1:1"), "{}", stderr(&output));
+}
+
+#[test]
+fn eventhubs_connection_failure_never_prints_the_connection_string() {
+    let file = config_file("profile: eventhubs\nkafka:\n  bootstrap_servers: 127.0.0.1:1\n  connect_timeout: 2s\n");
+    let output = medallion_without_broker()
+        .args(["produce", "--count", "10", "--log", "debug", "--config"])
+        .arg(file.path())
+        .env("EVENTHUBS_CONNECTION_STRING", format!("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;{SECRET}"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("127.0.0.1:1"), "{}", stderr(&output));
+    assert_no_secret(&output);
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    let output = medallion_without_broker().args(["produce", "--framing", "protobuf"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let output = medallion_without_broker().args(["produce", "--output", "s3://bucket"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("kafka, stdout or file:PATH"), "{}", stderr(&output));
+}

@@ -1,0 +1,104 @@
+//! Stopping and pacing `medallion produce` against a real broker: count, duration, rate, SIGTERM
+//! and SIGHUP (rate reload).
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{consume_all, medallion, message_count, run_ok, send_signal, sorted_timestamps, summary, unique_topic, wait_until};
+
+#[test]
+fn count_stops_after_exactly_that_many() {
+    let topic = unique_topic("produce-count");
+    let output = run_ok(&["produce", "--count", "1234", "--topic", &topic, "--json"]);
+    let summary = summary(&output);
+    assert_eq!((summary["sent"].as_u64(), summary["stop_reason"].as_str()), (Some(1234), Some("count")));
+    assert_eq!(consume_all(&topic, 1234, Duration::from_secs(60)).len(), 1234);
+}
+
+#[test]
+fn duration_stops_in_time_and_everything_sent_arrives() {
+    let topic = unique_topic("produce-duration");
+    let started = Instant::now();
+    let output = run_ok(&["produce", "--duration", "2s", "--rate", "1000", "--topic", &topic, "--json"]);
+    let elapsed = started.elapsed();
+    let summary = summary(&output);
+    assert_eq!(summary["stop_reason"], "duration");
+    assert!(elapsed < Duration::from_secs(12), "took {elapsed:?}");
+    let sent = summary["sent"].as_u64().unwrap() as usize;
+    assert!((1_800..=2_200).contains(&sent), "sent {sent} in 2 s at 1000/s");
+    assert_eq!(consume_all(&topic, sent, Duration::from_secs(60)).len(), sent);
+}
+
+#[test]
+fn rate_holds_5000_per_second_within_5_percent_over_10_seconds() {
+    let topic = unique_topic("produce-rate");
+    let output = run_ok(&["produce", "--rate", "5000", "--duration", "10s", "--topic", &topic, "--json"]);
+    let sent = summary(&output)["sent"].as_u64().unwrap() as usize;
+    let messages = consume_all(&topic, sent, Duration::from_secs(60));
+    assert_eq!(messages.len(), sent);
+    assert!((47_500..=52_500).contains(&sent), "{sent} events in 10 s");
+    // Measured by the broker's view of the stream: Kafka timestamps of the messages.
+    let timestamps = sorted_timestamps(&messages);
+    let (first, last) = (timestamps[0], timestamps[timestamps.len() - 1]);
+    let rate = (timestamps.len() - 1) as f64 / ((last - first) as f64 / 1000.0);
+    assert!((4_750.0..=5_250.0).contains(&rate), "rate {rate:.0}/s");
+    // Every whole second but the first holds the pace too.
+    for second in 1..9 {
+        let start = first + second * 1000;
+        let in_window = timestamps.iter().filter(|t| (start..start + 1000).contains(*t)).count();
+        assert!((4_750..=5_250).contains(&in_window), "second {second}: {in_window} events");
+    }
+}
+
+#[test]
+fn sigterm_stops_cleanly_after_flushing() {
+    let topic = unique_topic("produce-sigterm");
+    let child = medallion()
+        .args(["produce", "--rate", "2000", "--topic", &topic, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    assert!(wait_until(Duration::from_secs(30), || message_count(&topic) >= 2_000), "nothing produced");
+    send_signal(&child, "TERM");
+    let started = Instant::now();
+    let output = child.wait_with_output().expect("wait");
+    assert!(started.elapsed() < Duration::from_secs(15), "shutdown took {:?}", started.elapsed());
+    assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
+    let summary = summary(&output);
+    assert_eq!(summary["stop_reason"], "signal");
+    assert_eq!(summary["failed"], 0);
+    let sent = summary["sent"].as_u64().unwrap() as usize;
+    assert_eq!(consume_all(&topic, sent, Duration::from_secs(60)).len(), sent, "every acknowledged event is on the topic");
+}
+
+#[test]
+fn sighup_applies_a_new_rate_from_the_config_file() {
+    let topic = unique_topic("produce-sighup");
+    let mut config = tempfile::NamedTempFile::new().unwrap();
+    config.write_all(b"producer:\n  rate: 500\n").unwrap();
+    let child = medallion()
+        .args(["produce", "--duration", "7s", "--topic", &topic, "--json", "--config"])
+        .arg(config.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // About 2 s at 500/s before the reload.
+    assert!(wait_until(Duration::from_secs(30), || message_count(&topic) >= 1_000), "nothing produced");
+    std::fs::write(config.path(), "producer:\n  rate: 4000\n").unwrap();
+    send_signal(&child, "HUP");
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let sent = summary(&output)["sent"].as_u64().unwrap() as usize;
+    let timestamps = sorted_timestamps(&consume_all(&topic, sent, Duration::from_secs(60)));
+    let (first, last) = (timestamps[0], timestamps[timestamps.len() - 1]);
+    let per_second = |from: i64| timestamps.iter().filter(|t| (from..from + 1000).contains(*t)).count();
+    let early = per_second(first + 500);
+    let late = per_second(last - 1500);
+    assert!((400..=600).contains(&early), "before SIGHUP: {early}/s");
+    assert!((3_600..=4_400).contains(&late), "after SIGHUP: {late}/s");
+}
