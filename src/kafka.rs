@@ -14,16 +14,16 @@ use crate::config::{ClientRole, Config};
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSetupError {
     #[error("cannot create a Kafka client for {bootstrap}: {source}")]
-    Client { bootstrap: String, source: KafkaError },
+    Client { bootstrap: String, source: Box<KafkaError> },
     #[error("cannot reach Kafka brokers at {bootstrap} within {timeout:?}: {source}")]
-    Unreachable { bootstrap: String, timeout: Duration, source: KafkaError },
+    Unreachable { bootstrap: String, timeout: Duration, source: Box<KafkaError> },
     #[error(
         "topic `{topic}` does not exist on {bootstrap} and kafka.create_topic is off \
          (Event Hubs never creates topics: create the event hub first)"
     )]
     TopicMissing { topic: String, bootstrap: String },
     #[error("cannot create topic `{topic}` on {bootstrap}: {source}")]
-    CreateTopic { topic: String, bootstrap: String, source: KafkaError },
+    CreateTopic { topic: String, bootstrap: String, source: Box<KafkaError> },
     #[error("topic `{topic}` on {bootstrap} has no partitions {waited:?} after it was created")]
     TopicNotReady { topic: String, bootstrap: String, waited: Duration },
 }
@@ -46,10 +46,10 @@ pub async fn ensure_topic(config: &Config) -> Result<TopicInfo, KafkaSetupError>
     let admin: AdminClient<DefaultClientContext> = kafka
         .client_config_with(config.profile, ClientRole::Admin, &[("allow.auto.create.topics", "false".to_owned())])
         .create()
-        .map_err(|source| KafkaSetupError::Client { bootstrap: bootstrap.clone(), source })?;
+        .map_err(|source| KafkaSetupError::Client { bootstrap: bootstrap.clone(), source: Box::new(source) })?;
     let admin = Arc::new(admin);
     let timeout = kafka.connect_timeout;
-    let unreachable = |source| KafkaSetupError::Unreachable { bootstrap: bootstrap.clone(), timeout, source };
+    let unreachable = |source| KafkaSetupError::Unreachable { bootstrap: bootstrap.clone(), timeout, source: Box::new(source) };
     let partitions = topic_partitions(&admin, &kafka.topic, timeout).await.map_err(unreachable)?;
     if partitions > 0 {
         return Ok(TopicInfo { name: kafka.topic.clone(), partitions, created: false });
@@ -77,7 +77,7 @@ async fn create_topic(admin: &AdminClient<DefaultClientContext>, config: &Config
     let create_error = |source| KafkaSetupError::CreateTopic {
         topic: kafka.topic.clone(),
         bootstrap: kafka.effective_bootstrap(),
-        source,
+        source: Box::new(source),
     };
     let results = admin.create_topics([&topic], &options).await.map_err(create_error)?;
     for result in results {

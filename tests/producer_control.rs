@@ -1,5 +1,6 @@
 //! Stopping and pacing `medallion produce` against a real broker: count, duration, rate, SIGTERM
 //! and SIGHUP (rate reload).
+#![allow(clippy::unwrap_used)] // tests fail by panicking
 
 mod common;
 

@@ -107,10 +107,10 @@ impl KafkaConfig {
 
     /// The bootstrap list, derived from the connection string for Event Hubs when left empty.
     pub fn effective_bootstrap(&self) -> String {
-        if self.bootstrap_servers.trim().is_empty() {
-            if let Some(host) = self.connection_string.as_ref().and_then(eventhubs_host) {
-                return format!("{host}:9093");
-            }
+        if self.bootstrap_servers.trim().is_empty()
+            && let Some(host) = self.connection_string.as_ref().and_then(eventhubs_host)
+        {
+            return format!("{host}:9093");
         }
         self.bootstrap_servers.clone()
     }

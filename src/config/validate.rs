@@ -80,18 +80,18 @@ impl Config {
             }
         }
         let writer_file = EMBEDDED_SCHEMAS.iter().find(|s| s.version == schema.version).map(|s| s.file_name);
-        if let (Framing::Confluent, None, Some(file)) = (schema.framing, &schema.registry, writer_file) {
-            if !schema.static_ids.iter().any(|entry| entry.file == file) {
-                problems.push(format!(
-                    "schema.static_ids: no id maps to {file}, which schema.version {} writes with the confluent framing and no registry",
-                    schema.version
-                ));
-            }
+        if let (Framing::Confluent, None, Some(file)) = (schema.framing, &schema.registry, writer_file)
+            && !schema.static_ids.iter().any(|entry| entry.file == file)
+        {
+            problems.push(format!(
+                "schema.static_ids: no id maps to {file}, which schema.version {} writes with the confluent framing and no registry",
+                schema.version
+            ));
         }
-        if let Some(registry) = &schema.registry {
-            if !(registry.url.starts_with("http://") || registry.url.starts_with("https://")) {
-                problems.push(format!("schema.registry.url: `{}` must start with http:// or https://", registry.url));
-            }
+        if let Some(registry) = &schema.registry
+            && !(registry.url.starts_with("http://") || registry.url.starts_with("https://"))
+        {
+            problems.push(format!("schema.registry.url: `{}` must start with http:// or https://", registry.url));
         }
     }
 

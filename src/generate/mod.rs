@@ -140,7 +140,7 @@ impl Generator {
 
     /// The earliest follow-up, advanced to its next status, if one is due.
     fn take_due_follow_up(&mut self) -> Option<LineItem> {
-        if !self.scheduled.peek().is_some_and(|next| next.0.due <= self.emitted) {
+        if self.scheduled.peek().is_none_or(|next| next.0.due > self.emitted) {
             return None;
         }
         self.scheduled.pop().map(|Reverse(mut next)| {

@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 pub use file_sink::FileSinkError;
-pub use kafka_sink::SendPolicy;
+pub use kafka_sink::{SendPolicy, run_kafka_sink};
 pub use source::{Outgoing, SourceSettings, StopReason, run_source};
 pub use summary::{DeliveryStats, ProduceSummary, RunDescription};
 
@@ -154,5 +154,5 @@ pub fn create_producer(config: &Config) -> Result<FutureProducer, KafkaSetupErro
         .kafka
         .client_config_with(config.profile, ClientRole::Producer, &stage_settings)
         .create()
-        .map_err(|source| KafkaSetupError::Client { bootstrap: config.kafka.effective_bootstrap(), source })
+        .map_err(|source| KafkaSetupError::Client { bootstrap: config.kafka.effective_bootstrap(), source: Box::new(source) })
 }

@@ -1,0 +1,104 @@
+//! Produce throughput against a real broker (`KAFKA_BOOTSTRAP`, the dev broker by default):
+//! medallion's producer path (generate → encode → bounded in-flight idempotent sends) versus a
+//! trivial producer sending 16-byte payloads with the same client settings, in the same run.
+//! Start a broker first: `scripts/dev-broker start`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use figment::providers::Serialized;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use medallion::config::Config;
+use medallion::encode::RecordEncoder;
+use medallion::generate::{Generator, GeneratorSettings};
+use medallion::produce::{SendPolicy, SourceSettings, create_producer, resolve_schema_ref, run_kafka_sink, run_source};
+use medallion::schema::SchemaCatalog;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+const MESSAGES: u64 = 20_000;
+
+fn config(topic: &str) -> Config {
+    let bootstrap = std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:19092".to_owned());
+    let overrides = serde_json::json!({"kafka": {"bootstrap_servers": bootstrap, "topic": topic}});
+    Config::load_with_env(None, Serialized::defaults(overrides), false).expect("config")
+}
+
+async fn medallion_batch(config: &Config, producer: &FutureProducer, generator: Generator) -> Duration {
+    let entry = SchemaCatalog::embedded().by_version(config.schema.version).expect("schema");
+    let encoder = RecordEncoder::new(entry, resolve_schema_ref(config, entry).await.expect("schema ref")).expect("encoder");
+    let (sender, receiver) = mpsc::channel(4_096);
+    let (_rate, rate_updates) = watch::channel(0);
+    let settings = SourceSettings { count: Some(MESSAGES), duration: None, rate_updates, encoder: Some(encoder) };
+    let policy = SendPolicy {
+        max_in_flight: config.producer.max_in_flight,
+        retries: 5,
+        backoff: Duration::from_millis(100),
+        flush_timeout: Duration::from_secs(60),
+    };
+    let started = Instant::now();
+    let source = tokio::spawn(run_source(generator, settings, sender, CancellationToken::new()));
+    let stats = run_kafka_sink(producer.clone(), Arc::from(config.kafka.topic.as_str()), receiver, policy).await;
+    source.await.expect("source");
+    let elapsed = started.elapsed();
+    assert_eq!((stats.sent, stats.failed), (MESSAGES, 0));
+    elapsed
+}
+
+async fn trivial_batch(config: &Config, producer: &FutureProducer) -> Duration {
+    let started = Instant::now();
+    let mut in_flight = FuturesUnordered::new();
+    let mut delivered = 0;
+    for i in 0..MESSAGES {
+        let key = format!("ORD-{:06}", i % 1_000);
+        while in_flight.len() >= config.producer.max_in_flight {
+            in_flight.next().await;
+        }
+        let producer = producer.clone();
+        let topic = config.kafka.topic.clone();
+        in_flight.push(async move {
+            let record = FutureRecord::to(&topic).key(&key).payload(b"0123456789abcdef");
+            producer.send(record, Duration::from_secs(60)).await.is_ok()
+        });
+    }
+    while let Some(ok) = in_flight.next().await {
+        delivered += u64::from(ok);
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(delivered, MESSAGES);
+    elapsed
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let topic = format!("bench-produce-{}", uuid::Uuid::new_v4().simple());
+    let config = config(&topic);
+    runtime.block_on(medallion::kafka::ensure_topic(&config)).unwrap_or_else(|e| {
+        panic!("{e}: start the dev broker with `scripts/dev-broker start` or set KAFKA_BOOTSTRAP")
+    });
+    let producer = create_producer(&config).expect("producer");
+    let mut group = c.benchmark_group("produce");
+    group.throughput(Throughput::Elements(MESSAGES));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(20));
+    group.bench_function("baseline_trivial_16_byte_payloads", |b| {
+        b.iter_custom(|iterations| (0..iterations).map(|_| runtime.block_on(trivial_batch(&config, &producer))).sum())
+    });
+    group.bench_function("medallion_generate_encode_send", |b| {
+        b.iter_custom(|iterations| {
+            (0..iterations)
+                .map(|i| {
+                    let settings = GeneratorSettings { seed: i, invalid_ratio: 0.05, start_time: None, rate: 0, time_scale: 1.0 };
+                    runtime.block_on(medallion_batch(&config, &producer, Generator::new(&settings)))
+                })
+                .sum()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
