@@ -30,7 +30,7 @@ fn config(topic: &str) -> Config {
 async fn medallion_batch(config: &Config, producer: &FutureProducer, generator: Generator) -> Duration {
     let entry = SchemaCatalog::embedded().by_version(config.schema.version).expect("schema");
     let encoder = RecordEncoder::new(entry, resolve_schema_ref(config, entry).await.expect("schema ref")).expect("encoder");
-    let (sender, receiver) = mpsc::channel(4_096);
+    let (sender, receiver) = mpsc::channel(32);
     let (_rate, rate_updates) = watch::channel(0);
     let settings = SourceSettings { count: Some(MESSAGES), duration: None, rate_updates, encoder: Some(encoder) };
     let policy = SendPolicy {
@@ -48,7 +48,8 @@ async fn medallion_batch(config: &Config, producer: &FutureProducer, generator: 
     elapsed
 }
 
-async fn trivial_batch(config: &Config, producer: &FutureProducer) -> Duration {
+/// Sends `payloads` (cycled up to MESSAGES) with a plain bounded loop: no generation, no encoding.
+async fn trivial_batch(config: &Config, producer: &FutureProducer, payloads: &Arc<Vec<Vec<u8>>>) -> Duration {
     let started = Instant::now();
     let mut in_flight = FuturesUnordered::new();
     let mut delivered = 0;
@@ -59,8 +60,10 @@ async fn trivial_batch(config: &Config, producer: &FutureProducer) -> Duration {
         }
         let producer = producer.clone();
         let topic = config.kafka.topic.clone();
+        let payloads = Arc::clone(payloads);
         in_flight.push(async move {
-            let record = FutureRecord::to(&topic).key(&key).payload(b"0123456789abcdef");
+            let payload = &payloads[i as usize % payloads.len()];
+            let record = FutureRecord::to(&topic).key(&key).payload(payload);
             producer.send(record, Duration::from_secs(60)).await.is_ok()
         });
     }
@@ -72,6 +75,22 @@ async fn trivial_batch(config: &Config, producer: &FutureProducer) -> Duration {
     elapsed
 }
 
+/// MESSAGES medallion payloads, generated and encoded before any timing.
+fn pre_encoded(config: &Config, runtime: &tokio::runtime::Runtime) -> Vec<Vec<u8>> {
+    let entry = SchemaCatalog::embedded().by_version(config.schema.version).expect("schema");
+    let schema_ref = runtime.block_on(resolve_schema_ref(config, entry)).expect("schema ref");
+    let encoder = RecordEncoder::new(entry, schema_ref).expect("encoder");
+    let settings = GeneratorSettings { seed: 1, invalid_ratio: 0.05, start_time: None, rate: 0, time_scale: 1.0 };
+    let mut generator = Generator::new(&settings);
+    (0..MESSAGES)
+        .map(|_| {
+            let mut payload = Vec::new();
+            encoder.encode(&generator.next_event().item, &mut payload).expect("encode");
+            payload
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let topic = format!("bench-produce-{}", uuid::Uuid::new_v4().simple());
@@ -80,12 +99,19 @@ fn bench(c: &mut Criterion) {
         panic!("{e}: start the dev broker with `scripts/dev-broker start` or set KAFKA_BOOTSTRAP")
     });
     let producer = create_producer(&config).expect("producer");
+    let tiny: Arc<Vec<Vec<u8>>> = Arc::new(vec![b"0123456789abcdef".to_vec()]);
+    let encoded = Arc::new(pre_encoded(&config, &runtime));
+    let mean_size = encoded.iter().map(Vec::len).sum::<usize>() / encoded.len();
+    eprintln!("medallion payloads: {mean_size} bytes on average");
     let mut group = c.benchmark_group("produce");
     group.throughput(Throughput::Elements(MESSAGES));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(20));
     group.bench_function("baseline_trivial_16_byte_payloads", |b| {
-        b.iter_custom(|iterations| (0..iterations).map(|_| runtime.block_on(trivial_batch(&config, &producer))).sum())
+        b.iter_custom(|iterations| (0..iterations).map(|_| runtime.block_on(trivial_batch(&config, &producer, &tiny))).sum())
+    });
+    group.bench_function("baseline_trivial_pre_encoded_medallion_payloads", |b| {
+        b.iter_custom(|iterations| (0..iterations).map(|_| runtime.block_on(trivial_batch(&config, &producer, &encoded))).sum())
     });
     group.bench_function("medallion_generate_encode_send", |b| {
         b.iter_custom(|iterations| {

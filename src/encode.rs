@@ -49,6 +49,17 @@ impl RecordEncoder {
     /// Appends the framed message value of `item` to `out`.
     pub fn encode(&self, item: &PurchaseOrderItem, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         out.extend_from_slice(&self.header);
+        self.write_datum(item, out)
+    }
+
+    /// The bare Avro datum of `item`.
+    pub fn encode_datum(&self, item: &PurchaseOrderItem) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::with_capacity(256);
+        self.write_datum(item, &mut out)?;
+        Ok(out)
+    }
+
+    fn write_datum(&self, item: &PurchaseOrderItem, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let view = AvroView { item, version: self.schema_version() };
         self.writer.write_ser(out, &view).map_err(|e| EncodeError::Datum {
             event_id: item.event_id.clone(),
@@ -56,18 +67,6 @@ impl RecordEncoder {
             source: Box::new(e),
         })?;
         Ok(())
-    }
-
-    /// The bare Avro datum of `item`.
-    pub fn encode_datum(&self, item: &PurchaseOrderItem) -> Result<Vec<u8>, EncodeError> {
-        let mut out = Vec::with_capacity(256);
-        let view = AvroView { item, version: self.schema_version() };
-        self.writer.write_ser(&mut out, &view).map_err(|e| EncodeError::Datum {
-            event_id: item.event_id.clone(),
-            file: self.entry.embedded.file_name,
-            source: Box::new(e),
-        })?;
-        Ok(out)
     }
 }
 

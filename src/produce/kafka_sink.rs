@@ -1,6 +1,7 @@
 //! The sending half of the producer for Kafka: bounded in-flight sends through rdkafka's
 //! `FutureProducer`, retriable failures retried with backoff, every outcome counted.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use super::summary::DeliveryStats;
 use crate::generate::DefectKind;
 
 /// How sends are bounded and retried.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct SendPolicy {
     pub max_in_flight: usize,
     pub retries: u32,
@@ -35,17 +36,22 @@ struct DeliveryOutcome {
 pub async fn run_kafka_sink(
     producer: FutureProducer,
     topic: Arc<str>,
-    mut events: mpsc::Receiver<Outgoing>,
+    mut events: mpsc::Receiver<Vec<Outgoing>>,
     policy: SendPolicy,
 ) -> DeliveryStats {
     let mut stats = DeliveryStats::new(true);
     let mut in_flight = FuturesUnordered::new();
+    let mut waiting = VecDeque::new();
     let mut progress = tokio::time::interval(Duration::from_millis(500));
     loop {
+        while in_flight.len() < policy.max_in_flight {
+            let Some(message) = waiting.pop_front() else { break };
+            in_flight.push(deliver(producer.clone(), Arc::clone(&topic), message, policy));
+        }
         tokio::select! {
             Some(outcome) = in_flight.next(), if !in_flight.is_empty() => record(&mut stats, outcome),
-            next = events.recv(), if in_flight.len() < policy.max_in_flight => match next {
-                Some(message) => in_flight.push(deliver(producer.clone(), Arc::clone(&topic), message, policy.clone())),
+            next = events.recv(), if waiting.is_empty() => match next {
+                Some(batch) => waiting.extend(batch),
                 None => break,
             },
             _ = progress.tick() => stats.maybe_print_progress(),
@@ -82,11 +88,10 @@ fn record(stats: &mut DeliveryStats, outcome: DeliveryOutcome) {
 /// Sends one message, retrying retriable failures; local queue-full waits without counting.
 async fn deliver(producer: FutureProducer, topic: Arc<str>, message: Outgoing, policy: SendPolicy) -> DeliveryOutcome {
     let started = Instant::now();
-    let key = message.event.key().map(<[u8]>::to_vec);
     let mut attempt = 0;
     let result = loop {
         let mut record = FutureRecord::<[u8], [u8]>::to(&topic).payload(&message.payload);
-        if let Some(key) = &key {
+        if let Some(key) = &message.key {
             record = record.key(key.as_slice());
         }
         let outcome = match producer.send_result(record) {
@@ -107,12 +112,12 @@ async fn deliver(producer: FutureProducer, topic: Arc<str>, message: Outgoing, p
                 tokio::time::sleep(backoff).await;
             }
             Err(error) => {
-                tracing::error!(%error, attempts = attempt + 1, topic = %topic, event_id = %message.event.item.event_id, "send failed");
+                tracing::error!(%error, attempts = attempt + 1, topic = %topic, key = ?message.key.as_deref().map(String::from_utf8_lossy), "send failed");
                 break Err(format!("{error} (after {} attempts)", attempt + 1));
             }
         }
     };
-    DeliveryOutcome { defect: message.event.defect, latency: started.elapsed(), result }
+    DeliveryOutcome { defect: message.defect, latency: started.elapsed(), result }
 }
 
 fn error_code(error: &KafkaError) -> Option<RDKafkaErrorCode> {

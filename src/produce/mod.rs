@@ -31,8 +31,8 @@ use crate::kafka::{self, KafkaSetupError};
 use crate::registry::{RegistryClient, RegistryError};
 use crate::schema::{CatalogEntry, SchemaCatalog};
 
-/// Events buffered between the source and the sink.
-const CHANNEL_CAPACITY: usize = 4_096;
+/// Batches buffered between the source and the sink (each at most a few hundred events).
+const CHANNEL_CAPACITY: usize = 32;
 
 /// Why producing could not start or finish.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +83,26 @@ pub async fn run(
         schema_ref: None,
         seed,
     };
-    let sink = match &settings.output {
+    let sink = spawn_sink(config, entry, receiver, &mut source_settings, &mut run).await?;
+    let source = tokio::spawn(run_source(generator, source_settings, sender, cancel));
+    let stats = sink.await??;
+    let source = source.await?;
+    Ok(ProduceSummary::new(run, source.generated, source.stop_reason, &stats))
+}
+
+type SinkTask = tokio::task::JoinHandle<Result<DeliveryStats, FileSinkError>>;
+
+/// Starts the sink for the configured output. For Kafka it first checks the brokers and topic,
+/// fixes the schema reference, and gives the source its encoder.
+async fn spawn_sink(
+    config: &Config,
+    entry: &'static CatalogEntry,
+    receiver: mpsc::Receiver<Vec<Outgoing>>,
+    source_settings: &mut SourceSettings,
+    run: &mut RunDescription,
+) -> Result<SinkTask, ProduceError> {
+    let settings = &config.producer;
+    Ok(match &settings.output {
         Output::Kafka => {
             let topic = kafka::ensure_topic(config).await?;
             tracing::info!(topic = %topic.name, partitions = topic.partitions, "sending to Kafka");
@@ -108,11 +127,7 @@ pub async fn run(
             let version = entry.embedded.version;
             tokio::task::spawn_blocking(move || file_sink::write_json_lines(version, receiver))
         }
-    };
-    let source = tokio::spawn(run_source(generator, source_settings, sender, cancel));
-    let stats = sink.await??;
-    let source = source.await?;
-    Ok(ProduceSummary::new(run, source.generated, source.stop_reason, &stats))
+    })
 }
 
 /// The schema reference the frames carry: a fingerprint, a registry id, or a static id.

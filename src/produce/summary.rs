@@ -108,13 +108,8 @@ pub struct LatencySummary {
 /// What `medallion produce --json` prints.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProduceSummary {
-    pub output: String,
-    pub topic: String,
-    pub framing: String,
-    pub schema_version: u32,
-    pub schema_ref: Option<String>,
-    /// The seed used (printed so a random run can be repeated).
-    pub seed: u64,
+    #[serde(flatten)]
+    pub run: RunDescription,
     pub generated: u64,
     pub sent: u64,
     pub failed: u64,
@@ -129,12 +124,14 @@ pub struct ProduceSummary {
 }
 
 /// The parts of a summary that describe the run rather than its outcome.
+#[derive(Debug, Clone, Serialize)]
 pub struct RunDescription {
     pub output: String,
     pub topic: String,
     pub framing: String,
     pub schema_version: u32,
     pub schema_ref: Option<String>,
+    /// The seed used (printed so a random run can be repeated).
     pub seed: u64,
 }
 
@@ -143,12 +140,7 @@ impl ProduceSummary {
         let invalid: u64 = stats.invalid_by_kind.values().sum();
         let elapsed = stats.elapsed().as_secs_f64();
         Self {
-            output: run.output,
-            topic: run.topic,
-            framing: run.framing,
-            schema_version: run.schema_version,
-            schema_ref: run.schema_ref,
-            seed: run.seed,
+            run,
             generated,
             sent: stats.sent,
             failed: stats.failed,
@@ -168,9 +160,9 @@ impl ProduceSummary {
         let mut text = format!(
             "sent {} events to {} ({}, schema v{}) in {:.1}s: {:.0}/s; {} failed; {} invalid ({:.2}%)",
             self.sent,
-            self.output,
-            self.framing,
-            self.schema_version,
+            self.run.output,
+            self.run.framing,
+            self.run.schema_version,
             self.elapsed_seconds,
             self.achieved_rate,
             self.failed,
