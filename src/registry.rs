@@ -93,3 +93,84 @@ fn truncate(text: &str, max: usize) -> String {
         None => text.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The client against a minimal registry endpoint on loopback that checks the request shape
+    //! the Confluent REST API expects (no real registry can be installed on this machine).
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// Serves one request: hands (request line, headers+body) to the test and answers `response`.
+    async fn serve_once(status: &'static str, body: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let handle = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(|v| v.trim().parse::<usize>().unwrap()))
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let reply = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            socket.write_all(reply.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&request).to_string()
+        });
+        (url, handle)
+    }
+
+    fn client(url: &str, password: Option<&str>) -> RegistryClient {
+        RegistryClient::new(&RegistryConfig {
+            url: url.to_owned(),
+            username: password.map(|_| "svc".to_owned()),
+            password: password.map(Secret::new),
+            timeout: Duration::from_secs(5),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn register_posts_the_schema_under_the_subject() {
+        let (url, request) = serve_once("200 OK", r#"{"id":42}"#).await;
+        let id = client(&url, Some("pw")).register("orders-value", r#"{"type":"string"}"#).await.unwrap();
+        assert_eq!(id, 42);
+        let request = request.await.unwrap();
+        assert!(request.starts_with("POST /subjects/orders-value/versions HTTP/1.1"), "{request}");
+        assert!(request.to_ascii_lowercase().contains("content-type: application/vnd.schemaregistry.v1+json"), "{request}");
+        assert!(request.to_ascii_lowercase().contains("authorization: basic"), "{request}");
+        assert!(request.ends_with(r#"{"schema":"{\"type\":\"string\"}"}"#), "{request}");
+    }
+
+    #[tokio::test]
+    async fn schema_by_id_reads_the_schema_text() {
+        let (url, request) = serve_once("200 OK", r#"{"schema":"\"long\""}"#).await;
+        assert_eq!(client(&url, None).schema_by_id(7).await.unwrap(), "\"long\"");
+        assert!(request.await.unwrap().starts_with("GET /schemas/ids/7 HTTP/1.1"));
+    }
+
+    #[tokio::test]
+    async fn errors_name_the_url_and_status() {
+        let (url, _request) = serve_once("409 Conflict", r#"{"error_code":409,"message":"incompatible"}"#).await;
+        let error = client(&url, Some("hunter2")).register("orders-value", "{}").await.unwrap_err().to_string();
+        assert!(error.contains(&format!("{url}/subjects/orders-value/versions")) && error.contains("409"), "{error}");
+        assert!(error.contains("incompatible") && !error.contains("hunter2"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_registry_is_named() {
+        let error = client("http://127.0.0.1:1", None).schema_by_id(1).await.unwrap_err().to_string();
+        assert!(error.contains("http://127.0.0.1:1/schemas/ids/1"), "{error}");
+    }
+}
