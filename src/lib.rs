@@ -5,7 +5,7 @@
 //! ## Data flow (modules in flow order)
 //!
 //! ```text
-//!  generate ──► encode ──► produce ──► Kafka topic ──► (bronze ──► silver ──► gold: later stages)
+//!  generate ──► encode ──► produce ──► Kafka topic ──► decode ──► (bronze ──► silver ──► gold: later)
 //!  (seeded      (Avro +     (rate-limited,
 //!   orders)      framing)    bounded in-flight)
 //! ```
@@ -18,6 +18,7 @@
 //! - [`encode`]: generated events → framed Avro datums (and JSON for inspection).
 //! - [`kafka`]: client construction, broker reachability and topic creation.
 //! - [`produce`]: the producer stage: generator task → bounded channel → sender task.
+//! - [`decode`]: framed Avro → Arrow columns through per-writer-schema plans (the bronze core).
 //! - [`shutdown`]: signals → one `CancellationToken`.
 //!
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
@@ -31,4 +32,5 @@ pub mod generate;
 pub mod encode;
 pub mod kafka;
 pub mod produce;
+pub mod decode;
 pub mod shutdown;

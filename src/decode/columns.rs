@@ -1,0 +1,134 @@
+//! Arrow builders for reader columns, fed one decoded record (a row of cells) at a time.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder,
+    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+
+use super::plan::{Cell, ColumnKind, ReaderColumns};
+
+/// A builder for one column.
+enum ColumnBuilder {
+    Boolean(BooleanBuilder),
+    Int(Int32Builder),
+    Long(Int64Builder),
+    Float(Float32Builder),
+    Double(Float64Builder),
+    Binary(BinaryBuilder),
+    String(StringBuilder),
+    Decimal(Decimal128Builder, u8, i8),
+    Date(Date32Builder),
+    Timestamp(TimestampMicrosecondBuilder),
+}
+
+impl ColumnBuilder {
+    fn new(kind: &ColumnKind, capacity: usize) -> Self {
+        match kind {
+            ColumnKind::Boolean => Self::Boolean(BooleanBuilder::with_capacity(capacity)),
+            ColumnKind::Int => Self::Int(Int32Builder::with_capacity(capacity)),
+            ColumnKind::Long => Self::Long(Int64Builder::with_capacity(capacity)),
+            ColumnKind::Float => Self::Float(Float32Builder::with_capacity(capacity)),
+            ColumnKind::Double => Self::Double(Float64Builder::with_capacity(capacity)),
+            ColumnKind::Binary => Self::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16)),
+            ColumnKind::String => Self::String(StringBuilder::with_capacity(capacity, capacity * 16)),
+            ColumnKind::Decimal { precision, scale } => {
+                Self::Decimal(Decimal128Builder::with_capacity(capacity), *precision, *scale)
+            }
+            ColumnKind::Date => Self::Date(Date32Builder::with_capacity(capacity)),
+            ColumnKind::TimestampMicros => Self::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity)),
+        }
+    }
+
+    /// Appends `cell`. The plan only produces cells that fit their column; anything else (which
+    /// would be a bug) is stored as null rather than shifting the column out of line.
+    fn append(&mut self, cell: Cell<'_>) {
+        match (self, cell) {
+            (Self::Boolean(b), Cell::Boolean(v)) => b.append_value(v),
+            (Self::Int(b), Cell::Int(v)) => b.append_value(v),
+            (Self::Date(b), Cell::Int(v)) => b.append_value(v),
+            (Self::Long(b), Cell::Long(v)) => b.append_value(v),
+            (Self::Timestamp(b), Cell::Long(v)) => b.append_value(v),
+            (Self::Float(b), Cell::Float(v)) => b.append_value(v),
+            (Self::Double(b), Cell::Double(v)) => b.append_value(v),
+            (Self::Binary(b), Cell::Binary(v)) => b.append_value(v),
+            (Self::String(b), Cell::String(v)) => b.append_value(v),
+            (Self::Decimal(b, _, _), Cell::Decimal(v)) => b.append_value(v),
+            (builder, _) => builder.append_null(),
+        }
+    }
+
+    fn append_null(&mut self) {
+        match self {
+            Self::Boolean(b) => b.append_null(),
+            Self::Int(b) => b.append_null(),
+            Self::Long(b) => b.append_null(),
+            Self::Float(b) => b.append_null(),
+            Self::Double(b) => b.append_null(),
+            Self::Binary(b) => b.append_null(),
+            Self::String(b) => b.append_null(),
+            Self::Decimal(b, _, _) => b.append_null(),
+            Self::Date(b) => b.append_null(),
+            Self::Timestamp(b) => b.append_null(),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Self::Boolean(b) => Arc::new(b.finish()),
+            Self::Int(b) => Arc::new(b.finish()),
+            Self::Long(b) => Arc::new(b.finish()),
+            Self::Float(b) => Arc::new(b.finish()),
+            Self::Double(b) => Arc::new(b.finish()),
+            Self::Binary(b) => Arc::new(b.finish()),
+            Self::String(b) => Arc::new(b.finish()),
+            Self::Decimal(b, precision, scale) => {
+                let array = b.finish();
+                // Precision and scale come from the reader schema, where they were validated.
+                Arc::new(array.clone().with_precision_and_scale(*precision, *scale).unwrap_or(array))
+            }
+            Self::Date(b) => Arc::new(b.finish()),
+            Self::Timestamp(b) => Arc::new(b.finish().with_timezone("UTC")),
+        }
+    }
+}
+
+/// Builders for every reader column.
+pub struct ColumnBuilders {
+    builders: Vec<ColumnBuilder>,
+    rows: usize,
+}
+
+impl ColumnBuilders {
+    pub fn new(reader: &ReaderColumns, capacity: usize) -> Self {
+        Self { builders: reader.columns.iter().map(|c| ColumnBuilder::new(&c.kind, capacity)).collect(), rows: 0 }
+    }
+
+    /// Appends one record: `cells` holds one cell per column.
+    pub fn append_row(&mut self, cells: &[Cell<'_>]) {
+        for (builder, cell) in self.builders.iter_mut().zip(cells) {
+            match cell {
+                Cell::Null => builder.append_null(),
+                cell => builder.append(*cell),
+            }
+        }
+        self.rows += 1;
+    }
+
+    /// Appends a record with every column null (an undecodable message).
+    pub fn append_null_row(&mut self) {
+        self.builders.iter_mut().for_each(ColumnBuilder::append_null);
+        self.rows += 1;
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The built columns; the builders start over empty.
+    pub fn finish(&mut self) -> Vec<ArrayRef> {
+        self.rows = 0;
+        self.builders.iter_mut().map(ColumnBuilder::finish).collect()
+    }
+}
