@@ -33,4 +33,5 @@ pub mod encode;
 pub mod kafka;
 pub mod produce;
 pub mod decode;
+pub mod bronze;
 pub mod shutdown;

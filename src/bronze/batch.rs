@@ -1,0 +1,288 @@
+//! Bronze rows: every Kafka message with its coordinates and raw bytes, the decoded business
+//! columns (null when undecodable) and why decoding failed. A pure builder: no broker, no storage.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BinaryBuilder, Date32Array, Int32Builder, Int64Builder, MapBuilder, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use chrono::{DateTime, Utc};
+
+use crate::decode::Decoder;
+
+/// Columns bronze adds before the business columns.
+pub const KAFKA_COLUMNS: [&str; 10] = [
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "kafka_timestamp",
+    "kafka_key",
+    "kafka_headers",
+    "raw_payload",
+    "payload_size_bytes",
+    "schema_ref",
+    "decode_error",
+];
+/// The partition column of the bronze table.
+pub const PARTITION_COLUMN: &str = "ingestion_date";
+
+/// Why a bronze batch cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("the reader schema has a field `{0}`, which bronze uses for Kafka metadata")]
+    ColumnClash(String),
+    #[error("cannot assemble the bronze batch: {0}")]
+    Arrow(#[from] ArrowError),
+}
+
+fn utc_micros() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC")))
+}
+
+fn headers_type() -> DataType {
+    let entries = Field::new(
+        "entries",
+        DataType::Struct(vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Binary, true)].into()),
+        false,
+    );
+    DataType::Map(Arc::new(entries), false)
+}
+
+/// The bronze table's Arrow schema for these business columns.
+pub fn bronze_schema(business: &[Field]) -> Result<SchemaRef, BatchError> {
+    if let Some(clash) = business.iter().find(|f| KAFKA_COLUMNS.contains(&f.name().as_str()) || f.name().starts_with("ingestion_")) {
+        return Err(BatchError::ColumnClash(clash.name().clone()));
+    }
+    let mut fields = vec![
+        Field::new("kafka_topic", DataType::Utf8, false),
+        Field::new("kafka_partition", DataType::Int32, false),
+        Field::new("kafka_offset", DataType::Int64, false),
+        Field::new("kafka_timestamp", utc_micros(), true),
+        Field::new("kafka_key", DataType::Binary, true),
+        Field::new("kafka_headers", headers_type(), true),
+        Field::new("raw_payload", DataType::Binary, false),
+        Field::new("payload_size_bytes", DataType::Int32, false),
+        Field::new("schema_ref", DataType::Utf8, true),
+        Field::new("decode_error", DataType::Utf8, true),
+    ];
+    fields.extend(business.iter().cloned());
+    fields.push(Field::new("ingestion_timestamp", utc_micros(), false));
+    fields.push(Field::new(PARTITION_COLUMN, DataType::Date32, false));
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// One consumed message, borrowed from the consumer.
+#[derive(Debug, Clone, Copy)]
+pub struct KafkaMessage<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+    /// Kafka timestamp in milliseconds, when the message has one.
+    pub timestamp_ms: Option<i64>,
+    pub key: Option<&'a [u8]>,
+    pub headers: &'a [(&'a str, Option<&'a [u8]>)],
+    /// `None` for a tombstone.
+    pub payload: Option<&'a [u8]>,
+}
+
+/// Counts of what went into a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    pub messages: u64,
+    pub decoded: u64,
+    pub undecodable: u64,
+    pub payload_bytes: u64,
+}
+
+/// Accumulates messages into bronze rows.
+pub struct BronzeBatchBuilder {
+    schema: SchemaRef,
+    decoder: Decoder,
+    topic: StringBuilder,
+    partition: Int32Builder,
+    offset: Int64Builder,
+    timestamp: TimestampMicrosecondBuilder,
+    key: BinaryBuilder,
+    headers: MapBuilder<StringBuilder, BinaryBuilder>,
+    raw_payload: BinaryBuilder,
+    payload_size: Int32Builder,
+    schema_ref: StringBuilder,
+    decode_error: StringBuilder,
+    counts: BatchCounts,
+}
+
+impl BronzeBatchBuilder {
+    pub fn new(decoder: Decoder) -> Result<Self, BatchError> {
+        let schema = bronze_schema(&decoder.arrow_fields())?;
+        Ok(Self {
+            schema,
+            decoder,
+            topic: StringBuilder::new(),
+            partition: Int32Builder::new(),
+            offset: Int64Builder::new(),
+            timestamp: TimestampMicrosecondBuilder::new(),
+            key: BinaryBuilder::new(),
+            headers: MapBuilder::new(None, StringBuilder::new(), BinaryBuilder::new()),
+            raw_payload: BinaryBuilder::new(),
+            payload_size: Int32Builder::new(),
+            schema_ref: StringBuilder::new(),
+            decode_error: StringBuilder::new(),
+            counts: BatchCounts::default(),
+        })
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    pub fn decoder_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
+
+    pub fn counts(&self) -> BatchCounts {
+        self.counts
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.counts.messages == 0
+    }
+
+    /// Adds one message as one row; an undecodable one keeps its bytes and gets its error.
+    pub fn push(&mut self, message: &KafkaMessage<'_>) {
+        let payload = message.payload.unwrap_or_default();
+        let (schema_ref, error) = match message.payload {
+            Some(value) => {
+                let decoded = self.decoder.push(value);
+                (decoded.schema_ref.map(|r| r.to_string()), decoded.error.map(|e| e.to_string()))
+            }
+            None => {
+                self.decoder.push(&[]);
+                (None, Some("message has no value (tombstone)".to_owned()))
+            }
+        };
+        self.topic.append_value(message.topic);
+        self.partition.append_value(message.partition);
+        self.offset.append_value(message.offset);
+        self.timestamp.append_option(message.timestamp_ms.map(|ms| ms.saturating_mul(1000)));
+        self.key.append_option(message.key);
+        for (name, value) in message.headers {
+            self.headers.keys().append_value(name);
+            self.headers.values().append_option(*value);
+        }
+        // Appending an entry list cannot fail for a map without a null key.
+        let _ = self.headers.append(true);
+        self.raw_payload.append_value(payload);
+        self.payload_size.append_value(i32::try_from(payload.len()).unwrap_or(i32::MAX));
+        self.schema_ref.append_option(schema_ref);
+        self.counts.messages += 1;
+        self.counts.payload_bytes += payload.len() as u64;
+        match error {
+            Some(error) => {
+                self.decode_error.append_value(error);
+                self.counts.undecodable += 1;
+            }
+            None => {
+                self.decode_error.append_null();
+                self.counts.decoded += 1;
+            }
+        }
+    }
+
+    /// The rows pushed so far as one batch, stamped with `ingested_at`; the builder starts over.
+    pub fn finish(&mut self, ingested_at: DateTime<Utc>) -> Result<RecordBatch, BatchError> {
+        let rows = self.counts.messages as usize;
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(self.topic.finish()),
+            Arc::new(self.partition.finish()),
+            Arc::new(self.offset.finish()),
+            Arc::new(self.timestamp.finish().with_timezone("UTC")),
+            Arc::new(self.key.finish()),
+            Arc::new(self.headers.finish()),
+            Arc::new(self.raw_payload.finish()),
+            Arc::new(self.payload_size.finish()),
+            Arc::new(self.schema_ref.finish()),
+            Arc::new(self.decode_error.finish()),
+        ];
+        columns.extend(self.decoder.finish());
+        let micros = ingested_at.timestamp_micros();
+        columns.push(Arc::new(TimestampMicrosecondArray::from(vec![micros; rows]).with_timezone("UTC")));
+        columns.push(Arc::new(Date32Array::from(vec![ingested_at.date_naive().to_epoch_days(); rows])));
+        self.counts = BatchCounts::default();
+        // The map column's field names are arrow's defaults; align them with the declared schema.
+        let columns = columns
+            .into_iter()
+            .zip(self.schema.fields())
+            .map(|(column, field)| arrow::compute::cast(&column, field.data_type()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Int64Type;
+
+    use super::*;
+    use crate::decode::WriterSchemas;
+    use crate::encode::RecordEncoder;
+    use crate::framing::{Framing, SchemaRef as FrameRef};
+    use crate::generate::sample_item;
+    use crate::schema::SchemaCatalog;
+
+    fn builder() -> BronzeBatchBuilder {
+        let catalog = SchemaCatalog::embedded();
+        let mut writers = WriterSchemas::default();
+        writers.insert_id(2, catalog.by_version(2).unwrap().schema.clone());
+        let decoder = Decoder::new(&catalog.latest().unwrap().schema, writers, &[Framing::Confluent], 8).unwrap();
+        BronzeBatchBuilder::new(decoder).unwrap()
+    }
+
+    #[test]
+    fn good_and_bad_messages_both_become_rows() {
+        let mut builder = builder();
+        let mut good = Vec::new();
+        let entry = SchemaCatalog::embedded().by_version(2).unwrap();
+        RecordEncoder::new(entry, FrameRef::RegistryId(2)).unwrap().encode(&sample_item(), &mut good).unwrap();
+        let headers = [("trace", Some(&b"abc"[..]))];
+        let message = |offset, payload| KafkaMessage {
+            topic: "orders",
+            partition: 3,
+            offset,
+            timestamp_ms: Some(1_700_000_000_000),
+            key: Some(b"ORD-000042"),
+            headers: &headers,
+            payload,
+        };
+        builder.push(&message(10, Some(&good)));
+        builder.push(&message(11, Some(b"garbage")));
+        builder.push(&message(12, None));
+        assert_eq!(builder.counts(), BatchCounts { messages: 3, decoded: 1, undecodable: 2, payload_bytes: good.len() as u64 + 7 });
+        let batch = builder.finish("2026-11-22T10:00:00Z".parse().unwrap()).unwrap();
+        assert_eq!(batch.num_rows(), 3);
+        let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+        assert_eq!(column("kafka_offset").as_primitive::<Int64Type>().values().to_vec(), vec![10, 11, 12]);
+        let errors = column("decode_error");
+        let errors = errors.as_string::<i32>();
+        assert!(errors.is_null(0));
+        assert!(errors.value(1).contains("unknown magic byte"), "{}", errors.value(1));
+        assert!(errors.value(2).contains("tombstone"));
+        assert_eq!(column("raw_payload").as_binary::<i32>().value(1), b"garbage");
+        assert_eq!(column("schema_ref").as_string::<i32>().value(0), "id:2");
+        let order_ids = column("order_id");
+        assert_eq!(order_ids.as_string::<i32>().value(0), "ORD-000042");
+        assert!(order_ids.is_null(1));
+        assert_eq!(column("ingestion_date").len(), 3);
+        assert!(builder.is_empty(), "finish starts over");
+    }
+
+    #[test]
+    fn business_columns_must_not_shadow_kafka_columns() {
+        let clash = [Field::new("kafka_offset", DataType::Int64, true)];
+        assert!(matches!(bronze_schema(&clash), Err(BatchError::ColumnClash(name)) if name == "kafka_offset"));
+    }
+}
