@@ -104,7 +104,7 @@ impl StageTable {
     }
 
     pub fn version(&self) -> Option<u64> {
-        self.table.version().and_then(|v| u64::try_from(v).ok())
+        self.table.version()
     }
 
     /// Reloads the table from storage, to see other writers' commits.
@@ -148,7 +148,7 @@ impl StageTable {
             Err(source) => return Err(write_error(source)),
         };
         self.table.update_state().await.map_err(write_error)?;
-        Ok(CommitInfo { version: u64::try_from(version).unwrap_or(0), ..info })
+        Ok(CommitInfo { version, ..info })
     }
 }
 
