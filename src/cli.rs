@@ -40,9 +40,19 @@ pub struct Cli {
 pub enum Command {
     /// Generate purchase orders and send them to Kafka (or a file or standard output).
     Produce(ProduceArgs),
+    /// Run the bronze consumer-group worker: every message into the bronze Delta table.
+    Bronze(StageArgs),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+/// Flags shared by the consuming stages.
+#[derive(Debug, Args, Default)]
+pub struct StageArgs {
+    /// Stop once every assigned partition reaches the high watermark seen at start, after committing.
+    #[arg(long)]
+    pub until_caught_up: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,7 +34,10 @@ impl From<std::io::Error> for Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_new(&cli.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // deltalake warns on every commit that it keeps no statistics for binary columns (raw
+    // payloads): expected here, so quiet unless the filter asks for deltalake explicitly.
+    let directives = if cli.log.contains("deltalake") { cli.log.clone() } else { format!("{},deltalake_core::writer::stats=error", cli.log) };
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -63,6 +66,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Config(ConfigCommand::Check { file }) => check_config(file, &cli),
         Command::Produce(_) => run_producer(&cli).await,
+        Command::Bronze(args) => run_bronze(&cli, args.until_caught_up).await,
     }
 }
 
@@ -106,6 +110,23 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
     }
     if summary.stop_reason == produce::StopReason::SinkClosed {
         return Err(Failure::Runtime(anyhow!("the output stopped accepting events")));
+    }
+    Ok(())
+}
+
+async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let cancel = CancellationToken::new();
+    shutdown::cancel_on_signals(cancel.clone())?;
+    let summary = medallion::bronze::run(&config, until_caught_up, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
+    if cli.json {
+        let json = serde_json::to_string(&summary).context("cannot render the summary").map_err(Failure::Runtime)?;
+        println!("{json}");
+    } else {
+        eprintln!(
+            "bronze: {} messages ({} decoded, {} undecodable) in {} commits to {} (version {:?})",
+            summary.messages, summary.decoded, summary.undecodable, summary.commits, summary.table, summary.table_version
+        );
     }
     Ok(())
 }

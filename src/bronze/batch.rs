@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, Date32Array, Int32Builder, Int64Builder, MapBuilder, StringBuilder,
+    ArrayRef, BinaryBuilder, Date32Array, Int32Builder, Int64Builder, MapBuilder, MapFieldNames, StringBuilder,
     TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -43,10 +43,16 @@ fn utc_micros() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC")))
 }
 
+/// Field names of the headers map as Delta (and Spark) name them.
+fn header_field_names() -> MapFieldNames {
+    MapFieldNames { entry: "key_value".to_owned(), key: "key".to_owned(), value: "value".to_owned() }
+}
+
 fn headers_type() -> DataType {
+    let names = header_field_names();
     let entries = Field::new(
-        "entries",
-        DataType::Struct(vec![Field::new("keys", DataType::Utf8, false), Field::new("values", DataType::Binary, true)].into()),
+        names.entry,
+        DataType::Struct(vec![Field::new(names.key, DataType::Utf8, false), Field::new(names.value, DataType::Binary, true)].into()),
         false,
     );
     DataType::Map(Arc::new(entries), false)
@@ -126,7 +132,7 @@ impl BronzeBatchBuilder {
             offset: Int64Builder::new(),
             timestamp: TimestampMicrosecondBuilder::new(),
             key: BinaryBuilder::new(),
-            headers: MapBuilder::new(None, StringBuilder::new(), BinaryBuilder::new()),
+            headers: MapBuilder::new(Some(header_field_names()), StringBuilder::new(), BinaryBuilder::new()),
             raw_payload: BinaryBuilder::new(),
             payload_size: Int32Builder::new(),
             schema_ref: StringBuilder::new(),
@@ -212,12 +218,6 @@ impl BronzeBatchBuilder {
         columns.push(Arc::new(TimestampMicrosecondArray::from(vec![micros; rows]).with_timezone("UTC")));
         columns.push(Arc::new(Date32Array::from(vec![ingested_at.date_naive().to_epoch_days(); rows])));
         self.counts = BatchCounts::default();
-        // The map column's field names are arrow's defaults; align them with the declared schema.
-        let columns = columns
-            .into_iter()
-            .zip(self.schema.fields())
-            .map(|(column, field)| arrow::compute::cast(&column, field.data_type()))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
     }
 }

@@ -1,5 +1,169 @@
 //! The bronze stage: every Kafka message, raw bytes and coordinates included, into a Delta table,
 //! exactly once.
+//!
+//! ```text
+//!  Kafka (consumer group) ──► decode per partition ──► buffer ──► Delta append + txn per partition
+//!        ▲ positions read from the table on every assignment (assignment.rs)
+//! ```
+//! Exactly once: each commit carries `txn` actions `bronze:<topic>:<partition>` = last offset
+//! written. Assignments start right after the table's positions; before committing, the worker
+//! checks the table still ends where its buffer begins (else another owner wrote those messages
+//! and the buffer is dropped and re-read), and delta-rs refuses a concurrent commit of the same
+//! app id. Kafka's committed offsets are written after each commit, for lag tools only.
 
+mod assignment;
 pub mod batch;
+mod buffer;
+mod summary;
 pub mod table;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use tokio_util::sync::CancellationToken;
+
+pub use assignment::app_id;
+pub use batch::{BatchError, BronzeBatchBuilder, KafkaMessage, PARTITION_COLUMN, bronze_schema};
+pub use summary::{BronzeStop, BronzeSummary};
+pub use table::{CommitInfo, StageTable, TableError};
+
+use crate::config::{ClientRole, Config};
+use crate::decode::{Decoder, PlanError, WriterSchemas};
+use crate::framing::Framing;
+use crate::kafka::{self, KafkaSetupError};
+use crate::schema::SchemaCatalog;
+
+/// Why the bronze worker stopped with a failure. Each variant names the table or partition.
+#[derive(Debug, thiserror::Error)]
+pub enum BronzeError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaSetupError),
+    #[error("cannot subscribe to {topic}: {source}")]
+    Subscribe { topic: String, source: Box<KafkaError> },
+    #[error("cannot seek partition {partition}: {source}")]
+    Seek { partition: i32, source: Box<KafkaError> },
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("the reader schema cannot be stored: {0}")]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error("cannot position the assigned partitions from the table: {0}")]
+    Positions(String),
+    #[error("stopping: could not commit to {location} before the shutdown timeout ({source}); uncommitted messages will be read again on the next start")]
+    ShutdownTimeout { location: String, source: TableError },
+}
+
+/// Makes decoders that know every embedded schema (by fingerprint and static id).
+pub struct DecoderFactory {
+    writers: WriterSchemas,
+    accepted: Vec<Framing>,
+}
+
+impl DecoderFactory {
+    pub fn from_config(config: &Config) -> Self {
+        let catalog = SchemaCatalog::embedded();
+        let mut writers = WriterSchemas::default();
+        for entry in catalog.entries() {
+            writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
+        }
+        for static_id in &config.schema.static_ids {
+            if let Some(entry) = catalog.by_file_name(&static_id.file) {
+                writers.insert_id(static_id.id, entry.schema.clone());
+            }
+        }
+        Self { writers, accepted: config.schema.accepted_framings.clone() }
+    }
+
+    /// A decoder into the newest schema version's columns.
+    pub fn decoder(&self) -> Result<Decoder, PlanError> {
+        let catalog = SchemaCatalog::embedded();
+        let reader = catalog.latest().map(|e| &e.schema).ok_or_else(|| PlanError::ReaderNotRecord("no schema".to_owned()))?;
+        Decoder::new(reader, self.writers.clone(), &self.accepted, 4_096)
+    }
+}
+
+/// Runs the bronze worker until cancelled, or until caught up with the high watermarks seen at
+/// start when `until_caught_up`.
+pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<BronzeSummary, BronzeError> {
+    deltalake::azure::register_handlers(None);
+    let topic = config.kafka.topic.clone();
+    let topic_info = kafka::ensure_topic(config).await?;
+    let decoders = DecoderFactory::from_config(config);
+    let schema = BronzeBatchBuilder::new(decoders.decoder()?)?.schema();
+    let location = config.lake.table_location(&config.bronze.table);
+    let table = StageTable::open_or_create(&location, config.lake.storage_options(), schema.clone(), &[PARTITION_COLUMN]).await?;
+    let shared = Arc::new(Mutex::new(assignment::Assignment::default()));
+    let context = assignment::BronzeContext {
+        topic: topic.clone(),
+        table_location: location.clone(),
+        storage_options: config.lake.storage_options(),
+        table_schema: schema,
+        partition_columns: vec![PARTITION_COLUMN],
+        shared: Arc::clone(&shared),
+        runtime: tokio::runtime::Handle::current(),
+    };
+    let consumer = create_consumer(config, context)?;
+    consumer
+        .subscribe(&[&topic])
+        .map_err(|source| BronzeError::Subscribe { topic: topic.clone(), source: Box::new(source) })?;
+    let targets = until_caught_up.then(|| high_watermarks(&consumer, &topic, topic_info.partitions, config));
+    tracing::info!(%topic, table = %location, group = %config.kafka.group_id, until_caught_up, "bronze worker started");
+    let worker = worker::Worker {
+        table,
+        topic,
+        settings: config.bronze.clone(),
+        shared,
+        decoders,
+        buffers: HashMap::new(),
+        targets,
+        summary: BronzeSummary { table: location, ..BronzeSummary::default() },
+        oldest_buffered: None,
+        last_offset_commit: Instant::now(),
+        uncommitted_offsets: HashMap::new(),
+    };
+    worker.run(&consumer, cancel).await
+}
+
+fn create_consumer(config: &Config, context: assignment::BronzeContext) -> Result<StreamConsumer<assignment::BronzeContext>, BronzeError> {
+    let settings = [
+        ("group.id", config.kafka.group_id.clone()),
+        ("enable.auto.commit", "false".to_owned()),
+        ("enable.auto.offset.store", "false".to_owned()),
+        // Only used when the table has no position and the assignment says Beginning anyway.
+        ("auto.offset.reset", "earliest".to_owned()),
+        // Bounded prefetch: memory stays flat when Delta commits are slow.
+        ("queued.max.messages.kbytes", "32768".to_owned()),
+    ];
+    config
+        .kafka
+        .client_config_with(config.profile, ClientRole::Consumer, &settings)
+        .create_with_context(context)
+        .map_err(|source| BronzeError::Kafka(KafkaSetupError::Client { bootstrap: config.kafka.effective_bootstrap(), source: Box::new(source) }))
+}
+
+/// (low, high) watermarks of every partition, as `--until-caught-up` targets.
+fn high_watermarks(
+    consumer: &StreamConsumer<assignment::BronzeContext>,
+    topic: &str,
+    partitions: usize,
+    config: &Config,
+) -> HashMap<i32, (i64, i64)> {
+    tokio::task::block_in_place(|| {
+        (0..partitions as i32)
+            .filter_map(|partition| {
+                match consumer.fetch_watermarks(topic, partition, config.kafka.connect_timeout) {
+                    Ok(marks) => Some((partition, marks)),
+                    Err(error) => {
+                        tracing::warn!(%error, partition, "cannot read the high watermark");
+                        None
+                    }
+                }
+            })
+            .collect()
+    })
+}

@@ -30,10 +30,24 @@ pub enum TableError {
 }
 
 impl TableError {
-    /// Worth retrying after a pause (storage trouble), as opposed to a conflict or a bad table.
+    /// Worth retrying after a pause (storage or I/O trouble), as opposed to a conflict, a bad
+    /// table or data that does not fit it.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Write { .. } | Self::Positions { .. } | Self::Open { .. })
+        match self {
+            Self::Write { source, .. } | Self::Positions { source, .. } | Self::Open { source, .. } => is_storage_error(source),
+            _ => false,
+        }
     }
+}
+
+fn is_storage_error(error: &DeltaTableError) -> bool {
+    matches!(
+        error,
+        DeltaTableError::ObjectStore { .. }
+            | DeltaTableError::Io { .. }
+            | DeltaTableError::Parquet { .. }
+            | DeltaTableError::Transaction { source: TransactionError::ObjectStore { .. } | TransactionError::MaxCommitAttempts(_) }
+    )
 }
 
 /// What one commit added.
@@ -63,9 +77,15 @@ impl StageTable {
         let url = deltalake::table::builder::ensure_table_uri(location)
             .map_err(|source| TableError::Location { location: location.to_owned(), source })?;
         let open_error = |source| TableError::Open { location: location.to_owned(), source };
-        let table = DeltaTable::try_from_url_with_storage_options(url.clone(), storage_options.clone())
-            .await
-            .map_err(open_error)?;
+        // A local directory without a log is not a table yet: skip the probe (which logs an error).
+        let local_and_new = url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists());
+        let table = if local_and_new {
+            deltalake::table::builder::DeltaTableBuilder::from_url(url.clone())
+                .and_then(|builder| builder.with_storage_options(storage_options.clone()).build())
+                .map_err(open_error)?
+        } else {
+            DeltaTable::try_from_url_with_storage_options(url.clone(), storage_options.clone()).await.map_err(open_error)?
+        };
         let table = if table.version().is_some() {
             table
         } else {

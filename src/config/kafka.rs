@@ -129,6 +129,12 @@ impl KafkaConfig {
         match profile {
             Profile::Local => {
                 config.set("security.protocol", "plaintext");
+                if role == ClientRole::Consumer {
+                    // Quick group joins on a local broker (Tansu holds JoinGroup for about half
+                    // the session timeout).
+                    config.set("session.timeout.ms", "6000");
+                    config.set("heartbeat.interval.ms", "1000");
+                }
             }
             Profile::Eventhubs => {
                 for (key, value) in EVENTHUBS_SETTINGS {

@@ -6,6 +6,7 @@
 //! `EVENTHUBS_CONNECTION_STRING`, and any key as `MEDALLION_<SECTION>__<KEY>` (for example
 //! `MEDALLION_PRODUCER__RATE=5000`).
 
+mod bronze;
 mod kafka;
 mod producer;
 mod secret;
@@ -17,6 +18,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Yaml};
 use serde::{Deserialize, Serialize};
 
+pub use bronze::BronzeConfig;
 pub use kafka::{ClientRole, KafkaConfig, Profile};
 pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
@@ -47,6 +49,8 @@ pub struct Config {
     pub producer: ProducerConfig,
     /// Where the Delta tables live.
     pub lake: LakeConfig,
+    /// The bronze stage (`medallion bronze`).
+    pub bronze: BronzeConfig,
 }
 
 /// How messages are framed and how schema ids resolve.
@@ -128,6 +132,18 @@ pub struct LakeConfig {
 impl Default for LakeConfig {
     fn default() -> Self {
         Self { root: "./lake".to_owned(), storage_options: PassthroughMap::default() }
+    }
+}
+
+impl LakeConfig {
+    /// Location of a table given relative to the root.
+    pub fn table_location(&self, relative: &str) -> String {
+        format!("{}/{}", self.root.trim_end_matches('/'), relative.trim_start_matches('/'))
+    }
+
+    /// The object-store options as deltalake takes them.
+    pub fn storage_options(&self) -> std::collections::HashMap<String, String> {
+        self.storage_options.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 }
 

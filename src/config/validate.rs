@@ -12,6 +12,12 @@ impl Config {
         self.check_kafka(&mut problems);
         self.check_schema(&mut problems);
         self.check_producer(&mut problems);
+        if self.bronze.flush_rows == 0 || self.bronze.flush_bytes == 0 {
+            problems.push("bronze.flush_rows, bronze.flush_bytes: must be at least 1".to_owned());
+        }
+        if self.bronze.flush_interval.is_zero() {
+            problems.push("bronze.flush_interval: must be longer than 0".to_owned());
+        }
         if self.lake.root.trim().is_empty() {
             problems.push("lake.root: must not be empty (set it, or MEDALLION_LAKE)".to_owned());
         }

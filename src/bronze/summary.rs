@@ -1,0 +1,33 @@
+//! What `medallion bronze --json` reports.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Why the worker stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BronzeStop {
+    CaughtUp,
+    Signal,
+}
+
+/// Totals of one run of the bronze worker.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BronzeSummary {
+    pub table: String,
+    pub table_version: Option<u64>,
+    pub messages: u64,
+    pub decoded: u64,
+    pub undecodable: u64,
+    /// Buffered rows dropped because their partition was revoked or another writer got there
+    /// first; they are read again from the table's position, never lost.
+    pub dropped_for_reread: u64,
+    pub commits: u64,
+    pub files: u64,
+    pub bytes: u64,
+    pub rebalances: u64,
+    /// Last offset in the table for each partition this worker owned at the end.
+    pub partitions: BTreeMap<i32, Option<i64>>,
+    pub stop_reason: Option<BronzeStop>,
+}
