@@ -96,11 +96,11 @@ impl BronzeContext {
         let generation = shared.generation;
         for (partition, position) in positions {
             let offset = position.map_or(Offset::Beginning, |last| Offset::Offset(last + 1));
-            if let Some(mut element) = list.find_partition(&self.topic, partition) {
-                if let Err(error) = element.set_offset(offset) {
-                    tracing::error!(%error, partition, "cannot set the start offset");
-                    shared.failure = Some(format!("cannot start partition {partition} at {offset:?}: {error}"));
-                }
+            if let Some(mut element) = list.find_partition(&self.topic, partition)
+                && let Err(error) = element.set_offset(offset)
+            {
+                tracing::error!(%error, partition, "cannot set the start offset");
+                shared.failure = Some(format!("cannot start partition {partition} at {offset:?}: {error}"));
             }
             shared.owned.insert(partition, Owned { position, generation });
         }

@@ -16,15 +16,15 @@ use deltalake::{DeltaTable, DeltaTableError};
 #[derive(Debug, thiserror::Error)]
 pub enum TableError {
     #[error("invalid table location {location}: {source}")]
-    Location { location: String, source: DeltaTableError },
+    Location { location: String, source: Box<DeltaTableError> },
     #[error("cannot open or create the Delta table at {location}: {source}")]
-    Open { location: String, source: DeltaTableError },
+    Open { location: String, source: Box<DeltaTableError> },
     #[error("the table at {location} does not have the bronze schema: {detail}")]
     Schema { location: String, detail: String },
     #[error("cannot read positions from the Delta table at {location}: {source}")]
-    Positions { location: String, source: DeltaTableError },
+    Positions { location: String, source: Box<DeltaTableError> },
     #[error("cannot write to the Delta table at {location}: {source}")]
-    Write { location: String, source: DeltaTableError },
+    Write { location: String, source: Box<DeltaTableError> },
     #[error("another writer committed positions for the same partitions to {location}")]
     TxnConflict { location: String },
 }
@@ -34,7 +34,7 @@ impl TableError {
     /// table or data that does not fit it.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Write { source, .. } | Self::Positions { source, .. } | Self::Open { source, .. } => is_storage_error(source),
+            Self::Write { source, .. } | Self::Positions { source, .. } | Self::Open { source, .. } => is_storage_error(source.as_ref()),
             _ => false,
         }
     }
@@ -75,8 +75,8 @@ impl StageTable {
         partition_columns: &[&str],
     ) -> Result<Self, TableError> {
         let url = deltalake::table::builder::ensure_table_uri(location)
-            .map_err(|source| TableError::Location { location: location.to_owned(), source })?;
-        let open_error = |source| TableError::Open { location: location.to_owned(), source };
+            .map_err(|source| TableError::Location { location: location.to_owned(), source: Box::new(source) })?;
+        let open_error = |source| TableError::Open { location: location.to_owned(), source: Box::new(source) };
         // A local directory without a log is not a table yet: skip the probe (which logs an error).
         let local_and_new = url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists());
         let table = if local_and_new {
@@ -108,7 +108,7 @@ impl StageTable {
     }
 
     fn check_schema(&self) -> Result<(), TableError> {
-        let snapshot = self.table.snapshot().map_err(|source| TableError::Open { location: self.location.clone(), source })?;
+        let snapshot = self.table.snapshot().map_err(|source| TableError::Open { location: self.location.clone(), source: Box::new(source) })?;
         let existing: Vec<String> = snapshot.schema().fields().map(|f| f.name().clone()).collect();
         let missing: Vec<&str> =
             self.schema.fields().iter().map(|f| f.name().as_str()).filter(|name| !existing.iter().any(|e| e == name)).collect();
@@ -129,19 +129,19 @@ impl StageTable {
 
     /// Reloads the table from storage, to see other writers' commits.
     pub async fn refresh(&mut self) -> Result<(), TableError> {
-        self.table.update_state().await.map_err(|source| TableError::Positions { location: self.location.clone(), source })
+        self.table.update_state().await.map_err(|source| TableError::Positions { location: self.location.clone(), source: Box::new(source) })
     }
 
     /// The position recorded under `app_id`, as of the last load or refresh.
     pub async fn position(&self, app_id: &str) -> Result<Option<i64>, TableError> {
-        let positions_error = |source| TableError::Positions { location: self.location.clone(), source };
+        let positions_error = |source| TableError::Positions { location: self.location.clone(), source: Box::new(source) };
         let snapshot = self.table.snapshot().map_err(positions_error)?;
         snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(positions_error)
     }
 
     /// Appends `batches` and records `positions` (app id → version) in the same commit.
     pub async fn append(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        let write_error = |source| TableError::Write { location: self.location.clone(), source };
+        let write_error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
         let mut writer = RecordBatchWriter::for_table(&self.table).map_err(write_error)?;
         for batch in batches {
             writer.write(batch.clone()).await.map_err(write_error)?;
