@@ -143,3 +143,91 @@ pub fn sorted_timestamps(messages: &[OwnedMessage]) -> Vec<i64> {
     timestamps.sort_unstable();
     timestamps
 }
+
+/// One bronze row as read back from the table's Parquet files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BronzeRow {
+    pub partition: i32,
+    pub offset: i64,
+    pub decode_error: Option<String>,
+    pub raw_payload: Vec<u8>,
+    pub order_id: Option<String>,
+}
+
+/// Every row of the bronze table at `location`, read from storage by a fresh table handle.
+pub fn read_bronze(location: &str) -> Vec<BronzeRow> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int32Type, Int64Type};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let url = deltalake::table::builder::ensure_table_uri(location).unwrap();
+    let table = runtime.block_on(deltalake::open_table(url)).unwrap();
+    let mut rows = Vec::new();
+    for uri in table.get_file_uris().unwrap() {
+        let path = match url::Url::parse(&uri) {
+            Ok(url) => url.to_file_path().unwrap(),
+            Err(_) => std::path::PathBuf::from(&uri),
+        };
+        let file = std::fs::File::open(path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let column = |name: &str| batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}")).clone();
+            let (partitions, offsets) = (column("kafka_partition"), column("kafka_offset"));
+            let (errors, raw, order_ids) = (column("decode_error"), column("raw_payload"), column("order_id"));
+            for i in 0..batch.num_rows() {
+                rows.push(BronzeRow {
+                    partition: partitions.as_primitive::<Int32Type>().value(i),
+                    offset: offsets.as_primitive::<Int64Type>().value(i),
+                    decode_error: (!errors.is_null(i)).then(|| errors.as_string::<i32>().value(i).to_owned()),
+                    raw_payload: raw.as_binary::<i32>().value(i).to_vec(),
+                    order_id: (!order_ids.is_null(i)).then(|| order_ids.as_string::<i32>().value(i).to_owned()),
+                });
+            }
+        }
+    }
+    rows.sort_by_key(|r| (r.partition, r.offset));
+    rows
+}
+
+/// The `txn` version recorded for `app_id` in the table at `location`.
+pub fn txn_version(location: &str, app_id: &str) -> Option<i64> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let url = deltalake::table::builder::ensure_table_uri(location).unwrap();
+        let table = deltalake::open_table(url).await.unwrap();
+        table.snapshot().unwrap().transaction_version(table.log_store().as_ref(), app_id).await.unwrap()
+    })
+}
+
+/// Sends raw `payloads` (not medallion's encoding) to `topic`, keyed, to partitions round-robin.
+pub fn send_raw(topic: &str, payloads: &[Vec<u8>]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = ClientConfig::new().set("bootstrap.servers", bootstrap()).create().expect("producer");
+    for (i, payload) in payloads.iter().enumerate() {
+        let key = format!("raw-{i}");
+        let mut record = BaseRecord::to(topic).key(&key).payload(payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, returned)) => {
+                    record = returned;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+}
+
+/// Payloads no decoder can read: garbage, wrong magic, unknown schema id and fingerprint, truncation.
+pub fn undecodable_payloads(count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| match i % 5 {
+            0 => format!("not avro #{i}").into_bytes(),
+            1 => vec![0x7B, 0x22, 0x6A, 0x22, 0x3A, (i % 256) as u8],
+            2 => vec![0, 0, 0, 0x30, 0x39, 1, 2, 3],
+            3 => vec![0xC3, 0x01, 9, 9, 9, 9, 9, 9, 9, (i % 256) as u8, 0],
+            _ => vec![0, 0, 0, 0, 2, 0x48],
+        })
+        .collect()
+}

@@ -1,0 +1,172 @@
+//! `medallion bronze` against a real broker and real Delta tables read back from storage: every
+//! message exactly once, undecodable ones kept with their error, positions in `txn` actions,
+//! across restarts, SIGKILLs and consumer-group changes.
+#![allow(clippy::unwrap_used)] // tests fail by panicking
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::{BronzeRow, consume_all, medallion, read_bronze, run_ok, send_raw, send_signal, summary, txn_version, undecodable_payloads, unique_topic};
+use rdkafka::message::Message;
+
+struct Lake {
+    dir: tempfile::TempDir,
+}
+
+impl Lake {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+    fn root(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+    fn bronze(&self) -> String {
+        format!("{}/bronze/purchase_order_items", self.root())
+    }
+}
+
+/// Produces `events` purchase orders plus `undecodable` raw payloads; returns the raw payloads.
+fn load_topic(topic: &str, events: u64, undecodable: usize) -> Vec<Vec<u8>> {
+    run_ok(&["produce", "--count", &events.to_string(), "--seed", "99", "--topic", topic]);
+    let raw = undecodable_payloads(undecodable);
+    send_raw(topic, &raw);
+    raw
+}
+
+fn bronze(lake: &Lake, topic: &str, group: &str, extra: &[&str]) -> std::process::Command {
+    let mut command = medallion();
+    command
+        .args(["bronze", "--topic", topic, "--group", group, "--lake", &lake.root(), "--json"])
+        .args(extra)
+        // Small, frequent commits so kills land between and inside them.
+        .env("MEDALLION_BRONZE__FLUSH_ROWS", "1500")
+        .env("MEDALLION_BRONZE__FLUSH_INTERVAL", "300ms");
+    command
+}
+
+fn spawn_bronze(lake: &Lake, topic: &str, group: &str) -> Child {
+    bronze(lake, topic, group, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+}
+
+/// Exactly one row per message on the topic, undecodable ones with an error and their bytes,
+/// and each partition's txn version equal to its last offset.
+fn assert_exactly_once(lake: &Lake, topic: &str, expected: usize, raw: &[Vec<u8>]) {
+    let messages = consume_all(topic, expected, Duration::from_secs(120));
+    assert_eq!(messages.len(), expected, "messages on the topic");
+    let rows = read_bronze(&lake.bronze());
+    let mut seen = HashMap::new();
+    for row in &rows {
+        *seen.entry((row.partition, row.offset)).or_insert(0) += 1;
+    }
+    let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(duplicates.is_empty(), "duplicated (partition, offset): {duplicates:?}");
+    assert_eq!(rows.len(), expected, "one row per message");
+    let by_position: HashMap<(i32, i64), &BronzeRow> = rows.iter().map(|r| ((r.partition, r.offset), r)).collect();
+    let mut last_offsets: HashMap<i32, i64> = HashMap::new();
+    for message in &messages {
+        let row = by_position.get(&(message.partition(), message.offset())).unwrap_or_else(|| panic!("missing {}:{}", message.partition(), message.offset()));
+        let payload = message.payload().unwrap_or_default();
+        assert_eq!(row.raw_payload, payload, "raw bytes kept");
+        if raw.iter().any(|r| r.as_slice() == payload) {
+            assert!(row.decode_error.is_some(), "undecodable message {}:{} has no error", row.partition, row.offset);
+        } else {
+            assert_eq!(row.decode_error, None, "{}:{}", row.partition, row.offset);
+            assert!(row.order_id.is_some() || message.key().is_none());
+        }
+        let last = last_offsets.entry(message.partition()).or_insert(-1);
+        *last = (*last).max(message.offset());
+    }
+    for (partition, last) in last_offsets {
+        assert_eq!(txn_version(&lake.bronze(), &format!("bronze:{topic}:{partition}")), Some(last), "txn of partition {partition}");
+    }
+}
+
+#[test]
+fn every_message_lands_once_and_a_restart_adds_nothing() {
+    let (topic, lake) = (unique_topic("bronze-basic"), Lake::new());
+    let raw = load_topic(&topic, 5_000, 50);
+    let output = bronze(&lake, &topic, &unique_topic("g"), &["--until-caught-up"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let first = summary(&output);
+    assert_eq!((first["messages"].as_u64(), first["undecodable"].as_u64()), (Some(5_050), Some(50)));
+    assert_exactly_once(&lake, &topic, 5_050, &raw);
+    let errors: Vec<String> = read_bronze(&lake.bronze()).into_iter().filter_map(|r| r.decode_error).collect();
+    for expected in ["unknown magic byte", "unknown writer schema id:12345", "unknown writer schema fp:", "datum truncated"] {
+        assert!(errors.iter().any(|e| e.contains(expected)), "no error like {expected:?} in {:?}", &errors[..5]);
+    }
+
+    // A restart with nothing new (another group even: positions come from the table).
+    let output = bronze(&lake, &topic, &unique_topic("g"), &["--until-caught-up"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let second = summary(&output);
+    assert_eq!((second["commits"].as_u64(), second["messages"].as_u64()), (Some(0), Some(0)));
+    assert_eq!(second["table_version"], first["table_version"], "no new commit");
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
+    let events: u64 = std::env::var("BRONZE_KILL_LOOP_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(24_000);
+    let kills: usize = std::env::var("BRONZE_KILL_LOOP_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let (topic, lake, group) = (unique_topic("bronze-kill"), Lake::new(), unique_topic("g"));
+    let raw = undecodable_payloads((events / 100) as usize);
+    run_ok(&["produce", "--count", "1", "--seed", "1", "--topic", &topic]);
+    send_raw(&topic, &raw);
+    // The producer streams while the worker is killed, so every kill lands mid-ingest.
+    let rate = (events / (kills as u64 * 3)).max(1_000).to_string();
+    let mut producer = medallion()
+        .args(["produce", "--count", &(events - 1).to_string(), "--rate", &rate, "--seed", "98", "--topic", &topic])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seed = 0x9E37_79B9_u64;
+    let mut previous = 0;
+    for round in 0..kills {
+        let child = spawn_bronze(&lake, &topic, &group);
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let pause = Duration::from_millis(2_000 + (seed >> 33) % 3_000);
+        std::thread::sleep(pause);
+        send_signal(&child, "KILL");
+        let mut child = child;
+        child.wait().unwrap();
+        let rows = read_bronze_if_exists(&lake).len();
+        eprintln!("kill {round} after {pause:?}: {rows} rows in bronze");
+        assert!(rows >= previous, "rows never disappear");
+        previous = rows;
+    }
+    assert!(producer.wait().unwrap().success());
+    let output = bronze(&lake, &topic, &group, &["--until-caught-up"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_exactly_once(&lake, &topic, (events + events / 100) as usize, &raw);
+}
+
+fn read_bronze_if_exists(lake: &Lake) -> Vec<BronzeRow> {
+    if std::path::Path::new(&lake.bronze()).join("_delta_log").exists() { read_bronze(&lake.bronze()) } else { Vec::new() }
+}
+
+#[test]
+fn workers_joining_and_dying_in_one_group_keep_exactly_once() {
+    let (topic, lake, group) = (unique_topic("bronze-group"), Lake::new(), unique_topic("g"));
+    let raw = load_topic(&topic, 15_000, 150);
+    let mut first = spawn_bronze(&lake, &topic, &group);
+    let mut second = spawn_bronze(&lake, &topic, &group);
+    std::thread::sleep(Duration::from_secs(3));
+    let mut third = spawn_bronze(&lake, &topic, &group);
+    std::thread::sleep(Duration::from_secs(2));
+    send_signal(&first, "KILL");
+    first.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    for child in [&second, &third] {
+        send_signal(child, "TERM");
+    }
+    for child in [&mut second, &mut third] {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "a worker stopped by SIGTERM exits 0: {status:?}");
+    }
+    // A last worker finishes whatever the others left.
+    let output = bronze(&lake, &topic, &group, &["--until-caught-up"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_exactly_once(&lake, &topic, 15_150, &raw);
+}
