@@ -125,6 +125,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         oldest_buffered: None,
         last_offset_commit: Instant::now(),
         uncommitted_offsets: HashMap::new(),
+        first_message: None,
     };
     worker.run(&consumer, cancel).await
 }

@@ -27,6 +27,8 @@ pub struct BronzeSummary {
     pub files: u64,
     pub bytes: u64,
     pub rebalances: u64,
+    /// From the first message received to the last commit.
+    pub ingest_seconds: f64,
     /// Last offset in the table for each partition this worker owned at the end.
     pub partitions: BTreeMap<i32, Option<i64>>,
     pub stop_reason: Option<BronzeStop>,

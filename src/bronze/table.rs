@@ -227,6 +227,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn checkpoints_are_written_at_the_table_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = dir.path().join("checkpointed").display().to_string();
+        let mut table = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+        for offset in 0..100 {
+            table.append(&[batch(offset..offset + 1)], &[("app:0".to_owned(), offset)]).await.unwrap();
+        }
+        // delta-rs checkpoints when (version + 1) is a multiple of delta.checkpointInterval (100).
+        let log = dir.path().join("checkpointed/_delta_log");
+        assert!(log.join("00000000000000000099.checkpoint.parquet").exists(), "no checkpoint at version 99");
+        assert!(log.join("_last_checkpoint").exists());
+        let reopened = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+        assert_eq!(reopened.position("app:0").await.unwrap(), Some(99), "positions survive checkpointing");
+    }
+
+    #[tokio::test]
     async fn racing_creators_both_get_the_table() {
         let dir = tempfile::tempdir().unwrap();
         let location = dir.path().join("race").display().to_string();

@@ -31,6 +31,8 @@ pub struct Worker {
     pub oldest_buffered: Option<Instant>,
     pub last_offset_commit: Instant,
     pub uncommitted_offsets: HashMap<i32, i64>,
+    /// When the first message arrived (ingest time excludes start-up and group join).
+    pub first_message: Option<Instant>,
 }
 
 impl Worker {
@@ -61,6 +63,7 @@ impl Worker {
         self.flush(consumer, Some(deadline)).await?;
         self.commit_kafka_offsets(consumer, CommitMode::Sync);
         self.summary.stop_reason = Some(stop);
+        self.summary.ingest_seconds = self.first_message.map_or(0.0, |t| t.elapsed().as_secs_f64());
         self.summary.table_version = self.table.version();
         self.summary.rebalances = self.shared.lock().unwrap_or_else(PoisonError::into_inner).rebalances;
         for (partition, buffer) in &self.buffers {
@@ -112,6 +115,7 @@ impl Worker {
         buffer.rows += 1;
         buffer.bytes += message.payload_len() as u64;
         self.oldest_buffered.get_or_insert_with(Instant::now);
+        self.first_message.get_or_insert_with(Instant::now);
         Ok(())
     }
 
@@ -164,6 +168,7 @@ impl Worker {
         let mut batches = Vec::new();
         let mut positions = Vec::new();
         let mut counts = Vec::new();
+        let mut ranges = Vec::new();
         for (&partition, buffer) in self.buffers.iter_mut().filter(|(_, b)| !b.pending.is_empty()) {
             let current = self.table.position(&app_id(&self.topic, partition)).await?;
             if current != buffer.position {
@@ -179,6 +184,7 @@ impl Worker {
             batches.extend(buffer.pending.iter().cloned());
             if let Some(last) = buffer.last_offset {
                 positions.push((app_id(&self.topic, partition), last));
+                ranges.push((partition, buffer.position.map_or(0, |p| p + 1), last));
             }
             counts.push((partition, buffer.pending.iter().map(|b| b.num_rows()).sum::<usize>()));
         }
@@ -186,8 +192,12 @@ impl Worker {
             return Ok(());
         }
         let started = Instant::now();
-        let info = self.table.append(&batches, &positions).await?;
-        tracing::info!(version = info.version, files = info.files, rows = batches.iter().map(|b| b.num_rows()).sum::<usize>(), elapsed = ?started.elapsed(), "bronze commit");
+        let span = tracing::info_span!("bronze_commit", topic = %self.topic, table = %self.table.location(), offsets = ?ranges);
+        let info = tracing::Instrument::instrument(self.table.append(&batches, &positions), span.clone()).await?;
+        span.in_scope(|| {
+            let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
+            tracing::info!(version = info.version, files = info.files, rows, elapsed = ?started.elapsed(), "committed");
+        });
         let committed: HashSet<i32> = counts.iter().map(|(p, _)| *p).collect();
         for (partition, buffer) in self.buffers.iter_mut().filter(|(p, _)| committed.contains(p)) {
             for batch in &buffer.pending {
