@@ -5,7 +5,7 @@
 //! ## Data flow (modules in flow order)
 //!
 //! ```text
-//!  generate ──► encode ──► produce ──► Kafka topic ──► decode ──► (bronze ──► silver ──► gold: later)
+//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze (decode ──► Delta + txn) ──► (silver ──► gold: later)
 //!  (seeded      (Avro +     (rate-limited,
 //!   orders)      framing)    bounded in-flight)
 //! ```
@@ -19,6 +19,8 @@
 //! - [`kafka`]: client construction, broker reachability and topic creation.
 //! - [`produce`]: the producer stage: generator task → bounded channel → sender task.
 //! - [`decode`]: framed Avro → Arrow columns through per-writer-schema plans (the bronze core).
+//! - [`bronze`]: the consumer-group worker landing every message in the bronze Delta table,
+//!   positioned by the table's `txn` actions.
 //! - [`shutdown`]: signals → one `CancellationToken`.
 //!
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are

@@ -126,6 +126,9 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         last_offset_commit: Instant::now(),
         uncommitted_offsets: HashMap::new(),
         first_message: None,
+        buffered_rows: 0,
+        buffered_bytes: 0,
+        seen_changes: (u64::MAX, u64::MAX),
     };
     worker.run(&consumer, cancel).await
 }
@@ -139,6 +142,9 @@ fn create_consumer(config: &Config, context: assignment::BronzeContext) -> Resul
         ("auto.offset.reset", "earliest".to_owned()),
         // Bounded prefetch: memory stays flat when Delta commits are slow.
         ("queued.max.messages.kbytes", "32768".to_owned()),
+        // Once a commit has let the prefetch queue fill, resume fetching as soon as it drains;
+        // librdkafka's default waits a whole second (measured: 1M rows in 6.5 s → 3.7 s).
+        ("fetch.queue.backoff.ms", "10".to_owned()),
     ];
     config
         .kafka

@@ -33,6 +33,11 @@ pub struct Worker {
     pub uncommitted_offsets: HashMap<i32, i64>,
     /// When the first message arrived (ingest time excludes start-up and group join).
     pub first_message: Option<Instant>,
+    /// Rows and payload bytes across all buffers (kept as totals: checked per message).
+    pub buffered_rows: usize,
+    pub buffered_bytes: u64,
+    /// Assignment (generation, rebalances) the buffers were last aligned with.
+    pub seen_changes: (u64, u64),
 }
 
 impl Worker {
@@ -43,19 +48,22 @@ impl Worker {
             if let Some(failure) = self.shared.lock().unwrap_or_else(PoisonError::into_inner).failure.take() {
                 return Err(BronzeError::Positions(failure));
             }
-            tokio::select! {
+            let ticked = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break BronzeStop::Signal,
-                received = consumer.recv() => match received {
-                    Ok(message) => self.receive(&message)?,
-                    Err(error) => tracing::warn!(%error, topic = %self.topic, "consume error (librdkafka retries)"),
-                },
-                _ = ticker.tick() => {}
-            }
+                received = consumer.recv() => {
+                    match received {
+                        Ok(message) => self.receive(&message)?,
+                        Err(error) => tracing::warn!(%error, topic = %self.topic, "consume error (librdkafka retries)"),
+                    }
+                    false
+                }
+                _ = ticker.tick() => true,
+            };
             if self.flush_due() {
                 self.flush(consumer, None).await?;
             }
-            if self.caught_up() {
+            if ticked && self.caught_up() {
                 break BronzeStop::CaughtUp;
             }
         };
@@ -74,16 +82,30 @@ impl Worker {
     }
 
     /// Aligns the buffers with the current assignment: revoked partitions lose their buffers.
+    /// Cheap when nothing changed (one uncontended lock), so it runs for every message.
     fn sync_assignment(&mut self) -> Result<(), BronzeError> {
-        let owned = self.shared.lock().unwrap_or_else(PoisonError::into_inner).owned.clone();
+        let owned = {
+            let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            let changes = (shared.generation, shared.rebalances);
+            if changes == self.seen_changes {
+                return Ok(());
+            }
+            self.seen_changes = changes;
+            shared.owned.clone()
+        };
         let summary = &mut self.summary;
+        let (mut dropped_rows, mut dropped_bytes) = (0, 0);
         self.buffers.retain(|partition, buffer| {
             let keep = owned.get(partition).is_some_and(|o| o.generation == buffer.generation);
             if !keep {
                 summary.dropped_for_reread += buffer.rows as u64;
+                dropped_rows += buffer.rows;
+                dropped_bytes += buffer.bytes;
             }
             keep
         });
+        self.buffered_rows -= dropped_rows;
+        self.buffered_bytes -= dropped_bytes;
         for (partition, assignment) in owned {
             if !self.buffers.contains_key(&partition) {
                 let builder = BronzeBatchBuilder::new(self.decoders.decoder()?)?;
@@ -114,16 +136,17 @@ impl Worker {
         buffer.last_offset = Some(message.offset());
         buffer.rows += 1;
         buffer.bytes += message.payload_len() as u64;
+        self.buffered_rows += 1;
+        self.buffered_bytes += message.payload_len() as u64;
         self.oldest_buffered.get_or_insert_with(Instant::now);
         self.first_message.get_or_insert_with(Instant::now);
         Ok(())
     }
 
     fn flush_due(&self) -> bool {
-        let (rows, bytes) = self.buffers.values().fold((0, 0), |(r, b), buffer| (r + buffer.rows, b + buffer.bytes));
-        rows > 0
-            && (rows >= self.settings.flush_rows
-                || bytes >= self.settings.flush_bytes
+        self.buffered_rows > 0
+            && (self.buffered_rows >= self.settings.flush_rows
+                || self.buffered_bytes >= self.settings.flush_bytes
                 || self.oldest_buffered.is_some_and(|t| t.elapsed() >= self.settings.flush_interval))
     }
 
@@ -172,6 +195,8 @@ impl Worker {
         for (&partition, buffer) in self.buffers.iter_mut().filter(|(_, b)| !b.pending.is_empty()) {
             let current = self.table.position(&app_id(&self.topic, partition)).await?;
             if current != buffer.position {
+                self.buffered_rows -= buffer.rows;
+                self.buffered_bytes -= buffer.bytes;
                 let dropped = buffer.discard(current);
                 self.summary.dropped_for_reread += dropped as u64;
                 let offset = current.map_or(Offset::Beginning, |last| Offset::Offset(last + 1));
@@ -207,6 +232,8 @@ impl Worker {
                 self.summary.decoded += decoded as u64;
                 self.summary.undecodable += (batch.num_rows() - decoded) as u64;
             }
+            self.buffered_rows -= buffer.rows;
+            self.buffered_bytes -= buffer.bytes;
             buffer.committed();
             if let Some(last) = buffer.position {
                 self.uncommitted_offsets.insert(*partition, last + 1);
@@ -233,7 +260,8 @@ impl Worker {
         self.last_offset_commit = Instant::now();
     }
 
-    /// Every owned partition has reached the high watermark it had at start, and nothing is buffered.
+    /// Every owned partition has received (buffered or committed) up to the high watermark it
+    /// had at start. The final flush after the loop commits what is buffered.
     fn caught_up(&mut self) -> bool {
         let Some(targets) = &self.targets else { return false };
         let owned = self.shared.lock().unwrap_or_else(PoisonError::into_inner).owned.clone();
@@ -242,10 +270,9 @@ impl Worker {
         }
         owned.iter().all(|(partition, assignment)| {
             let buffer = self.buffers.get(partition);
-            let position = buffer.map_or(assignment.position, |b| b.position);
-            let idle = buffer.is_none_or(|b| b.rows == 0 && b.pending.is_empty());
+            let received = buffer.map_or(assignment.position, |b| b.last_offset.or(b.position));
             let (low, high) = targets.get(partition).copied().unwrap_or((0, 0));
-            idle && position.map_or(high <= low, |last| last + 1 >= high)
+            received.map_or(high <= low, |last| last + 1 >= high)
         })
     }
 }
