@@ -5,6 +5,7 @@ use std::hint::black_box;
 
 use apache_avro::reader::datum::GenericDatumReader;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use medallion::config::SchemaConfig;
 use medallion::decode::{Decoder, WriterSchemas};
 use medallion::encode::RecordEncoder;
 use medallion::framing::{self, Framing, SchemaRef};
@@ -27,13 +28,8 @@ fn messages(entry: &'static CatalogEntry, schema_ref: SchemaRef) -> Vec<Vec<u8>>
 }
 
 fn decoder() -> Decoder {
-    let catalog = SchemaCatalog::embedded();
-    let mut writers = WriterSchemas::default();
-    for entry in catalog.entries() {
-        writers.insert_id(entry.embedded.version, entry.schema.clone());
-        writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
-    }
-    let reader = &catalog.latest().expect("schemas").schema;
+    let writers = WriterSchemas::embedded(&SchemaConfig::default().static_ids);
+    let reader = &SchemaCatalog::embedded().latest().expect("schemas").schema;
     Decoder::new(reader, writers, &[Framing::Confluent, Framing::SingleObject], MESSAGES).expect("decoder")
 }
 

@@ -124,8 +124,13 @@ async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
         println!("{json}");
     } else {
         eprintln!(
-            "bronze: {} messages ({} decoded, {} undecodable) in {} commits to {} (version {:?})",
-            summary.messages, summary.decoded, summary.undecodable, summary.commits, summary.table, summary.table_version
+            "bronze: {} messages ({} decoded, {} undecodable) in {} commits to {} (version {})",
+            summary.messages,
+            summary.decoded,
+            summary.undecodable,
+            summary.commits,
+            summary.table,
+            summary.table_version.map_or_else(|| "none".to_owned(), |v| v.to_string())
         );
     }
     Ok(())

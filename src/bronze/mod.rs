@@ -66,16 +66,7 @@ pub struct DecoderFactory {
 
 impl DecoderFactory {
     pub fn from_config(config: &Config) -> Self {
-        let catalog = SchemaCatalog::embedded();
-        let mut writers = WriterSchemas::default();
-        for entry in catalog.entries() {
-            writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
-        }
-        for static_id in &config.schema.static_ids {
-            if let Some(entry) = catalog.by_file_name(&static_id.file) {
-                writers.insert_id(static_id.id, entry.schema.clone());
-            }
-        }
+        let writers = WriterSchemas::embedded(&config.schema.static_ids);
         Self { writers, accepted: config.schema.accepted_framings.clone() }
     }
 

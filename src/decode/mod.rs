@@ -20,7 +20,9 @@ pub use binary::{BinaryError, Cursor, decimal_from_bytes};
 pub use columns::ColumnBuilders;
 pub use plan::{Cell, ColumnKind, DecodePlan, DefaultValue, PlanError, Read, ReaderColumn, ReaderColumns, Skip, Step};
 
+use crate::config::StaticSchemaId;
 use crate::framing::{self, Framing, FramingError, SchemaRef};
+use crate::schema::SchemaCatalog;
 
 /// Why one message could not be decoded; stored as its `decode_error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,6 +55,21 @@ pub struct WriterSchemas {
 }
 
 impl WriterSchemas {
+    /// Every schema embedded from `schemas/`, by fingerprint, and by the given Confluent ids.
+    pub fn embedded(static_ids: &[StaticSchemaId]) -> Self {
+        let catalog = SchemaCatalog::embedded();
+        let mut writers = Self::default();
+        for entry in catalog.entries() {
+            writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
+        }
+        for static_id in static_ids {
+            if let Some(entry) = catalog.by_file_name(&static_id.file) {
+                writers.insert_id(static_id.id, entry.schema.clone());
+            }
+        }
+        writers
+    }
+
     pub fn insert_id(&mut self, id: u32, schema: Schema) {
         self.by_id.insert(id, schema);
     }

@@ -9,13 +9,8 @@ use crate::generate::sample_item;
 use crate::schema::SchemaCatalog;
 
 fn decoder() -> Decoder {
-    let catalog = SchemaCatalog::embedded();
-    let mut writers = WriterSchemas::default();
-    for entry in catalog.entries() {
-        writers.insert_id(entry.embedded.version, entry.schema.clone());
-        writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
-    }
-    let reader = &catalog.latest().unwrap().schema;
+    let writers = WriterSchemas::embedded(&crate::config::SchemaConfig::default().static_ids);
+    let reader = &SchemaCatalog::embedded().latest().unwrap().schema;
     Decoder::new(reader, writers, &[Framing::Confluent, Framing::SingleObject], 16).unwrap()
 }
 
