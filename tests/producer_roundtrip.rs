@@ -121,6 +121,23 @@ fn seed_and_start_time_reproduce_the_stream_byte_for_byte() {
 }
 
 #[test]
+fn the_same_seed_alone_reproduces_the_payloads() {
+    let (first, second) = (unique_topic("produce-seed-only-a"), unique_topic("produce-seed-only-b"));
+    for topic in [&first, &second] {
+        run_ok(&["produce", "--count", "3000", "--seed", "7", "--topic", topic]);
+    }
+    let sorted = |topic: &str| {
+        let mut payloads: Vec<Vec<u8>> =
+            consume_all(topic, 3000, Duration::from_secs(60)).iter().map(|m| m.payload().unwrap_or_default().to_vec()).collect();
+        payloads.sort();
+        payloads
+    };
+    let (a, b) = (sorted(&first), sorted(&second));
+    assert_eq!(a.len(), 3000);
+    assert!(a == b, "--seed without --start-time must still give byte-identical payloads");
+}
+
+#[test]
 fn invalid_share_and_kinds_are_reported() {
     let topic = unique_topic("produce-invalid");
     let output = run_ok(&["produce", "--count", "20000", "--seed", "21", "--topic", &topic, "--json"]);

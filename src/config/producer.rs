@@ -100,10 +100,12 @@ pub struct ProducerConfig {
     pub duration: Option<Duration>,
     /// Share of events (0–1) that carry one injected defect.
     pub invalid_ratio: f64,
-    /// Seed of the generator; the same seed gives the same orders. Random when unset.
+    /// Seed of the generator; the same seed gives the same stream, byte for byte (without
+    /// `start_time`, its calendar starts at today's midnight UTC). Random when unset, and then
+    /// events carry the wall clock.
     pub seed: Option<u64>,
     /// Simulate a calendar from this instant (RFC 3339 or YYYY-MM-DD) instead of stamping events
-    /// with the wall clock; with `seed` the stream is reproducible byte for byte.
+    /// with the wall clock; with `seed` the stream is reproducible byte for byte on any day.
     #[serde(with = "start_time_serde")]
     pub start_time: Option<DateTime<Utc>>,
     /// Simulated seconds per real second of the calendar started at `start_time`, at `rate`.

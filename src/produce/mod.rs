@@ -68,7 +68,7 @@ pub async fn run(
     let generator = Generator::new(&GeneratorSettings {
         seed,
         invalid_ratio: settings.invalid_ratio,
-        start_time: settings.start_time,
+        start_time: calendar_start(settings),
         rate: settings.rate,
         time_scale: settings.time_scale,
     });
@@ -127,6 +127,16 @@ async fn spawn_sink(
             let version = entry.embedded.version;
             tokio::task::spawn_blocking(move || file_sink::write_json_lines(version, receiver))
         }
+    })
+}
+
+/// Where event times come from: `start_time` when given; with only a seed, a calendar starting
+/// at today's midnight UTC, so that a seeded stream is reproducible byte for byte (all day) while
+/// its times stay current; otherwise (`None`) the wall clock.
+fn calendar_start(settings: &crate::config::ProducerConfig) -> Option<chrono::DateTime<chrono::Utc>> {
+    settings.start_time.or_else(|| {
+        settings.seed?;
+        chrono::Utc::now().date_naive().and_hms_opt(0, 0, 0).map(|midnight| midnight.and_utc())
     })
 }
 
