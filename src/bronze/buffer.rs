@@ -10,7 +10,8 @@ pub struct PartitionBuffer {
     pub builder: BronzeBatchBuilder,
     /// Finished batches waiting for a successful commit (kept across retries).
     pub pending: Vec<RecordBatch>,
-    /// Last offset in the table this buffer continues from (`None`: the table has none).
+    /// Last offset this buffer continues from: in the table, or in a commit on its way there
+    /// (`None`: nothing yet).
     pub position: Option<i64>,
     /// Last offset buffered (pending or in the builder).
     pub last_offset: Option<i64>,
@@ -51,13 +52,5 @@ impl PartitionBuffer {
         self.rows = 0;
         self.bytes = 0;
         dropped
-    }
-
-    /// The rows are in the table now, up to `last_offset`.
-    pub fn committed(&mut self) {
-        self.pending.clear();
-        self.position = self.last_offset.or(self.position);
-        self.rows = 0;
-        self.bytes = 0;
     }
 }

@@ -17,6 +17,7 @@ mod buffer;
 mod summary;
 pub mod table;
 mod worker;
+mod writer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -104,8 +105,11 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         .map_err(|source| BronzeError::Subscribe { topic: topic.clone(), source: Box::new(source) })?;
     let targets = until_caught_up.then(|| high_watermarks(&consumer, &topic, topic_info.partitions, config));
     tracing::info!(%topic, table = %location, group = %config.kafka.group_id, until_caught_up, "bronze worker started");
+    let (jobs, job_queue) = tokio::sync::mpsc::channel(1);
+    let (outcome_sender, outcomes) = tokio::sync::mpsc::unbounded_channel();
+    let (give_up_at, give_up_watch) = tokio::sync::watch::channel(None);
+    let writer = tokio::spawn(writer::run_writer(table, topic.clone(), job_queue, outcome_sender, give_up_watch, config.bronze.retry_backoff));
     let worker = worker::Worker {
-        table,
         topic,
         settings: config.bronze.clone(),
         shared,
@@ -120,8 +124,12 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         buffered_rows: 0,
         buffered_bytes: 0,
         seen_changes: (u64::MAX, u64::MAX),
+        jobs: Some(jobs),
+        outcomes,
+        in_flight: 0,
+        give_up_at,
     };
-    worker.run(&consumer, cancel).await
+    worker.run(&consumer, cancel, writer).await
 }
 
 fn create_consumer(config: &Config, context: assignment::BronzeContext) -> Result<StreamConsumer<assignment::BronzeContext>, BronzeError> {

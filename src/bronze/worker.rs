@@ -1,12 +1,14 @@
-//! The bronze worker loop: receive, buffer per partition, commit to Delta with positions, repeat.
+//! The bronze worker loop: receive, buffer per partition, hand commits to the writer task,
+//! apply their outcomes, repeat.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::assignment::{Assignment, BronzeContext, app_id};
@@ -14,18 +16,18 @@ use super::batch::{BronzeBatchBuilder, KafkaMessage};
 use super::buffer::PartitionBuffer;
 use super::summary::{BronzeStop, BronzeSummary};
 use super::table::{StageTable, TableError};
+use super::writer::{CommitJob, CommitOutcome, JobPart};
 use super::{BronzeError, DecoderFactory};
 use crate::config::BronzeConfig;
 
 /// The worker's state between polls.
 pub struct Worker {
-    pub table: StageTable,
     pub topic: String,
     pub settings: BronzeConfig,
     pub shared: Arc<Mutex<Assignment>>,
     pub decoders: DecoderFactory,
     pub buffers: HashMap<i32, PartitionBuffer>,
-    /// High watermark of each partition when the worker started (for `--until-caught-up`).
+    /// (low, high) watermarks of each partition when the worker started (`--until-caught-up`).
     pub targets: Option<HashMap<i32, (i64, i64)>>,
     pub summary: BronzeSummary,
     pub oldest_buffered: Option<Instant>,
@@ -38,11 +40,24 @@ pub struct Worker {
     pub buffered_bytes: u64,
     /// Assignment (generation, rebalances) the buffers were last aligned with.
     pub seen_changes: (u64, u64),
+    /// Jobs for the writer task; `None` once closed.
+    pub jobs: Option<mpsc::Sender<CommitJob>>,
+    pub outcomes: mpsc::UnboundedReceiver<Result<CommitOutcome, TableError>>,
+    /// Jobs sent whose outcome has not arrived yet.
+    pub in_flight: usize,
+    /// Set when stopping: the writer's storage retries end there.
+    pub give_up_at: watch::Sender<Option<Instant>>,
 }
 
 impl Worker {
-    /// Runs until caught up (when asked) or cancelled, then commits what it holds.
-    pub async fn run(mut self, consumer: &StreamConsumer<BronzeContext>, cancel: CancellationToken) -> Result<BronzeSummary, BronzeError> {
+    /// Runs until caught up (when asked) or cancelled, then commits what it holds. Returns the
+    /// summary and the table the writer task hands back.
+    pub async fn run(
+        mut self,
+        consumer: &StreamConsumer<BronzeContext>,
+        cancel: CancellationToken,
+        writer: tokio::task::JoinHandle<StageTable>,
+    ) -> Result<BronzeSummary, BronzeError> {
         let mut ticker = tokio::time::interval(Duration::from_millis(100));
         let stop = loop {
             if let Some(failure) = self.shared.lock().unwrap_or_else(PoisonError::into_inner).failure.take() {
@@ -51,6 +66,10 @@ impl Worker {
             let ticked = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break BronzeStop::Signal,
+                Some(outcome) = self.outcomes.recv(), if self.in_flight > 0 => {
+                    self.apply(consumer, outcome)?;
+                    false
+                }
                 received = consumer.recv() => {
                     match received {
                         Ok(message) => self.receive(&message)?,
@@ -61,21 +80,40 @@ impl Worker {
                 _ = ticker.tick() => true,
             };
             if self.flush_due() {
-                self.flush(consumer, None).await?;
+                self.flush().await?;
             }
             if ticked && self.caught_up() {
                 break BronzeStop::CaughtUp;
             }
         };
+        self.finish(consumer, writer, stop).await
+    }
+
+    /// Sends what is buffered, waits for every outstanding commit, and reports.
+    async fn finish(
+        mut self,
+        consumer: &StreamConsumer<BronzeContext>,
+        writer: tokio::task::JoinHandle<StageTable>,
+        stop: BronzeStop,
+    ) -> Result<BronzeSummary, BronzeError> {
         let deadline = Instant::now() + self.settings.shutdown_timeout;
-        self.flush(consumer, Some(deadline)).await?;
+        let _ = self.give_up_at.send(Some(deadline));
+        self.flush().await?;
+        self.jobs = None;
+        while self.in_flight > 0 {
+            match self.outcomes.recv().await {
+                Some(outcome) => self.apply(consumer, outcome)?,
+                None => break,
+            }
+        }
         self.commit_kafka_offsets(consumer, CommitMode::Sync);
+        let table = writer.await.map_err(|e| BronzeError::Positions(format!("the writer task failed: {e}")))?;
         self.summary.stop_reason = Some(stop);
+        self.summary.table_version = table.version();
         self.summary.ingest_seconds = self.first_message.map_or(0.0, |t| t.elapsed().as_secs_f64());
-        self.summary.table_version = self.table.version();
         self.summary.rebalances = self.shared.lock().unwrap_or_else(PoisonError::into_inner).rebalances;
-        for (partition, buffer) in &self.buffers {
-            self.summary.partitions.insert(*partition, buffer.position);
+        for partition in self.buffers.keys() {
+            self.summary.partitions.insert(*partition, table.position(&app_id(&self.topic, *partition)).await?);
         }
         consumer.unsubscribe();
         Ok(self.summary)
@@ -150,98 +188,69 @@ impl Worker {
                 || self.oldest_buffered.is_some_and(|t| t.elapsed() >= self.settings.flush_interval))
     }
 
-    /// Commits every buffered row with its positions. Storage errors are retried (until
-    /// `deadline`, if any) without moving positions; a partition the table has moved past
-    /// (another owner wrote it) is dropped and re-read from the table's position.
-    async fn flush(&mut self, consumer: &StreamConsumer<BronzeContext>, deadline: Option<Instant>) -> Result<(), BronzeError> {
+    /// Hands everything buffered to the writer as one commit; waits while the writer's queue is
+    /// full (back-pressure on consumption).
+    async fn flush(&mut self) -> Result<(), BronzeError> {
         self.sync_assignment()?;
-        for buffer in self.buffers.values_mut() {
+        let mut parts = Vec::new();
+        for (&partition, buffer) in &mut self.buffers {
             buffer.seal()?;
+            let Some(last) = buffer.last_offset.filter(|_| !buffer.pending.is_empty()) else { continue };
+            parts.push(JobPart { partition, expected: buffer.position, last, batches: std::mem::take(&mut buffer.pending) });
+            buffer.position = Some(last);
+            buffer.rows = 0;
+            buffer.bytes = 0;
         }
-        let mut backoff = self.settings.retry_backoff;
-        loop {
-            match self.try_commit(consumer).await {
-                Ok(()) => break,
-                Err(BronzeError::Table(TableError::TxnConflict { .. })) => {
-                    tracing::warn!(table = %self.table.location(), "another writer committed the same partitions; re-checking positions");
-                }
-                Err(BronzeError::Table(error)) if error.is_transient() => {
-                    if deadline.is_some_and(|d| Instant::now() + backoff > d) {
-                        return Err(BronzeError::ShutdownTimeout { location: self.table.location().to_owned(), source: error });
-                    }
-                    tracing::error!(%error, ?backoff, "commit failed; retrying without moving positions");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                }
-                Err(error) => return Err(error),
-            }
-        }
+        self.buffered_rows = 0;
+        self.buffered_bytes = 0;
         self.oldest_buffered = None;
-        if self.last_offset_commit.elapsed() >= self.settings.offset_commit_interval {
-            self.commit_kafka_offsets(consumer, CommitMode::Async);
+        if parts.is_empty() {
+            return Ok(());
         }
+        let Some(jobs) = &self.jobs else { return Ok(()) };
+        if jobs.send(CommitJob { parts }).await.is_err() {
+            // The writer stopped after a failure; its outcome says why.
+            return match self.outcomes.recv().await {
+                Some(Err(error)) => Err(BronzeError::Table(error)),
+                _ => Err(BronzeError::Positions("the writer task stopped".to_owned())),
+            };
+        }
+        self.in_flight += 1;
         Ok(())
     }
 
-    async fn try_commit(&mut self, consumer: &StreamConsumer<BronzeContext>) -> Result<(), BronzeError> {
-        if self.buffers.values().all(|b| b.pending.is_empty()) {
-            return Ok(());
+    /// Records a commit's outcome: committed positions go to Kafka (for lag tools), rejected
+    /// partitions are dropped and re-read from the table's position.
+    fn apply(&mut self, consumer: &StreamConsumer<BronzeContext>, outcome: Result<CommitOutcome, TableError>) -> Result<(), BronzeError> {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let outcome = outcome.map_err(|source| match self.jobs {
+            None => BronzeError::ShutdownTimeout { location: self.summary.table.clone(), source },
+            Some(_) => BronzeError::Table(source),
+        })?;
+        for (partition, last, rows, decoded) in outcome.committed {
+            self.summary.messages += rows;
+            self.summary.decoded += decoded;
+            self.summary.undecodable += rows - decoded;
+            self.uncommitted_offsets.insert(partition, last + 1);
         }
-        self.table.refresh().await?;
-        let mut batches = Vec::new();
-        let mut positions = Vec::new();
-        let mut counts = Vec::new();
-        let mut ranges = Vec::new();
-        for (&partition, buffer) in self.buffers.iter_mut().filter(|(_, b)| !b.pending.is_empty()) {
-            let current = self.table.position(&app_id(&self.topic, partition)).await?;
-            if current != buffer.position {
-                self.buffered_rows -= buffer.rows;
-                self.buffered_bytes -= buffer.bytes;
-                let dropped = buffer.discard(current);
-                self.summary.dropped_for_reread += dropped as u64;
-                let offset = current.map_or(Offset::Beginning, |last| Offset::Offset(last + 1));
-                tracing::warn!(partition, ?current, dropped, "the table moved past this worker; re-reading from the table's position");
-                if let Err(error) = consumer.seek(&self.topic, partition, offset, Duration::from_secs(10)) {
-                    return Err(BronzeError::Seek { partition, source: Box::new(error) });
-                }
-                continue;
-            }
-            batches.extend(buffer.pending.iter().cloned());
-            if let Some(last) = buffer.last_offset {
-                positions.push((app_id(&self.topic, partition), last));
-                ranges.push((partition, buffer.position.map_or(0, |p| p + 1), last));
-            }
-            counts.push((partition, buffer.pending.iter().map(|b| b.num_rows()).sum::<usize>()));
-        }
-        if batches.is_empty() {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let span = tracing::info_span!("bronze_commit", topic = %self.topic, table = %self.table.location(), offsets = ?ranges);
-        let info = tracing::Instrument::instrument(self.table.append(&batches, &positions), span.clone()).await?;
-        span.in_scope(|| {
-            let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
-            tracing::info!(version = info.version, files = info.files, rows, elapsed = ?started.elapsed(), "committed");
-        });
-        let committed: HashSet<i32> = counts.iter().map(|(p, _)| *p).collect();
-        for (partition, buffer) in self.buffers.iter_mut().filter(|(p, _)| committed.contains(p)) {
-            for batch in &buffer.pending {
-                // decode_error is null exactly for the decoded rows.
-                let decoded = batch.column_by_name("decode_error").map_or(0, |c| c.null_count());
-                self.summary.messages += batch.num_rows() as u64;
-                self.summary.decoded += decoded as u64;
-                self.summary.undecodable += (batch.num_rows() - decoded) as u64;
-            }
+        for (partition, current) in outcome.rejected {
+            let Some(buffer) = self.buffers.get_mut(&partition) else { continue };
             self.buffered_rows -= buffer.rows;
             self.buffered_bytes -= buffer.bytes;
-            buffer.committed();
-            if let Some(last) = buffer.position {
-                self.uncommitted_offsets.insert(*partition, last + 1);
-            }
+            self.summary.dropped_for_reread += buffer.discard(current) as u64;
+            let offset = current.map_or(Offset::Beginning, |last| Offset::Offset(last + 1));
+            consumer
+                .seek(&self.topic, partition, offset, Duration::from_secs(10))
+                .map_err(|source| BronzeError::Seek { partition, source: Box::new(source) })?;
         }
-        self.summary.commits += 1;
-        self.summary.files += info.files;
-        self.summary.bytes += info.bytes;
+        if let Some(info) = outcome.info {
+            self.summary.commits += 1;
+            self.summary.files += info.files;
+            self.summary.bytes += info.bytes;
+        }
+        if self.last_offset_commit.elapsed() >= self.settings.offset_commit_interval {
+            self.commit_kafka_offsets(consumer, CommitMode::Async);
+        }
         Ok(())
     }
 
@@ -260,8 +269,8 @@ impl Worker {
         self.last_offset_commit = Instant::now();
     }
 
-    /// Every owned partition has received (buffered or committed) up to the high watermark it
-    /// had at start. The final flush after the loop commits what is buffered.
+    /// Every owned partition has received (buffered, in flight or committed) up to the high
+    /// watermark it had at start. Stopping then sends the rest and waits for every commit.
     fn caught_up(&mut self) -> bool {
         let Some(targets) = &self.targets else { return false };
         let owned = self.shared.lock().unwrap_or_else(PoisonError::into_inner).owned.clone();

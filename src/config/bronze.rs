@@ -34,7 +34,7 @@ impl Default for BronzeConfig {
     fn default() -> Self {
         Self {
             table: "bronze/purchase_order_items".to_owned(),
-            flush_rows: 200_000,
+            flush_rows: 50_000,
             flush_bytes: 64 * 1024 * 1024,
             flush_interval: Duration::from_secs(2),
             offset_commit_interval: Duration::from_secs(1),

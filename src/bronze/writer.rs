@@ -1,0 +1,124 @@
+//! The commit side of bronze, on its own task so consumption goes on while Delta writes.
+//!
+//! The worker hands over [`CommitJob`]s through a bounded queue (one commit running, one
+//! waiting: back-pressure beyond that). Each part names the table position it continues from;
+//! the writer commits a part only if the table still ends there, so a part whose partition
+//! another worker has written since (a rebalance, a late commit) is rejected and the worker
+//! re-reads that partition from the table. delta-rs refuses a concurrent commit of the same
+//! partition's `txn`, which closes the remaining window.
+
+use std::time::{Duration, Instant};
+
+use arrow::record_batch::RecordBatch;
+use tokio::sync::{mpsc, watch};
+
+use super::assignment::app_id;
+use super::table::{CommitInfo, StageTable, TableError};
+
+/// Rows of one partition, continuing the table from `expected` up to `last`.
+pub struct JobPart {
+    pub partition: i32,
+    pub expected: Option<i64>,
+    pub last: i64,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// One commit's worth of parts.
+pub struct CommitJob {
+    pub parts: Vec<JobPart>,
+}
+
+/// What happened to a job.
+#[derive(Debug, Default)]
+pub struct CommitOutcome {
+    /// Partitions committed, with their last offset, rows and decoded rows.
+    pub committed: Vec<(i32, i64, u64, u64)>,
+    /// Partitions whose table position moved: re-read them from this position.
+    pub rejected: Vec<(i32, Option<i64>)>,
+    pub info: Option<CommitInfo>,
+}
+
+/// Commits jobs until the queue closes. `give_up_at` becomes set when the worker is stopping:
+/// storage retries end there instead of going on forever.
+pub async fn run_writer(
+    mut table: StageTable,
+    topic: String,
+    mut jobs: mpsc::Receiver<CommitJob>,
+    outcomes: mpsc::UnboundedSender<Result<CommitOutcome, TableError>>,
+    give_up_at: watch::Receiver<Option<Instant>>,
+    retry_backoff: Duration,
+) -> StageTable {
+    while let Some(job) = jobs.recv().await {
+        let outcome = commit_with_retries(&mut table, &topic, job, &give_up_at, retry_backoff).await;
+        let failed = outcome.is_err();
+        if outcomes.send(outcome).is_err() || failed {
+            break;
+        }
+    }
+    table
+}
+
+async fn commit_with_retries(
+    table: &mut StageTable,
+    topic: &str,
+    mut job: CommitJob,
+    give_up_at: &watch::Receiver<Option<Instant>>,
+    retry_backoff: Duration,
+) -> Result<CommitOutcome, TableError> {
+    let mut backoff = retry_backoff;
+    let mut outcome = CommitOutcome::default();
+    loop {
+        match try_commit(table, topic, &mut job, &mut outcome).await {
+            Ok(()) => return Ok(outcome),
+            Err(TableError::TxnConflict { .. }) => {
+                tracing::warn!(table = %table.location(), "another writer committed the same partitions; re-checking positions");
+            }
+            Err(error) if error.is_transient() => {
+                if give_up_at.borrow().is_some_and(|deadline| Instant::now() + backoff > deadline) {
+                    return Err(error);
+                }
+                tracing::error!(%error, ?backoff, "commit failed; retrying without moving positions");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// One attempt: drop the parts the table has moved past, commit the rest with their positions.
+async fn try_commit(table: &mut StageTable, topic: &str, job: &mut CommitJob, outcome: &mut CommitOutcome) -> Result<(), TableError> {
+    table.refresh().await?;
+    let mut kept = Vec::with_capacity(job.parts.len());
+    for part in job.parts.drain(..) {
+        let current = table.position(&app_id(topic, part.partition)).await?;
+        if current == part.expected {
+            kept.push(part);
+        } else {
+            tracing::warn!(partition = part.partition, ?current, expected = ?part.expected, "the table moved past this part; it will be re-read");
+            outcome.rejected.push((part.partition, current));
+        }
+    }
+    job.parts = kept;
+    if job.parts.is_empty() {
+        return Ok(());
+    }
+    let batches: Vec<RecordBatch> = job.parts.iter().flat_map(|p| p.batches.iter().cloned()).collect();
+    let positions: Vec<(String, i64)> = job.parts.iter().map(|p| (app_id(topic, p.partition), p.last)).collect();
+    let ranges: Vec<(i32, i64, i64)> = job.parts.iter().map(|p| (p.partition, p.expected.map_or(0, |e| e + 1), p.last)).collect();
+    let started = Instant::now();
+    let span = tracing::info_span!("bronze_commit", topic = %topic, table = %table.location(), offsets = ?ranges);
+    let info = tracing::Instrument::instrument(table.append(&batches, &positions), span.clone()).await?;
+    span.in_scope(|| {
+        let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
+        tracing::info!(version = info.version, files = info.files, rows, elapsed = ?started.elapsed(), "committed");
+    });
+    for part in job.parts.drain(..) {
+        let rows: usize = part.batches.iter().map(|b| b.num_rows()).sum();
+        // decode_error is null exactly for the decoded rows.
+        let decoded: usize = part.batches.iter().map(|b| b.column_by_name("decode_error").map_or(0, |c| c.null_count())).sum();
+        outcome.committed.push((part.partition, part.last, rows as u64, decoded as u64));
+    }
+    outcome.info = Some(info);
+    Ok(())
+}
