@@ -55,11 +55,14 @@ pub enum BronzeError {
     Batch(#[from] BatchError),
     #[error("cannot position the assigned partitions from the table: {0}")]
     Positions(String),
+    #[error("cannot use the schema registry: {0}")]
+    Registry(#[from] crate::registry::RegistryError),
     #[error("stopping: could not commit to {location} before the shutdown timeout ({source}); uncommitted messages will be read again on the next start")]
     ShutdownTimeout { location: String, source: TableError },
 }
 
-/// Makes decoders that know every embedded schema (by fingerprint and static id).
+/// Makes decoders that know every embedded schema (by fingerprint and static id), plus the
+/// schemas learned from the registry since.
 pub struct DecoderFactory {
     writers: WriterSchemas,
     accepted: Vec<Framing>,
@@ -69,6 +72,15 @@ impl DecoderFactory {
     pub fn from_config(config: &Config) -> Self {
         let writers = WriterSchemas::embedded(&config.schema.static_ids);
         Self { writers, accepted: config.schema.accepted_framings.clone() }
+    }
+
+    pub fn knows(&self, schema_ref: &crate::framing::SchemaRef) -> bool {
+        self.writers.contains(schema_ref)
+    }
+
+    /// Remembers a registry schema for decoders made from now on.
+    pub fn learn(&mut self, id: u32, schema: apache_avro::Schema) {
+        self.writers.insert_id(id, schema);
     }
 
     /// A decoder into the newest schema version's columns.
@@ -109,7 +121,10 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     let (outcome_sender, outcomes) = tokio::sync::mpsc::unbounded_channel();
     let (give_up_at, give_up_watch) = tokio::sync::watch::channel(None);
     let writer = tokio::spawn(writer::run_writer(table, topic.clone(), job_queue, outcome_sender, give_up_watch, config.bronze.retry_backoff));
+    let registry = config.schema.registry.as_ref().map(crate::registry::RegistryClient::new).transpose()?;
     let worker = worker::Worker {
+        registry,
+        registry_failures: HashMap::new(),
         topic,
         settings: config.bronze.clone(),
         shared,

@@ -19,9 +19,15 @@ use super::table::{StageTable, TableError};
 use super::writer::{CommitJob, CommitOutcome, JobPart};
 use super::{BronzeError, DecoderFactory};
 use crate::config::BronzeConfig;
+use crate::framing::{self, SchemaRef};
+use crate::registry::RegistryClient;
 
 /// The worker's state between polls.
 pub struct Worker {
+    /// Looks up Confluent schema ids the static map lacks.
+    pub registry: Option<RegistryClient>,
+    /// Ids the registry could not give, and when it last failed (asked again after a minute).
+    pub registry_failures: HashMap<u32, Instant>,
     pub topic: String,
     pub settings: BronzeConfig,
     pub shared: Arc<Mutex<Assignment>>,
@@ -72,7 +78,10 @@ impl Worker {
                 }
                 received = consumer.recv() => {
                     match received {
-                        Ok(message) => self.receive(&message)?,
+                        Ok(message) => {
+                            self.learn_writer_schema(&message).await;
+                            self.receive(&message)?;
+                        }
                         Err(error) => tracing::warn!(%error, topic = %self.topic, "consume error (librdkafka retries)"),
                     }
                     false
@@ -151,6 +160,33 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Fetches the writer schema of a Confluent frame whose id no decoder knows yet, so the
+    /// message decodes instead of landing with `unknown writer schema`.
+    async fn learn_writer_schema(&mut self, message: &BorrowedMessage<'_>) {
+        let Some(registry) = &self.registry else { return };
+        let Some(Ok((schema_ref @ SchemaRef::RegistryId(id), _))) = message.payload().map(framing::parse) else { return };
+        if self.decoders.knows(&schema_ref) || self.registry_failures.get(&id).is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
+            return;
+        }
+        let fetched = registry.schema_by_id(id).await.map_err(|e| e.to_string()).and_then(|text| {
+            apache_avro::Schema::parse_str(&text).map_err(|e| format!("schema id {id} from the registry does not parse: {e}"))
+        });
+        match fetched {
+            Ok(schema) => {
+                tracing::info!(id, "learned writer schema from the registry");
+                for buffer in self.buffers.values_mut() {
+                    buffer.builder.decoder_mut().add_writer_schema(schema_ref, schema.clone());
+                }
+                self.decoders.learn(id, schema);
+                self.registry_failures.remove(&id);
+            }
+            Err(error) => {
+                tracing::warn!(%error, id, "cannot fetch writer schema; such messages are kept undecoded");
+                self.registry_failures.insert(id, Instant::now());
+            }
+        }
     }
 
     fn receive(&mut self, message: &BorrowedMessage<'_>) -> Result<(), BronzeError> {

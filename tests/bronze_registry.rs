@@ -1,0 +1,75 @@
+//! Bronze looks up Confluent schema ids it does not know in the configured schema registry (a
+//! loopback endpoint answering `GET /schemas/ids/N` as Confluent's REST API does; no real
+//! registry can be installed on this machine), against a real broker and Delta table.
+#![allow(clippy::unwrap_used)] // tests fail by panicking
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use common::{medallion, read_bronze, send_raw, summary, unique_topic};
+use medallion::encode::RecordEncoder;
+use medallion::framing::SchemaRef;
+use medallion::generate::{Generator, GeneratorSettings};
+use medallion::schema::SchemaCatalog;
+
+/// Serves `/schemas/ids/77` (the v1 schema) and 404 for anything else, one request per connection.
+fn registry() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let v1 = SchemaCatalog::embedded().by_version(1).unwrap().embedded.json;
+    let body_77 = serde_json::json!({ "schema": v1 }).to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let request = String::from_utf8_lossy(&request[..n]);
+            let (status, body) = if request.starts_with("GET /schemas/ids/77 ") {
+                ("200 OK", body_77.clone())
+            } else {
+                ("404 Not Found", r#"{"error_code":40403,"message":"Schema not found"}"#.to_owned())
+            };
+            let reply = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn unknown_confluent_ids_are_fetched_from_the_registry() {
+    let topic = unique_topic("bronze-registry");
+    let v1 = SchemaCatalog::embedded().by_version(1).unwrap();
+    let mut generator = Generator::new(&GeneratorSettings { seed: 4, invalid_ratio: 0.0, start_time: None, rate: 0, time_scale: 1.0 });
+    let mut payloads = Vec::new();
+    for (id, count) in [(77, 60), (78, 40)] {
+        let encoder = RecordEncoder::new(v1, SchemaRef::RegistryId(id)).unwrap();
+        for _ in 0..count {
+            let mut payload = Vec::new();
+            encoder.encode(&generator.next_event().item, &mut payload).unwrap();
+            payloads.push(payload);
+        }
+    }
+    send_raw(&topic, &payloads);
+
+    let lake = tempfile::tempdir().unwrap();
+    let config = lake.path().join("medallion.yaml");
+    std::fs::write(&config, format!("schema:\n  registry:\n    url: {}\n    timeout: 5s\n", registry())).unwrap();
+    let output = medallion()
+        .args(["bronze", "--until-caught-up", "--json", "--topic", &topic, "--group", &unique_topic("g"), "--config"])
+        .arg(&config)
+        .arg("--lake")
+        .arg(lake.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = summary(&output);
+    assert_eq!((summary["decoded"].as_u64(), summary["undecodable"].as_u64()), (Some(60), Some(40)), "{summary}");
+    let rows = read_bronze(&format!("{}/bronze/purchase_order_items", lake.path().display()));
+    assert_eq!(rows.len(), 100);
+    let unknown: Vec<_> = rows.iter().filter_map(|r| r.decode_error.as_deref()).collect();
+    assert!(unknown.iter().all(|e| e.contains("unknown writer schema id:78")), "{unknown:?}");
+    assert!(rows.iter().filter(|r| r.decode_error.is_none()).all(|r| r.order_id.is_some()));
+}
