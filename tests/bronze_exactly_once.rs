@@ -170,3 +170,15 @@ fn workers_joining_and_dying_in_one_group_keep_exactly_once() {
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_exactly_once(&lake, &topic, 15_150, &raw);
 }
+
+#[test]
+fn unusable_storage_is_a_clear_error_naming_the_table() {
+    // Nothing can be created under /proc, not even by root.
+    let output = medallion()
+        .args(["bronze", "--until-caught-up", "--lake", "/proc/medallion-lake", "--topic", &unique_topic("bronze-storage")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/proc/medallion-lake/bronze/purchase_order_items"), "{stderr}");
+}
