@@ -95,12 +95,7 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
     let summary = produce::run(&config, cancel, rate_updates)
         .await
         .map_err(|e| Failure::Runtime(e.into()))?;
-    if cli.json {
-        let json = serde_json::to_string(&summary).context("cannot render the summary").map_err(Failure::Runtime)?;
-        println!("{json}");
-    } else {
-        eprintln!("{}", summary.to_text());
-    }
+    print_summary(cli, &summary, || summary.to_text())?;
     if summary.failed > 0 {
         return Err(Failure::Runtime(anyhow!(
             "{} events failed delivery; first error: {}",
@@ -119,11 +114,8 @@ async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signals(cancel.clone())?;
     let summary = medallion::bronze::run(&config, until_caught_up, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
-    if cli.json {
-        let json = serde_json::to_string(&summary).context("cannot render the summary").map_err(Failure::Runtime)?;
-        println!("{json}");
-    } else {
-        eprintln!(
+    print_summary(cli, &summary, || {
+        format!(
             "bronze: {} messages ({} decoded, {} undecodable) in {} commits to {} (version {})",
             summary.messages,
             summary.decoded,
@@ -131,7 +123,17 @@ async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
             summary.commits,
             summary.table,
             summary.table_version.map_or_else(|| "none".to_owned(), |v| v.to_string())
-        );
+        )
+    })
+}
+
+/// The end-of-run summary: one JSON object on stdout with `--json`, else `text` on stderr.
+fn print_summary(cli: &Cli, summary: &impl serde::Serialize, text: impl FnOnce() -> String) -> Result<(), Failure> {
+    if cli.json {
+        let json = serde_json::to_string(summary).context("cannot render the summary").map_err(Failure::Runtime)?;
+        println!("{json}");
+    } else {
+        eprintln!("{}", text());
     }
     Ok(())
 }

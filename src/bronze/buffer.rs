@@ -8,12 +8,10 @@ use super::batch::{BatchError, BronzeBatchBuilder};
 /// Rows of one partition not yet in the table, and where they continue the table from.
 pub struct PartitionBuffer {
     pub builder: BronzeBatchBuilder,
-    /// Finished batches waiting for a successful commit (kept across retries).
-    pub pending: Vec<RecordBatch>,
     /// Last offset this buffer continues from: in the table, or in a commit on its way there
     /// (`None`: nothing yet).
     pub position: Option<i64>,
-    /// Last offset buffered (pending or in the builder).
+    /// Last offset buffered.
     pub last_offset: Option<i64>,
     /// The assignment this buffer belongs to.
     pub generation: u64,
@@ -23,7 +21,7 @@ pub struct PartitionBuffer {
 
 impl PartitionBuffer {
     pub fn new(builder: BronzeBatchBuilder, position: Option<i64>, generation: u64) -> Self {
-        Self { builder, pending: Vec::new(), position, last_offset: None, generation, rows: 0, bytes: 0 }
+        Self { builder, position, last_offset: None, generation, rows: 0, bytes: 0 }
     }
 
     /// Whether `offset` is already buffered or in the table (a redelivery after a seek).
@@ -31,18 +29,17 @@ impl PartitionBuffer {
         self.last_offset.or(self.position).is_some_and(|last| offset <= last)
     }
 
-    /// Moves the builder's rows into a pending batch.
-    pub fn seal(&mut self) -> Result<(), BatchError> {
-        if !self.builder.is_empty() {
-            self.pending.push(self.builder.finish(Utc::now())?);
+    /// The buffered rows as one batch (`None` when there are none); the builder starts over.
+    pub fn take_batch(&mut self) -> Result<Option<RecordBatch>, BatchError> {
+        if self.builder.is_empty() {
+            return Ok(None);
         }
-        Ok(())
+        self.builder.finish(Utc::now()).map(Some)
     }
 
     /// Forgets everything buffered; the partition continues from `position`.
     pub fn discard(&mut self, position: Option<i64>) -> usize {
         let dropped = self.rows;
-        self.pending.clear();
         if !self.builder.is_empty() {
             // Finishing empties the builder; the rows are dropped on purpose.
             let _ = self.builder.finish(Utc::now());

@@ -230,9 +230,8 @@ impl Worker {
         self.sync_assignment()?;
         let mut parts = Vec::new();
         for (&partition, buffer) in &mut self.buffers {
-            buffer.seal()?;
-            let Some(last) = buffer.last_offset.filter(|_| !buffer.pending.is_empty()) else { continue };
-            parts.push(JobPart { partition, expected: buffer.position, last, batches: std::mem::take(&mut buffer.pending) });
+            let (Some(batch), Some(last)) = (buffer.take_batch()?, buffer.last_offset) else { continue };
+            parts.push(JobPart { partition, expected: buffer.position, last, batches: vec![batch] });
             buffer.position = Some(last);
             buffer.rows = 0;
             buffer.bytes = 0;

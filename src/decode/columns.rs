@@ -97,12 +97,11 @@ impl ColumnBuilder {
 /// Builders for every reader column.
 pub struct ColumnBuilders {
     builders: Vec<ColumnBuilder>,
-    rows: usize,
 }
 
 impl ColumnBuilders {
     pub fn new(reader: &ReaderColumns, capacity: usize) -> Self {
-        Self { builders: reader.columns.iter().map(|c| ColumnBuilder::new(&c.kind, capacity)).collect(), rows: 0 }
+        Self { builders: reader.columns.iter().map(|c| ColumnBuilder::new(&c.kind, capacity)).collect() }
     }
 
     /// Appends one record: `cells` holds one cell per column.
@@ -113,22 +112,15 @@ impl ColumnBuilders {
                 cell => builder.append(*cell),
             }
         }
-        self.rows += 1;
     }
 
     /// Appends a record with every column null (an undecodable message).
     pub fn append_null_row(&mut self) {
         self.builders.iter_mut().for_each(ColumnBuilder::append_null);
-        self.rows += 1;
-    }
-
-    pub fn rows(&self) -> usize {
-        self.rows
     }
 
     /// The built columns; the builders start over empty.
     pub fn finish(&mut self) -> Vec<ArrayRef> {
-        self.rows = 0;
         self.builders.iter_mut().map(ColumnBuilder::finish).collect()
     }
 }

@@ -128,10 +128,6 @@ impl Decoder {
         self.plans.remove(&schema_ref);
     }
 
-    pub fn knows(&self, schema_ref: &SchemaRef) -> bool {
-        self.writers.contains(schema_ref)
-    }
-
     /// Decodes one message value into the next row (all nulls when it cannot be decoded).
     pub fn push(&mut self, value: &[u8]) -> Decoded {
         let (schema_ref, datum) = match framing::parse(value) {
@@ -175,10 +171,6 @@ impl Decoder {
         };
         self.plans.insert(schema_ref, plan.clone());
         plan
-    }
-
-    pub fn rows(&self) -> usize {
-        self.builders.rows()
     }
 
     /// The reader columns of every row pushed since the last call.

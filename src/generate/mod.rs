@@ -168,11 +168,6 @@ impl Generator {
         let lines = LineItem::place_order(&self.catalog, &mut self.rng, order_number, now);
         self.placing.extend(lines);
     }
-
-    /// Lines still waiting for a later lifecycle event.
-    pub fn open_lines(&self) -> usize {
-        self.scheduled.len() + self.placing.len()
-    }
 }
 
 /// A fixed, valid v2 item for tests and examples.
