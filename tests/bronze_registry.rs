@@ -8,7 +8,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 
-use common::{medallion, read_bronze, send_raw, summary, unique_topic};
+use common::{OutputWithin, medallion, read_bronze, send_raw, summary, unique_topic};
 use medallion::encode::RecordEncoder;
 use medallion::framing::SchemaRef;
 use medallion::generate::{Generator, GeneratorSettings};
@@ -62,8 +62,7 @@ fn unknown_confluent_ids_are_fetched_from_the_registry() {
         .arg(&config)
         .arg("--lake")
         .arg(lake.path())
-        .output()
-        .unwrap();
+        .output_within();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let summary = summary(&output);
     assert_eq!((summary["decoded"].as_u64(), summary["undecodable"].as_u64()), (Some(60), Some(40)), "{summary}");

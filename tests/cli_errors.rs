@@ -6,6 +6,8 @@ mod common;
 use std::io::Write;
 use std::process::{Command, Output};
 
+use common::OutputWithin;
+
 const SECRET: &str = "SharedAccessKey=NEVER-PRINT-THIS-KEY";
 
 fn medallion_without_broker() -> Command {
@@ -32,7 +34,7 @@ fn assert_no_secret(output: &Output) {
 
 fn check(yaml: &str) -> Output {
     let file = config_file(yaml);
-    medallion_without_broker().args(["config", "check"]).arg(file.path()).output().unwrap()
+    medallion_without_broker().args(["config", "check"]).arg(file.path()).output_within()
 }
 
 #[test]
@@ -65,8 +67,7 @@ fn config_check_prints_the_config_with_secrets_masked() {
         .arg(file.path())
         .env("EVENTHUBS_CONNECTION_STRING", format!("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;{SECRET}"))
         .env("MEDALLION_PRODUCER__RATE", "777")
-        .output()
-        .unwrap();
+        .output_within();
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(printed.contains("connection_string: '***'"), "{printed}");
@@ -80,8 +81,7 @@ fn unreachable_broker_exits_1_naming_the_address() {
         .args(["produce", "--count", "10", "--topic", "unreachable"])
         .env("KAFKA_BOOTSTRAP", "127.0.0.1:1")
         .env("MEDALLION_KAFKA__CONNECT_TIMEOUT", "2s")
-        .output()
-        .unwrap();
+        .output_within();
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("cannot reach Kafka brokers at 127.0.0.1:1"), "{}", stderr(&output));
 }
@@ -93,8 +93,7 @@ fn eventhubs_connection_failure_never_prints_the_connection_string() {
         .args(["produce", "--count", "10", "--log", "debug", "--config"])
         .arg(file.path())
         .env("EVENTHUBS_CONNECTION_STRING", format!("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;{SECRET}"))
-        .output()
-        .unwrap();
+        .output_within();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("127.0.0.1:1"), "{}", stderr(&output));
     assert_no_secret(&output);
@@ -102,9 +101,9 @@ fn eventhubs_connection_failure_never_prints_the_connection_string() {
 
 #[test]
 fn bad_flags_exit_2() {
-    let output = medallion_without_broker().args(["produce", "--framing", "protobuf"]).output().unwrap();
+    let output = medallion_without_broker().args(["produce", "--framing", "protobuf"]).output_within();
     assert_eq!(output.status.code(), Some(2));
-    let output = medallion_without_broker().args(["produce", "--output", "s3://bucket"]).output().unwrap();
+    let output = medallion_without_broker().args(["produce", "--output", "s3://bucket"]).output_within();
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("kafka, stdout or file:PATH"), "{}", stderr(&output));
 }

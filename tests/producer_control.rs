@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{consume_all, medallion, message_count, run_ok, send_signal, sorted_timestamps, summary, unique_topic, wait_until};
+use common::{PROCESS_DEADLINE, collect_output, consume_all, medallion, message_count, run_ok, send_signal, sorted_timestamps, summary, unique_topic, wait_until};
 
 #[test]
 fn count_stops_after_exactly_that_many() {
@@ -66,7 +66,7 @@ fn sigterm_stops_cleanly_after_flushing() {
     assert!(wait_until(Duration::from_secs(30), || message_count(&topic) >= 2_000), "nothing produced");
     send_signal(&child, "TERM");
     let started = Instant::now();
-    let output = child.wait_with_output().expect("wait");
+    let output = collect_output(child, PROCESS_DEADLINE);
     assert!(started.elapsed() < Duration::from_secs(15), "shutdown took {:?}", started.elapsed());
     assert!(output.status.success(), "exit {:?}: {}", output.status, String::from_utf8_lossy(&output.stderr));
     let summary = summary(&output);
@@ -92,7 +92,7 @@ fn sighup_applies_a_new_rate_from_the_config_file() {
     assert!(wait_until(Duration::from_secs(30), || message_count(&topic) >= 1_000), "nothing produced");
     std::fs::write(config.path(), "producer:\n  rate: 4000\n").unwrap();
     send_signal(&child, "HUP");
-    let output = child.wait_with_output().expect("wait");
+    let output = collect_output(child, PROCESS_DEADLINE);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let sent = summary(&output)["sent"].as_u64().unwrap() as usize;
     let timestamps = sorted_timestamps(&consume_all(&topic, sent, Duration::from_secs(60)));

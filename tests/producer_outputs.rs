@@ -2,7 +2,11 @@
 //! apache-avro's own reader, and JSON lines on standard output. No broker involved.
 #![allow(clippy::unwrap_used)] // tests fail by panicking
 
+mod common;
+
 use std::process::Command;
+
+use common::OutputWithin;
 
 fn medallion() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_medallion"));
@@ -17,8 +21,7 @@ fn file_output_is_an_avro_container_with_the_writer_schema() {
     let output = medallion()
         .args(["produce", "--count", "777", "--seed", "5", "--schema-version", "1", "--json", "--output"])
         .arg(format!("file:{}", path.display()))
-        .output()
-        .unwrap();
+        .output_within();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let reader = apache_avro::Reader::new(std::fs::File::open(&path).unwrap()).unwrap();
     let apache_avro::Schema::Record(record) = reader.writer_schema() else { panic!("not a record schema") };
@@ -29,7 +32,7 @@ fn file_output_is_an_avro_container_with_the_writer_schema() {
 
 #[test]
 fn stdout_output_is_one_json_object_per_event() {
-    let output = medallion().args(["produce", "--count", "50", "--seed", "5", "--output", "stdout"]).output().unwrap();
+    let output = medallion().args(["produce", "--count", "50", "--seed", "5", "--output", "stdout"]).output_within();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let stdout = String::from_utf8(output.stdout).unwrap();
     let events: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

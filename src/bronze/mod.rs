@@ -14,6 +14,7 @@
 mod assignment;
 pub mod batch;
 mod buffer;
+mod catch_up;
 mod summary;
 pub mod table;
 mod worker;
@@ -115,7 +116,8 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     consumer
         .subscribe(&[&topic])
         .map_err(|source| BronzeError::Subscribe { topic: topic.clone(), source: Box::new(source) })?;
-    let targets = until_caught_up.then(|| high_watermarks(&consumer, &topic, topic_info.partitions, config));
+    let catch_up = until_caught_up
+        .then(|| catch_up::CatchUp::new(high_watermarks(&consumer, &topic, topic_info.partitions, config), topic.clone(), table.clone()));
     tracing::info!(%topic, table = %location, group = %config.kafka.group_id, until_caught_up, "bronze worker started");
     let (jobs, job_queue) = tokio::sync::mpsc::channel(1);
     let (outcome_sender, outcomes) = tokio::sync::mpsc::unbounded_channel();
@@ -130,7 +132,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         shared,
         decoders,
         buffers: HashMap::new(),
-        targets,
+        catch_up,
         summary: BronzeSummary { table: location, ..BronzeSummary::default() },
         oldest_buffered: None,
         last_offset_commit: Instant::now(),
@@ -144,7 +146,26 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         in_flight: 0,
         give_up_at,
     };
-    worker.run(&consumer, cancel, writer).await
+    let summary = worker.run(&consumer, cancel, writer).await;
+    leave_group(consumer, config.kafka.connect_timeout).await;
+    summary
+}
+
+/// Closes the consumer (it leaves the group, so the others rebalance at once) but never waits
+/// longer than `timeout`: librdkafka's close can wait for ever on a broker that does not answer
+/// (seen with the dev broker). Everything is committed by now, so giving up costs only a slower
+/// rebalance for the rest of the group, after their session timeout.
+async fn leave_group(consumer: StreamConsumer<assignment::BronzeContext>, timeout: std::time::Duration) {
+    let (closed, closed_watch) = tokio::sync::oneshot::channel();
+    // A plain thread, not spawn_blocking: a close that never ends must not hold the runtime's
+    // shutdown either.
+    std::thread::spawn(move || {
+        drop(consumer);
+        let _ = closed.send(());
+    });
+    if tokio::time::timeout(timeout, closed_watch).await.is_err() {
+        tracing::warn!(?timeout, "the consumer did not leave the group in time; exiting anyway (the group notices after its session timeout)");
+    }
 }
 
 fn create_consumer(config: &Config, context: assignment::BronzeContext) -> Result<StreamConsumer<assignment::BronzeContext>, BronzeError> {

@@ -59,6 +59,7 @@ pub struct CommitInfo {
 }
 
 /// A Delta table written by one stage, positions kept in `txn` actions.
+#[derive(Clone)]
 pub struct StageTable {
     table: DeltaTable,
     location: String,

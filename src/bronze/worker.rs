@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::assignment::{Assignment, BronzeContext, app_id};
 use super::batch::{BronzeBatchBuilder, KafkaMessage};
 use super::buffer::PartitionBuffer;
+use super::catch_up::CatchUp;
 use super::summary::{BronzeStop, BronzeSummary};
 use super::table::{StageTable, TableError};
 use super::writer::{CommitJob, CommitOutcome, JobPart};
@@ -33,8 +34,8 @@ pub struct Worker {
     pub shared: Arc<Mutex<Assignment>>,
     pub decoders: DecoderFactory,
     pub buffers: HashMap<i32, PartitionBuffer>,
-    /// (low, high) watermarks of each partition when the worker started (`--until-caught-up`).
-    pub targets: Option<HashMap<i32, (i64, i64)>>,
+    /// The `--until-caught-up` targets, when asked to stop there.
+    pub catch_up: Option<CatchUp>,
     pub summary: BronzeSummary,
     pub oldest_buffered: Option<Instant>,
     pub last_offset_commit: Instant,
@@ -91,7 +92,7 @@ impl Worker {
             if self.flush_due() {
                 self.flush().await?;
             }
-            if ticked && self.caught_up() {
+            if ticked && self.caught_up().await? {
                 break BronzeStop::CaughtUp;
             }
         };
@@ -124,7 +125,6 @@ impl Worker {
         for partition in self.buffers.keys() {
             self.summary.partitions.insert(*partition, table.position(&app_id(&self.topic, *partition)).await?);
         }
-        consumer.unsubscribe();
         Ok(self.summary)
     }
 
@@ -304,19 +304,15 @@ impl Worker {
         self.last_offset_commit = Instant::now();
     }
 
-    /// Every owned partition has received (buffered, in flight or committed) up to the high
-    /// watermark it had at start. Stopping then sends the rest and waits for every commit.
-    fn caught_up(&mut self) -> bool {
-        let Some(targets) = &self.targets else { return false };
+    /// Whether `--until-caught-up` may stop now (see [`CatchUp::reached`]).
+    async fn caught_up(&mut self) -> Result<bool, BronzeError> {
+        let Some(catch_up) = &mut self.catch_up else { return Ok(false) };
         let owned = self.shared.lock().unwrap_or_else(PoisonError::into_inner).owned.clone();
-        if owned.is_empty() {
-            return false;
-        }
-        owned.iter().all(|(partition, assignment)| {
-            let buffer = self.buffers.get(partition);
-            let received = buffer.map_or(assignment.position, |b| b.last_offset.or(b.position));
-            let (low, high) = targets.get(partition).copied().unwrap_or((0, 0));
-            received.map_or(high <= low, |last| last + 1 >= high)
-        })
+        let buffers = &self.buffers;
+        let received = |partition: i32| match buffers.get(&partition) {
+            Some(buffer) => buffer.last_offset.or(buffer.position),
+            None => owned.get(&partition).and_then(|o| o.position),
+        };
+        Ok(catch_up.reached(&owned, received).await?)
     }
 }

@@ -43,9 +43,67 @@ pub fn medallion() -> Command {
     command
 }
 
+/// How long any single `medallion` run in a test may take before the test fails: a hung process
+/// must fail the test, never the whole CI run.
+pub const PROCESS_DEADLINE: Duration = Duration::from_secs(240);
+
+/// Runs `command` to completion like `Command::output`, but kills it and fails the test, with its
+/// stderr, when it outlives `deadline`.
+pub fn output_within(command: &mut Command, deadline: Duration) -> Output {
+    use std::process::Stdio;
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn medallion");
+    collect_output(child, deadline)
+}
+
+/// `Child::wait_with_output` for a child spawned with piped stdout and stderr, but killing it and
+/// failing the test, with its stderr, when it outlives `deadline`.
+pub fn collect_output(mut child: std::process::Child, deadline: Duration) -> Output {
+    use std::io::Read;
+    let mut stdout_pipe = child.stdout.take().expect("stdout piped");
+    let mut stderr_pipe = child.stderr.take().expect("stderr piped");
+    let stdout = std::thread::spawn(move || {
+        let mut buffer = Vec::new();
+        let _ = stdout_pipe.read_to_end(&mut buffer);
+        buffer
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut buffer = Vec::new();
+        let _ = stderr_pipe.read_to_end(&mut buffer);
+        buffer
+    });
+    let status = wait_or_kill(&mut child, deadline);
+    let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
+    let Some(status) = status else {
+        panic!("medallion still running after {deadline:?}, killed; its stderr:\n{}", String::from_utf8_lossy(&stderr));
+    };
+    Output { status, stdout, stderr }
+}
+
+/// Waits for `child` for at most `deadline`; past it, kills the child and fails the test.
+pub fn wait_within(child: &mut std::process::Child, deadline: Duration) -> std::process::ExitStatus {
+    let pid = child.id();
+    wait_or_kill(child, deadline).unwrap_or_else(|| panic!("medallion (pid {pid}) still running after {deadline:?}: killed"))
+}
+
+/// The exit status of `child`, or `None` (after killing it) when it outlives `deadline`.
+fn wait_or_kill(child: &mut std::process::Child, deadline: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for medallion") {
+            return Some(status);
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Runs `medallion` with `args` and returns its output, failing with stderr on a non-zero exit.
 pub fn run_ok(args: &[&str]) -> Output {
-    let output = medallion().args(args).output().expect("run medallion");
+    let output = output_within(medallion().args(args), PROCESS_DEADLINE);
     assert!(output.status.success(), "medallion {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
     output
 }
@@ -230,4 +288,16 @@ pub fn undecodable_payloads(count: usize) -> Vec<Vec<u8>> {
             _ => vec![0, 0, 0, 0, 2, 0x48],
         })
         .collect()
+}
+
+/// `Command::output` with [`PROCESS_DEADLINE`]: a hung `medallion` fails its test instead of
+/// hanging the suite.
+pub trait OutputWithin {
+    fn output_within(&mut self) -> Output;
+}
+
+impl OutputWithin for Command {
+    fn output_within(&mut self) -> Output {
+        output_within(self, PROCESS_DEADLINE)
+    }
 }
