@@ -42,9 +42,40 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Run the bronze consumer-group worker: every message into the bronze Delta table.
     Bronze(StageArgs),
+    /// Quality rules in Databricks DQX YAML.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate a rules file, columns and SQL included; every problem is listed with its rule and
+    /// field. Exits 2 if there is any.
+    Check {
+        /// The rules file (DQX YAML).
+        file: PathBuf,
+        /// Resolve columns against this Parquet file's schema instead of the bronze table's.
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+    /// Apply rules to a Parquet file and write it with the result columns (the engine silver uses).
+    Apply {
+        /// The rules file (DQX YAML).
+        #[arg(long)]
+        rules: PathBuf,
+        /// Parquet file to check.
+        #[arg(long)]
+        input: PathBuf,
+        /// Parquet file to write: the input columns, `_errors`, `_warnings` and the verdict columns.
+        #[arg(long)]
+        output: PathBuf,
+        /// `run_id` stamped on every result (default: a new UUID).
+        #[arg(long)]
+        run_id: Option<String>,
+    },
 }
 
 /// Flags shared by the consuming stages.

@@ -36,4 +36,5 @@ pub mod kafka;
 pub mod produce;
 pub mod decode;
 pub mod bronze;
+pub mod rules;
 pub mod shutdown;

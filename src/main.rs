@@ -14,8 +14,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, ConfigCommand, FlagLayer};
+use cli::{Cli, Command, ConfigCommand, FlagLayer, RulesCommand};
 use medallion::config::Config;
+use medallion::bronze::{BronzeBatchBuilder, DecoderFactory};
+use medallion::rules::{RuleSet, RulesError};
 use medallion::{produce, shutdown};
 
 /// A failure and the exit code it maps to.
@@ -67,7 +69,59 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Config(ConfigCommand::Check { file }) => check_config(file, &cli),
         Command::Produce(_) => run_producer(&cli).await,
         Command::Bronze(args) => run_bronze(&cli, args.until_caught_up).await,
+        Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
+        Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
     }
+}
+
+fn load_rules(file: &Path) -> Result<RuleSet, Failure> {
+    RuleSet::load(&file.display().to_string()).map_err(|e| match e {
+        RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. } => Failure::Invalid(e.into()),
+        other => Failure::Runtime(other.into()),
+    })
+}
+
+/// Validates a rules file against a Parquet file's schema, or the bronze table's by default.
+fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failure> {
+    let rules = load_rules(file)?;
+    let schema = match input {
+        Some(path) => {
+            let reader = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display())).map_err(Failure::Invalid)?;
+            let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(reader)
+                .with_context(|| format!("{} is not a Parquet file", path.display()))
+                .map_err(Failure::Invalid)?;
+            builder.schema().clone()
+        }
+        None => {
+            let decoder = DecoderFactory::from_config(&Config::default()).decoder().map_err(|e| Failure::Runtime(e.into()))?;
+            BronzeBatchBuilder::new(decoder).map_err(|e| Failure::Runtime(e.into()))?.schema()
+        }
+    };
+    rules.compile(schema).map_err(|e| Failure::Invalid(e.into()))?;
+    if cli.json {
+        println!("{}", serde_json::json!({ "valid": true, "file": file, "rules": rules.rules.len(), "rule_set_fingerprint": rules.fingerprint }));
+    } else {
+        println!("{}: {} rules, valid (rule set fingerprint {})", file.display(), rules.rules.len(), rules.fingerprint);
+    }
+    Ok(())
+}
+
+fn apply_rules(rules: &Path, input: &Path, output: &Path, run_id: Option<String>, cli: &Cli) -> Result<(), Failure> {
+    let rules = load_rules(rules)?;
+    let run_id = run_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let summary = medallion::rules::file::apply_file(&rules, &input.display().to_string(), &output.display().to_string(), run_id).map_err(|e| match e {
+        RulesError::Invalid { .. } => Failure::Invalid(e.into()),
+        other => Failure::Runtime(other.into()),
+    })?;
+    if cli.json {
+        println!("{}", serde_json::to_string(&summary).map_err(|e| Failure::Runtime(e.into()))?);
+    } else {
+        println!(
+            "{} rows in {:.2}s: {} with errors, {} with warnings, {} clean -> {}",
+            summary.rows, summary.seconds, summary.with_errors, summary.with_warnings, summary.clean, output.display()
+        );
+    }
+    Ok(())
 }
 
 fn load_config(file: Option<&Path>, cli: &Cli) -> Result<Config, Failure> {

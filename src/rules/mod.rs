@@ -1,0 +1,155 @@
+//! The quality rules engine: Databricks Labs DQX rule files (0.17 semantics) applied to Arrow
+//! RecordBatches.
+//!
+//! ```text
+//!  YAML ──► spec (validate, expand for_each_column, names, fingerprints)
+//!       ──► compile against a schema (DataFusion physical exprs | native predicates)
+//!       ──► evaluate per batch ──► _errors/_warnings + verdict columns
+//! ```
+//! Loading finds every problem in the file; compiling finds every problem against the data's
+//! schema (unknown columns, SQL that does not plan, non-boolean expressions). Nothing is left to
+//! fail at row time except arithmetic the data itself triggers.
+
+mod catalogue;
+mod compile;
+mod evaluate;
+pub mod file;
+mod fingerprint;
+mod names;
+mod native;
+mod results;
+mod spark_text;
+mod spec;
+mod sql;
+mod time;
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+
+pub use compile::CompiledRule;
+pub use evaluate::RuleOutcome;
+pub use results::{RunInfo, result_fields};
+pub use spec::{Criticality, Rule, RuleProblem};
+
+/// Why rules could not be loaded, planned or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesError {
+    #[error("cannot read rules file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path}: not valid YAML: {message}")]
+    Yaml { path: String, message: String },
+    #[error("{path}: {} problem(s):\n{}", .problems.len(), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid { path: String, problems: Vec<RuleProblem> },
+    #[error("rule {rule}: evaluating on the data failed: {message}")]
+    Evaluate { rule: String, message: String },
+    #[error("{0}")]
+    Schema(String),
+}
+
+/// A validated rules file.
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub path: String,
+    pub rules: Vec<Rule>,
+    pub fingerprint: String,
+}
+
+impl RuleSet {
+    /// Reads and validates `path`.
+    pub fn load(path: &str) -> Result<Self, RulesError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read { path: path.to_owned(), source })?;
+        Self::parse(path, &text)
+    }
+
+    /// Validates rules given as YAML text; `path` names them in errors.
+    pub fn parse(path: &str, yaml: &str) -> Result<Self, RulesError> {
+        let document: serde_yaml::Value =
+            serde_yaml::from_str(yaml).map_err(|e| RulesError::Yaml { path: path.to_owned(), message: e.to_string() })?;
+        let rules = spec::parse(&document).map_err(|problems| RulesError::Invalid { path: path.to_owned(), problems })?;
+        let problems: Vec<RuleProblem> = rules.iter().flat_map(syntax_problems).collect();
+        if !problems.is_empty() {
+            return Err(RulesError::Invalid { path: path.to_owned(), problems });
+        }
+        let fingerprint = spec::rule_set_fingerprint(&rules);
+        Ok(Self { path: path.to_owned(), rules, fingerprint })
+    }
+
+    /// Plans every rule against `schema`; every problem is reported at once.
+    pub fn compile(&self, schema: SchemaRef) -> Result<RulesEngine, RulesError> {
+        let planner = sql::SqlPlanner::new(schema.clone()).map_err(RulesError::Schema)?;
+        let mut compiled = Vec::new();
+        let mut problems = Vec::new();
+        for rule in &self.rules {
+            match compile::compile(rule, &planner) {
+                Ok(c) => compiled.push(c),
+                Err((field, message)) => problems.push(RuleProblem { rule: format!("#{} ({})", rule.index, rule.name), field, message }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RulesError::Invalid { path: self.path.clone(), problems });
+        }
+        Ok(RulesEngine { rules: compiled, fingerprint: self.fingerprint.clone(), input: schema })
+    }
+}
+
+/// SQL that does not even parse is a load error, before any schema is known.
+fn syntax_problems(rule: &Rule) -> Vec<RuleProblem> {
+    let mut problems = Vec::new();
+    let label = || format!("#{} ({})", rule.index, rule.name);
+    if let Some(filter) = &rule.filter
+        && let Err(message) = sql::check_syntax(filter)
+    {
+        problems.push(RuleProblem { rule: label(), field: "filter".into(), message });
+    }
+    if let Some(expression) = rule.text("expression")
+        && let Err(message) = sql::check_syntax(expression)
+    {
+        problems.push(RuleProblem { rule: label(), field: "check.arguments.expression".into(), message });
+    }
+    problems
+}
+
+/// Rules planned for one input schema.
+#[derive(Debug)]
+pub struct RulesEngine {
+    pub rules: Vec<CompiledRule>,
+    pub fingerprint: String,
+    input: SchemaRef,
+}
+
+impl RulesEngine {
+    /// The input schema plus the result columns.
+    pub fn output_schema(&self) -> SchemaRef {
+        let mut fields: Vec<_> = self.input.fields().iter().map(|f| f.as_ref().clone()).collect();
+        fields.extend(result_fields());
+        Arc::new(Schema::new(fields))
+    }
+
+    /// Every rule's outcome on `batch`.
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<Vec<RuleOutcome>, RulesError> {
+        self.rules
+            .iter()
+            .map(|rule| evaluate::evaluate(rule, batch).map_err(|message| RulesError::Evaluate { rule: rule.rule.name.clone(), message }))
+            .collect()
+    }
+
+    /// `batch` with the result columns appended, and the outcomes (for metrics).
+    pub fn apply(&self, batch: &RecordBatch, run: &RunInfo) -> Result<(RecordBatch, Vec<RuleOutcome>), RulesError> {
+        let outcomes = self.evaluate(batch)?;
+        let mut columns = batch.columns().to_vec();
+        columns.extend(results::result_columns(&self.rules, &outcomes, batch.num_rows(), run));
+        let output = RecordBatch::try_new(self.output_schema(), columns).map_err(|e| RulesError::Schema(e.to_string()))?;
+        Ok((output, outcomes))
+    }
+
+    /// Whether any rule looks at the whole batch (uniqueness): such rules see one batch at a time.
+    pub fn has_dataset_rules(&self) -> bool {
+        self.rules.iter().any(|r| r.rule.function.dataset)
+    }
+
+    pub fn run_info(&self, run_id: String) -> RunInfo {
+        RunInfo { run_time_micros: chrono::Utc::now().timestamp_micros(), run_id, rule_set_fingerprint: self.fingerprint.clone() }
+    }
+}

@@ -1,0 +1,239 @@
+//! Checks evaluated natively over Arrow arrays rather than through SQL: address and identifier
+//! patterns, ISO 4217 codes, decimal places, date/time parsing and per-batch uniqueness.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use arrow::array::{Array, BooleanArray, RecordBatch};
+use arrow::row::{RowConverter, SortField};
+use regex::Regex;
+
+use super::compile::{Condition, Part};
+use super::spark_text::value_text;
+use super::spec::Rule;
+use super::sql::{CompiledExpr, SqlPlanner};
+
+/// Which native predicate a check uses.
+#[derive(Debug)]
+pub enum NativeKind {
+    /// Valid when the text matches (NULL passes).
+    Pattern(&'static Regex),
+    Email,
+    CurrencyCode { numeric: bool, case_sensitive: bool },
+    DecimalPlaces { limit: CompiledExpr },
+    /// Valid when the text parses with one of the formats (NULL passes).
+    DateTime { formats: Vec<String>, date_only: bool },
+    /// Fails on rows whose key occurs more than once in the batch.
+    Unique { keys: Vec<CompiledExpr>, nulls_distinct: bool },
+}
+
+#[derive(Debug)]
+pub struct NativeCheck {
+    /// The checked value (the first key for uniqueness).
+    pub value: CompiledExpr,
+    pub kind: NativeKind,
+}
+
+static UUID: LazyLock<Regex> = LazyLock::new(|| pattern(r"\A[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\z"));
+static UUID_STRICT: LazyLock<Regex> =
+    LazyLock::new(|| pattern(r"\A[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[1-8][0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}\z"));
+const OCTET: &str = r"(25[0-5]|2[0-4]\d|1\d{2}|[1-9]?\d)";
+static IPV4: LazyLock<Regex> = LazyLock::new(|| pattern(&format!(r"\A{OCTET}\.{OCTET}\.{OCTET}\.{OCTET}\z")));
+/// RFC 5322 dot-atom or quoted local part, LDH domain with an alphabetic TLD or an IP literal;
+/// DQX's length look-aheads (254 overall, 64 local) are checked in code.
+static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
+    let atext = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
+    let label = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+    pattern(&format!(
+        r#"\A(?:{atext}+(?:\.{atext}+)*|"(?:[\x21\x23-\x5B\x5D-\x7E]|\\[\x09\x20-\x7E])*")@(?:(?:{label}\.)+[A-Za-z]{{2,63}}|\[(?:{OCTET}(?:\.{OCTET}){{3}}|IPv6:[A-Fa-f0-9:]+)\])\z"#
+    ))
+});
+static DECIMAL_NUMBER: LazyLock<Regex> = LazyLock::new(|| pattern(r"\A[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\z"));
+static CURRENCIES: LazyLock<Vec<&'static str>> = LazyLock::new(|| include_str!("iso_4217_alphabetic.txt").lines().collect());
+static CURRENCY_NUMBERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| include_str!("iso_4217_numeric.txt").lines().collect());
+
+#[allow(clippy::expect_used)] // constant patterns, covered by the unit tests
+fn pattern(text: &str) -> Regex {
+    Regex::new(text).expect("built-in pattern compiles")
+}
+
+/// Plans the checks implemented here.
+pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition, Vec<Part>), (String, String)> {
+    let column = rule.column();
+    let value = |sql: &str| -> Result<CompiledExpr, (String, String)> {
+        let parsed = planner.parse(sql).map_err(|e| ("check.arguments.column".to_owned(), e))?;
+        planner.compile(sql, parsed).map_err(|e| ("check.arguments.column".to_owned(), e))
+    };
+    let value_message = |suffix: String| -> Result<Vec<Part>, (String, String)> {
+        Ok(vec![Part::Text("Value '".into()), Part::Value(value(c)?), Part::Text(suffix)])
+    };
+    let native = |kind| -> Result<Condition, (String, String)> { Ok(Condition::Native(NativeCheck { value: value(c)?, kind })) };
+    let pattern_name = |name: &str| format!("' in Column '{column}' does not match pattern '{name}'");
+    match rule.function.name {
+        "is_valid_email" => Ok((native(NativeKind::Email)?, value_message(pattern_name("EMAIL_ADDRESS"))?)),
+        "is_valid_ipv4_address" => Ok((native(NativeKind::Pattern(&IPV4))?, value_message(pattern_name("IPV4_ADDRESS"))?)),
+        "is_valid_uuid" if rule.flag("strict", false) => Ok((native(NativeKind::Pattern(&UUID_STRICT))?, value_message(pattern_name("UUID_STRICT"))?)),
+        "is_valid_uuid" => Ok((native(NativeKind::Pattern(&UUID))?, value_message(pattern_name("UUID"))?)),
+        "is_valid_currency_code" => {
+            let format = rule.text("code_format").unwrap_or("alphabetic").to_lowercase();
+            if format != "alphabetic" && format != "numeric" {
+                return Err(("check.arguments.code_format".into(), format!("{format:?} is not `alphabetic` or `numeric`")));
+            }
+            let kind = NativeKind::CurrencyCode { numeric: format == "numeric", case_sensitive: rule.flag("case_sensitive", true) };
+            Ok((native(kind)?, value_message(format!("' in Column '{column}' is not a valid ISO 4217 currency code"))?))
+        }
+        "has_num_decimal_places" => {
+            let limit_sql = super::compile::limit_sql(rule.arg("limit").unwrap_or(&serde_yaml::Value::Null));
+            let limit = value(&limit_sql).map_err(|(_, e)| ("check.arguments.limit".to_owned(), e))?;
+            let message = value_message(format!("' in Column '{column}' has more than "))?;
+            let mut message = message;
+            message.push(Part::Value(limit.clone()));
+            message.push(Part::Text(" decimal places".into()));
+            Ok((native(NativeKind::DecimalPlaces { limit })?, message))
+        }
+        "is_valid_date" | "is_valid_timestamp" => date_time(rule, c, &value),
+        "is_unique" => unique(rule, planner),
+        "is_not_in_future" | "is_not_in_near_future" | "is_older_than_n_days" | "is_data_fresh" => super::time::compile(rule, planner, c),
+        other => Err(("check.function".into(), format!("{other} is not implemented"))),
+    }
+}
+
+fn date_time(
+    rule: &Rule,
+    c: &str,
+    value: &dyn Fn(&str) -> Result<CompiledExpr, (String, String)>,
+) -> Result<(Condition, Vec<Part>), (String, String)> {
+    let date_only = rule.function.name == "is_valid_date";
+    let (key, what) = if date_only { ("date_format", "date") } else { ("timestamp_format", "timestamp") };
+    let formats = match rule.text(key) {
+        Some(spark) => vec![spark_to_chrono(spark)],
+        None => ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%SZ"]
+            .iter()
+            .map(|f| (*f).to_owned())
+            .collect(),
+    };
+    let mut suffix = format!("' in Column '{}' is not a valid {what}", rule.column());
+    if let Some(format) = rule.text(key) {
+        suffix.push_str(&format!(" with format '{format}'"));
+    }
+    let check = NativeCheck { value: value(c)?, kind: NativeKind::DateTime { formats, date_only: false } };
+    Ok((Condition::Native(check), vec![Part::Text("Value '".into()), Part::Value(value(c)?), Part::Text(suffix)]))
+}
+
+/// Spark datetime pattern letters to chrono's (the common ones).
+fn spark_to_chrono(spark: &str) -> String {
+    [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"), ("SSSSSS", "%6f"), ("SSS", "%3f")]
+        .iter()
+        .fold(spark.to_owned(), |text, (from, to)| text.replace(from, to))
+}
+
+fn unique(rule: &Rule, planner: &SqlPlanner) -> Result<(Condition, Vec<Part>), (String, String)> {
+    let columns: Vec<&str> = rule.arg("columns").and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
+    let keys = columns
+        .iter()
+        .map(|c| planner.parse(c).and_then(|e| planner.compile(c, e)).map_err(|e| ("check.arguments.columns".to_owned(), e)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let shown = if columns.len() == 1 { columns[0].to_owned() } else { format!("struct({})", columns.join(", ")) };
+    let first = keys.first().cloned().ok_or_else(|| ("check.arguments.columns".to_owned(), "no columns".to_owned()))?;
+    let kind = NativeKind::Unique { keys, nulls_distinct: rule.flag("nulls_distinct", true) };
+    let message = vec![Part::Text("Value '".into()), Part::Value(first.clone()), Part::Text(format!("' in column '{shown}' is not unique, found "))];
+    Ok((Condition::Native(NativeCheck { value: first, kind }), message))
+}
+
+impl NativeCheck {
+    /// Which rows fail, and for uniqueness the duplicate count to append to the message.
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<(BooleanArray, Option<Vec<usize>>), String> {
+        if let NativeKind::Unique { keys, nulls_distinct } = &self.kind {
+            return unique_rows(keys, *nulls_distinct, batch);
+        }
+        let values = self.value.evaluate(batch)?;
+        let limits = match &self.kind {
+            NativeKind::DecimalPlaces { limit } => Some(limit.evaluate(batch)?),
+            _ => None,
+        };
+        let failed: BooleanArray = (0..batch.num_rows())
+            .map(|row| {
+                let Some(text) = value_text(values.as_ref(), row) else { return Some(false) };
+                let limit = limits.as_ref().and_then(|l| value_text(l.as_ref(), row)).and_then(|l| l.parse::<f64>().ok());
+                Some(!self.valid(&text, limit))
+            })
+            .collect();
+        Ok((failed, None))
+    }
+
+    fn valid(&self, text: &str, limit: Option<f64>) -> bool {
+        match &self.kind {
+            NativeKind::Pattern(regex) => regex.is_match(text),
+            NativeKind::Email => {
+                let local = text.split('@').next().unwrap_or_default();
+                (1..=254).contains(&text.len()) && (1..=64).contains(&local.len()) && local.len() < text.len() && EMAIL.is_match(text)
+            }
+            NativeKind::CurrencyCode { numeric: true, .. } => CURRENCY_NUMBERS.contains(&text),
+            NativeKind::CurrencyCode { case_sensitive: true, .. } => CURRENCIES.contains(&text),
+            NativeKind::CurrencyCode { .. } => CURRENCIES.iter().any(|code| code.eq_ignore_ascii_case(text)),
+            NativeKind::DecimalPlaces { .. } => limit.is_some_and(|limit| decimal_places(text).is_some_and(|places| places as f64 <= limit)),
+            NativeKind::DateTime { formats, .. } => formats.iter().any(|format| parses(text, format)),
+            NativeKind::Unique { .. } => true,
+        }
+    }
+}
+
+fn parses(text: &str, format: &str) -> bool {
+    chrono::NaiveDateTime::parse_from_str(text, format).is_ok()
+        || chrono::NaiveDate::parse_from_str(text, format).is_ok()
+        || chrono::DateTime::parse_from_str(text, format).is_ok()
+}
+
+/// Decimal places of a plain or exponent number (`None`: not a number), trailing zeros ignored.
+pub fn decimal_places(text: &str) -> Option<i64> {
+    let captures = DECIMAL_NUMBER.captures(text)?;
+    let integer = captures.get(1).map_or("", |m| m.as_str());
+    let fraction = captures.get(2).map_or("", |m| m.as_str());
+    if integer.is_empty() && fraction.is_empty() {
+        return None;
+    }
+    let exponent: i64 = captures.get(3).map_or(Some(0), |m| m.as_str().parse().ok())?;
+    let significand = format!("{integer}{fraction}");
+    let trimmed = significand.trim_end_matches('0');
+    if trimmed.is_empty() {
+        return Some(0);
+    }
+    let trailing_zeros = (significand.len() - trimmed.len()) as i64;
+    Some((fraction.len() as i64 - trailing_zeros - exponent).max(0))
+}
+
+fn unique_rows(keys: &[CompiledExpr], nulls_distinct: bool, batch: &RecordBatch) -> Result<(BooleanArray, Option<Vec<usize>>), String> {
+    let arrays = keys.iter().map(|k| k.evaluate(batch)).collect::<Result<Vec<_>, _>>()?;
+    let converter = RowConverter::new(arrays.iter().map(|a| SortField::new(a.data_type().clone())).collect()).map_err(|e| e.to_string())?;
+    let rows = converter.convert_columns(&arrays).map_err(|e| e.to_string())?;
+    let counted = |row: usize| !nulls_distinct || arrays.iter().all(|a| !a.is_null(row));
+    let mut counts: HashMap<&[u8], usize> = HashMap::new();
+    for row in (0..batch.num_rows()).filter(|&r| counted(r)) {
+        *counts.entry(rows.row(row).data()).or_default() += 1;
+    }
+    let count_of = |row: usize| if counted(row) { counts.get(rows.row(row).data()).copied().unwrap_or(0) } else { 0 };
+    let failed: BooleanArray = (0..batch.num_rows()).map(|row| Some(count_of(row) > 1)).collect();
+    let duplicates = (0..batch.num_rows()).map(count_of).collect();
+    Ok((failed, Some(duplicates)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_places_ignore_trailing_zeros_and_follow_exponents() {
+        for (text, places) in [("1", Some(0)), ("1.250", Some(2)), ("100e-2", Some(0)), ("1.5e-3", Some(4)), (".5", Some(1)), ("abc", None), ("NaN", None)] {
+            assert_eq!(decimal_places(text), places, "{text}");
+        }
+    }
+
+    #[test]
+    fn patterns_accept_and_reject() {
+        assert!(UUID.is_match("123e4567-e89b-12d3-a456-426614174000"));
+        assert!(!UUID.is_match("123e4567e89b12d3a456426614174000"));
+        assert!(IPV4.is_match("192.168.0.1") && !IPV4.is_match("256.1.1.1"));
+        assert!(EMAIL.is_match("a.b@example.com") && !EMAIL.is_match("a@b") && !EMAIL.is_match("a@@example.com"));
+        assert!(CURRENCIES.contains(&"EUR") && CURRENCIES.len() == 178);
+    }
+}
