@@ -57,6 +57,9 @@ fn pattern(text: &str) -> Regex {
     Regex::new(text).expect("built-in pattern compiles")
 }
 
+/// A planned expression, or the field and message of why it could not be planned.
+type PlannedExpr = Result<CompiledExpr, (String, String)>;
+
 /// Plans the checks implemented here.
 pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition, Vec<Part>), (String, String)> {
     let column = rule.column();
@@ -101,7 +104,7 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
 fn date_time(
     rule: &Rule,
     c: &str,
-    value: &dyn Fn(&str) -> Result<CompiledExpr, (String, String)>,
+    value: &dyn Fn(&str) -> PlannedExpr,
 ) -> Result<(Condition, Vec<Part>), (String, String)> {
     let date_only = rule.function.name == "is_valid_date";
     let (key, what) = if date_only { ("date_format", "date") } else { ("timestamp_format", "timestamp") };

@@ -364,7 +364,7 @@ fn fingerprint(rule: &Rule) -> String {
 
 /// `sha256(json.dumps(sorted(rule fingerprints)))`.
 pub fn rule_set_fingerprint(rules: &[Rule]) -> String {
-    let mut fingerprints: Vec<PyJson> = rules.iter().map(|r| PyJson::Str(r.fingerprint.clone())).collect();
-    fingerprints.sort_by(|a, b| a.dumps().cmp(&b.dumps()));
-    sha256_hex(&PyJson::List(fingerprints).dumps())
+    let mut fingerprints: Vec<&str> = rules.iter().map(|r| r.fingerprint.as_str()).collect();
+    fingerprints.sort_unstable();
+    sha256_hex(&PyJson::List(fingerprints.into_iter().map(|f| PyJson::Str(f.to_owned())).collect()).dumps())
 }
