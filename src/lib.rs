@@ -5,7 +5,7 @@
 //! ## Data flow (modules in flow order)
 //!
 //! ```text
-//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze (decode ──► Delta + txn) ──► (silver ──► gold: later)
+//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze (decode ──► Delta + txn) ──► (silver: rules ──► gold: later)
 //!  (seeded      (Avro +     (rate-limited,
 //!   orders)      framing)    bounded in-flight)
 //! ```
@@ -21,6 +21,7 @@
 //! - [`decode`]: framed Avro → Arrow columns through per-writer-schema plans (the bronze core).
 //! - [`bronze`]: the consumer-group worker landing every message in the bronze Delta table,
 //!   positioned by the table's `txn` actions.
+//! - [`rules`]: the DQX-compatible quality rules engine over RecordBatches (silver's core).
 //! - [`shutdown`]: signals → one `CancellationToken`.
 //!
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are

@@ -60,7 +60,8 @@ fn arg_error(field: &str) -> impl Fn(String) -> (String, String) + '_ {
     move |message| (field.to_owned(), message)
 }
 
-fn expr(planner: &SqlPlanner, sql: &str, field: &str) -> Result<CompiledExpr, (String, String)> {
+/// Parses and plans `sql`; a failure is reported against `field`.
+pub fn expr(planner: &SqlPlanner, sql: &str, field: &str) -> Result<CompiledExpr, (String, String)> {
     let parsed = planner.parse(sql).map_err(arg_error(field))?;
     planner.compile(sql, parsed).map_err(arg_error(field))
 }
@@ -131,11 +132,7 @@ fn value_part(planner: &SqlPlanner, sql: &str) -> Result<Part, (String, String)>
 }
 
 fn in_list(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, String)> {
-    let (key, not_null) = match rule.function.name {
-        "is_not_in_list" => ("forbidden", false),
-        "is_not_null_and_is_in_list" => ("allowed", true),
-        _ => ("allowed", false),
-    };
+    let key = if rule.function.name == "is_not_in_list" { "forbidden" } else { "allowed" };
     let field = format!("check.arguments.{key}");
     let items: Vec<String> = rule.arg(key).and_then(Value::as_sequence).map(|s| s.iter().map(limit_sql).collect()).unwrap_or_default();
     let values = items.iter().map(|sql| expr(planner, sql, &field)).collect::<Result<Vec<_>, _>>()?;
@@ -150,7 +147,6 @@ fn in_list(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, 
         "is_not_null_and_is_in_list" => (format!("{c} IS NULL OR NOT ({subject} IN ({compared}))"), "is null or not in the allowed list"),
         _ => (format!("NOT ({subject} IN ({compared}))"), "is not in the allowed list"),
     };
-    let _ = not_null;
     let message = vec![
         text("Value '"),
         Part::ValueOrNull(expr(planner, c, "check.arguments.column")?),
@@ -164,7 +160,8 @@ fn in_list(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, 
 fn sql_expression(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, String)> {
     let expression = rule.text("expression").unwrap_or_default();
     let field = "check.arguments.expression";
-    let compiled = planner.boolean(expression).map_err(arg_error(field))?;
+    // Type-check the expression as written, so an error names it rather than our NOT wrapper.
+    planner.boolean(expression).map_err(arg_error(field))?;
     let negate = rule.flag("negate", false);
     let condition_sql = if negate { format!("({expression})") } else { format!("NOT ({expression})") };
     let default_message = if negate {
@@ -172,7 +169,6 @@ fn sql_expression(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, St
     } else {
         format!("Value is not matching expression: {expression}")
     };
-    let _ = compiled;
     let message = rule.text("msg").map_or(default_message, str::to_owned);
     Ok((condition(planner, &condition_sql, field)?, vec![Part::Text(message)]))
 }

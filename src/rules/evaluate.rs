@@ -18,11 +18,6 @@ impl RuleOutcome {
     pub fn applies(&self, row: usize) -> bool {
         self.applicable.as_ref().is_none_or(|mask| mask.is_valid(row) && mask.value(row))
     }
-
-    /// Rows checked (the filter held).
-    pub fn checked(&self, rows: usize) -> usize {
-        self.applicable.as_ref().map_or(rows, |mask| mask.true_count())
-    }
 }
 
 /// Evaluates `rule` on `batch`. Errors are evaluation failures of a planned expression (say, a

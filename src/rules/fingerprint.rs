@@ -33,7 +33,7 @@ impl PyJson {
             Value::Number(n) => n.as_i64().map_or_else(|| Self::Float(n.as_f64().unwrap_or(f64::NAN)), Self::Int),
             Value::String(s) => Self::Str(s.clone()),
             Value::Sequence(items) => Self::List(items.iter().map(Self::from_yaml).collect()),
-            Value::Mapping(map) => Self::Object(map.iter().map(|(k, v)| (yaml_key(k), Self::from_yaml(v))).collect()),
+            Value::Mapping(map) => Self::Object(map.iter().map(|(k, v)| (scalar_text(k), Self::from_yaml(v))).collect()),
             Value::Tagged(tagged) => Self::from_yaml(&tagged.value),
         }
     }
@@ -80,7 +80,8 @@ impl PyJson {
     }
 }
 
-fn yaml_key(key: &Value) -> String {
+/// A YAML scalar as text: strings as they are, anything else as YAML prints it.
+pub fn scalar_text(key: &Value) -> String {
     match key {
         Value::String(s) => s.clone(),
         other => serde_yaml::to_string(other).unwrap_or_default().trim().to_owned(),

@@ -8,7 +8,7 @@ use arrow::array::{Array, BooleanArray, RecordBatch};
 use arrow::row::{RowConverter, SortField};
 use regex::Regex;
 
-use super::compile::{Condition, Part};
+use super::compile::{Condition, Part, expr};
 use super::spark_text::value_text;
 use super::spec::Rule;
 use super::sql::{CompiledExpr, SqlPlanner};
@@ -22,7 +22,7 @@ pub enum NativeKind {
     CurrencyCode { numeric: bool, case_sensitive: bool },
     DecimalPlaces { limit: CompiledExpr },
     /// Valid when the text parses with one of the formats (NULL passes).
-    DateTime { formats: Vec<String>, date_only: bool },
+    DateTime { formats: Vec<String> },
     /// Fails on rows whose key occurs more than once in the batch.
     Unique { keys: Vec<CompiledExpr>, nulls_distinct: bool },
 }
@@ -63,10 +63,7 @@ type PlannedExpr = Result<CompiledExpr, (String, String)>;
 /// Plans the checks implemented here.
 pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition, Vec<Part>), (String, String)> {
     let column = rule.column();
-    let value = |sql: &str| -> Result<CompiledExpr, (String, String)> {
-        let parsed = planner.parse(sql).map_err(|e| ("check.arguments.column".to_owned(), e))?;
-        planner.compile(sql, parsed).map_err(|e| ("check.arguments.column".to_owned(), e))
-    };
+    let value = |sql: &str| expr(planner, sql, "check.arguments.column");
     let value_message = |suffix: String| -> Result<Vec<Part>, (String, String)> {
         Ok(vec![Part::Text("Value '".into()), Part::Value(value(c)?), Part::Text(suffix)])
     };
@@ -87,7 +84,7 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
         }
         "has_num_decimal_places" => {
             let limit_sql = super::compile::limit_sql(rule.arg("limit").unwrap_or(&serde_yaml::Value::Null));
-            let limit = value(&limit_sql).map_err(|(_, e)| ("check.arguments.limit".to_owned(), e))?;
+            let limit = expr(planner, &limit_sql, "check.arguments.limit")?;
             let message = value_message(format!("' in Column '{column}' has more than "))?;
             let mut message = message;
             message.push(Part::Value(limit.clone()));
@@ -119,7 +116,7 @@ fn date_time(
     if let Some(format) = rule.text(key) {
         suffix.push_str(&format!(" with format '{format}'"));
     }
-    let check = NativeCheck { value: value(c)?, kind: NativeKind::DateTime { formats, date_only: false } };
+    let check = NativeCheck { value: value(c)?, kind: NativeKind::DateTime { formats } };
     Ok((Condition::Native(check), vec![Part::Text("Value '".into()), Part::Value(value(c)?), Part::Text(suffix)]))
 }
 
@@ -132,10 +129,7 @@ fn spark_to_chrono(spark: &str) -> String {
 
 fn unique(rule: &Rule, planner: &SqlPlanner) -> Result<(Condition, Vec<Part>), (String, String)> {
     let columns: Vec<&str> = rule.arg("columns").and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
-    let keys = columns
-        .iter()
-        .map(|c| planner.parse(c).and_then(|e| planner.compile(c, e)).map_err(|e| ("check.arguments.columns".to_owned(), e)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = columns.iter().map(|c| expr(planner, c, "check.arguments.columns")).collect::<Result<Vec<_>, _>>()?;
     let shown = if columns.len() == 1 { columns[0].to_owned() } else { format!("struct({})", columns.join(", ")) };
     let first = keys.first().cloned().ok_or_else(|| ("check.arguments.columns".to_owned(), "no columns".to_owned()))?;
     let kind = NativeKind::Unique { keys, nulls_distinct: rule.flag("nulls_distinct", true) };

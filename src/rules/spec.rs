@@ -5,7 +5,7 @@
 use serde_yaml::{Mapping, Value};
 
 use super::catalogue::{self, ArgKind, FunctionSpec};
-use super::fingerprint::{PyJson, sha256_hex};
+use super::fingerprint::{PyJson, sha256_hex, scalar_text};
 use super::names;
 
 /// Whether a failed check is an error (the row is quarantined) or a warning (kept, flagged).
@@ -238,13 +238,6 @@ impl CheckReader {
                 None
             }
         }
-    }
-}
-
-fn scalar_text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_owned(),
     }
 }
 

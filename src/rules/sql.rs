@@ -58,7 +58,6 @@ impl SqlPlanner {
 
     /// Parses `sql` into a logical expression, resolving columns and functions.
     pub fn parse(&self, sql: &str) -> Result<Expr, String> {
-        check_syntax(sql)?;
         self.context.parse_sql_expr(sql, &self.schema).map_err(|e| clean_error(&e.to_string()))
     }
 

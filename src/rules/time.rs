@@ -2,7 +2,7 @@
 //! `is_older_than_n_days`, `is_data_fresh`. "Now" is fixed when the rules are planned, like
 //! Spark's `current_timestamp()` within one query.
 
-use super::compile::{Condition, Part};
+use super::compile::{Condition, Part, expr};
 use super::spark_text::timestamp_micros;
 use super::spec::Rule;
 use super::sql::SqlPlanner;
@@ -13,10 +13,7 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
     let literal = |micros: i64| format!("TIMESTAMP '{}'", timestamp_micros(micros));
     let int = |key: &str| rule.arg(key).and_then(|v| v.as_i64()).unwrap_or(0);
     let column = rule.column();
-    let value = || -> Result<Part, (String, String)> {
-        let parsed = planner.parse(c).map_err(|e| ("check.arguments.column".to_owned(), e))?;
-        Ok(Part::Value(planner.compile(c, parsed).map_err(|e| ("check.arguments.column".to_owned(), e))?))
-    };
+    let value = || expr(planner, c, "check.arguments.column").map(Part::Value);
     let text = |s: String| Part::Text(s);
     let (condition_sql, message) = match rule.function.name {
         "is_not_in_future" => {
@@ -48,7 +45,7 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
             } else {
                 (condition, format!("' is not less than current date '{today}' for more than {} days", int("days")))
             };
-            let date_value = planner.parse(&date).and_then(|e| planner.compile(&date, e)).map_err(|e| ("check.arguments.column".to_owned(), e))?;
+            let date_value = expr(planner, &date, "check.arguments.column")?;
             (condition, vec![text("Value '".into()), Part::Value(date_value), text(format!("' in Column '{column}{wording}"))])
         }
         _ => {
