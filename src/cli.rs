@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use medallion::config::{Output, parse_start_time};
+use medallion::config::{Output, SilverMode, parse_start_time};
 use medallion::framing::Framing;
 
 /// Exactly-once Kafka → Delta Lake medallion for purchase-order events.
@@ -42,6 +42,8 @@ pub enum Command {
     Produce(ProduceArgs),
     /// Run the bronze consumer-group worker: every message into the bronze Delta table.
     Bronze(StageArgs),
+    /// Run the quality stage: bronze checked by DQX rules into silver, quarantine and metrics.
+    Silver(SilverArgs),
     /// Quality rules in Databricks DQX YAML.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -84,6 +86,20 @@ pub struct StageArgs {
     /// Stop once every assigned partition reaches the high watermark seen at start, after committing.
     #[arg(long)]
     pub until_caught_up: bool,
+}
+
+/// Flags of `medallion silver`.
+#[derive(Debug, Args, Default)]
+pub struct SilverArgs {
+    /// Stop once the bronze version current at start is checked and committed.
+    #[arg(long)]
+    pub until_caught_up: bool,
+    /// DQX YAML rules file (silver.rules; default: the built-in purchase-order rules).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// What happens to rows with errors (silver.mode).
+    #[arg(long, value_enum)]
+    pub mode: Option<SilverMode>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,6 +158,22 @@ pub struct FlagLayer {
     schema: SchemaFlags,
     #[serde(skip_serializing_if = "ProducerFlags::is_empty")]
     producer: ProducerFlags,
+    #[serde(skip_serializing_if = "SilverFlags::is_empty")]
+    silver: SilverFlags,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct SilverFlags {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mode: Option<SilverMode>,
+}
+
+impl SilverFlags {
+    fn is_empty(&self) -> bool {
+        self.rules.is_none() && self.mode.is_none()
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -217,6 +249,9 @@ impl FlagLayer {
             lake: LakeFlags { root: cli.lake.clone() },
             ..Self::default()
         };
+        if let Command::Silver(args) = &cli.command {
+            layer.silver = SilverFlags { rules: args.rules.clone(), mode: args.mode };
+        }
         if let Command::Produce(args) = &cli.command {
             layer.schema = SchemaFlags { framing: args.framing, version: args.schema_version };
             layer.producer = ProducerFlags {

@@ -5,7 +5,7 @@
 //! ## Data flow (modules in flow order)
 //!
 //! ```text
-//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze (decode ──► Delta + txn) ──► (silver: rules ──► gold: later)
+//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze (decode ──► Delta + txn) ──► silver (rules ──► Delta + txn) ──► (gold: later)
 //!  (seeded      (Avro +     (rate-limited,
 //!   orders)      framing)    bounded in-flight)
 //! ```
@@ -17,11 +17,14 @@
 //! - [`generate`]: the pure, seeded purchase-order generator (lifecycles, defects).
 //! - [`encode`]: generated events → framed Avro datums (and JSON for inspection).
 //! - [`kafka`]: client construction, broker reachability and topic creation.
+//! - [`table`]: a stage's Delta table: create on first use, positions in `txn`, appends.
 //! - [`produce`]: the producer stage: generator task → bounded channel → sender task.
 //! - [`decode`]: framed Avro → Arrow columns through per-writer-schema plans (the bronze core).
 //! - [`bronze`]: the consumer-group worker landing every message in the bronze Delta table,
 //!   positioned by the table's `txn` actions.
 //! - [`rules`]: the DQX-compatible quality rules engine over RecordBatches (silver's core).
+//! - [`silver`]: bronze read incrementally, checked by the rules, into silver, quarantine and
+//!   `quality_metrics`, positioned by their `txn` actions.
 //! - [`shutdown`]: signals → one `CancellationToken`.
 //!
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
@@ -34,8 +37,10 @@ pub mod registry;
 pub mod generate;
 pub mod encode;
 pub mod kafka;
+pub mod table;
 pub mod produce;
 pub mod decode;
 pub mod bronze;
 pub mod rules;
+pub mod silver;
 pub mod shutdown;

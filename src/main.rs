@@ -18,6 +18,7 @@ use cli::{Cli, Command, ConfigCommand, FlagLayer, RulesCommand};
 use medallion::config::Config;
 use medallion::bronze::{BronzeBatchBuilder, DecoderFactory};
 use medallion::rules::{RuleSet, RulesError};
+use medallion::silver::SilverError;
 use medallion::{produce, shutdown};
 
 /// A failure and the exit code it maps to.
@@ -38,7 +39,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // deltalake warns on every commit that it keeps no statistics for binary columns (raw
     // payloads): expected here, so quiet unless the filter asks for deltalake explicitly.
-    let directives = if cli.log.contains("deltalake") { cli.log.clone() } else { format!("{},deltalake_core::writer::stats=error", cli.log) };
+    // delta_kernel logs every snapshot it builds at info: quiet unless asked for.
+    let mut directives = cli.log.clone();
+    if !cli.log.contains("deltalake") {
+        directives.push_str(",deltalake_core::writer::stats=error");
+    }
+    if !cli.log.contains("delta_kernel") {
+        directives.push_str(",delta_kernel=warn");
+    }
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -69,6 +77,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Config(ConfigCommand::Check { file }) => check_config(file, &cli),
         Command::Produce(_) => run_producer(&cli).await,
         Command::Bronze(args) => run_bronze(&cli, args.until_caught_up).await,
+        Command::Silver(args) => run_silver(&cli, args.until_caught_up).await,
         Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
         Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
     }
@@ -177,6 +186,32 @@ async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
             summary.commits,
             summary.table,
             summary.table_version.map_or_else(|| "none".to_owned(), |v| v.to_string())
+        )
+    })
+}
+
+async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let cancel = CancellationToken::new();
+    shutdown::cancel_on_signals(cancel.clone())?;
+    let summary = medallion::silver::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
+        SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. }) => Failure::Invalid(e.into()),
+        other => Failure::Runtime(other.into()),
+    })?;
+    print_summary(cli, &summary, || {
+        let rows = &summary.rows;
+        format!(
+            "silver: {} rows from bronze versions {} ({} to silver, {} quarantined, {} dropped; {} with errors, {} with warnings, {} undecodable) in {} batches; silver version {}",
+            rows.input,
+            summary.bronze_versions.map_or_else(|| "none".to_owned(), |(first, last)| format!("{first}..={last}")),
+            rows.silver,
+            rows.quarantined,
+            rows.dropped,
+            rows.with_errors,
+            rows.with_warnings,
+            rows.undecodable,
+            summary.batches,
+            summary.silver_version.map_or_else(|| "unchanged".to_owned(), |v| v.to_string())
         )
     })
 }

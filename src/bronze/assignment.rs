@@ -14,7 +14,7 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
-use super::table::StageTable;
+use crate::table::StageTable;
 
 /// The `txn` application id of a topic partition in bronze.
 pub fn app_id(topic: &str, partition: i32) -> String {
@@ -125,7 +125,7 @@ impl BronzeContext {
         Err(last_error)
     }
 
-    async fn try_read_positions(&self, partitions: &[i32]) -> Result<Vec<(i32, Option<i64>)>, super::table::TableError> {
+    async fn try_read_positions(&self, partitions: &[i32]) -> Result<Vec<(i32, Option<i64>)>, crate::table::TableError> {
         let table = StageTable::open_or_create(
             &self.table_location,
             self.storage_options.clone(),

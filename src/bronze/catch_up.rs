@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::assignment::{Owned, app_id};
-use super::table::{StageTable, TableError};
+use crate::table::{StageTable, TableError};
 
 /// How often partitions owned by other workers are looked up in the table.
 const TABLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);

@@ -16,7 +16,6 @@ pub mod batch;
 mod buffer;
 mod catch_up;
 mod summary;
-pub mod table;
 mod worker;
 mod writer;
 
@@ -31,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 pub use assignment::app_id;
 pub use batch::{BatchError, BronzeBatchBuilder, KafkaMessage, PARTITION_COLUMN, bronze_schema};
 pub use summary::{BronzeStop, BronzeSummary};
-pub use table::{CommitInfo, StageTable, TableError};
+pub use crate::table::{CommitInfo, StageTable, TableError};
 
 use crate::config::{ClientRole, Config};
 use crate::decode::{Decoder, PlanError, WriterSchemas};

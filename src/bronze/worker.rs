@@ -16,7 +16,7 @@ use super::batch::{BronzeBatchBuilder, KafkaMessage};
 use super::buffer::PartitionBuffer;
 use super::catch_up::CatchUp;
 use super::summary::{BronzeStop, BronzeSummary};
-use super::table::{StageTable, TableError};
+use crate::table::{StageTable, TableError};
 use super::writer::{CommitJob, CommitOutcome, JobPart};
 use super::{BronzeError, DecoderFactory};
 use crate::config::BronzeConfig;

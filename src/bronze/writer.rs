@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use tokio::sync::{mpsc, watch};
 
 use super::assignment::app_id;
-use super::table::{CommitInfo, StageTable, TableError};
+use crate::table::{CommitInfo, StageTable, TableError};
 
 /// Rows of one partition, continuing the table from `expected` up to `last`.
 pub struct JobPart {

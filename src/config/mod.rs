@@ -10,6 +10,7 @@ mod bronze;
 mod kafka;
 mod producer;
 mod secret;
+mod silver;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use bronze::BronzeConfig;
 pub use kafka::{ClientRole, KafkaConfig, Profile};
 pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
+pub use silver::{SilverConfig, SilverMode};
 
 use crate::framing::Framing;
 
@@ -51,6 +53,8 @@ pub struct Config {
     pub lake: LakeConfig,
     /// The bronze stage (`medallion bronze`).
     pub bronze: BronzeConfig,
+    /// The silver stage (`medallion silver`).
+    pub silver: SilverConfig,
 }
 
 /// How messages are framed and how schema ids resolve.

@@ -18,6 +18,17 @@ impl Config {
         if self.bronze.flush_interval.is_zero() {
             problems.push("bronze.flush_interval: must be longer than 0".to_owned());
         }
+        if self.silver.max_batch_versions == 0 || self.silver.max_batch_bytes == 0 {
+            problems.push("silver.max_batch_versions, silver.max_batch_bytes: must be at least 1".to_owned());
+        }
+        if self.silver.poll_interval.is_zero() {
+            problems.push("silver.poll_interval: must be longer than 0".to_owned());
+        }
+        if let Some(rules) = &self.silver.rules
+            && !rules.is_file()
+        {
+            problems.push(format!("silver.rules: {} is not a file", rules.display()));
+        }
         if self.lake.root.trim().is_empty() {
             problems.push("lake.root: must not be empty (set it, or MEDALLION_LAKE)".to_owned());
         }

@@ -212,14 +212,14 @@ pub struct BronzeRow {
     pub order_id: Option<String>,
 }
 
-/// Every row of the bronze table at `location`, read from storage by a fresh table handle.
-pub fn read_bronze(location: &str) -> Vec<BronzeRow> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Int32Type, Int64Type};
+/// Every record of the Delta table at `location`, read from its Parquet files by a fresh table
+/// handle (never the writer's memory), in one batch.
+pub fn read_table(location: &str) -> arrow::array::RecordBatch {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let url = deltalake::table::builder::ensure_table_uri(location).unwrap();
     let table = runtime.block_on(deltalake::open_table(url)).unwrap();
-    let mut rows = Vec::new();
+    let mut batches = Vec::new();
+    let mut schema = None;
     for uri in table.get_file_uris().unwrap() {
         let path = match url::Url::parse(&uri) {
             Ok(url) => url.to_file_path().unwrap(),
@@ -227,20 +227,33 @@ pub fn read_bronze(location: &str) -> Vec<BronzeRow> {
         };
         let file = std::fs::File::open(path).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
-        for batch in reader {
-            let batch = batch.unwrap();
-            let column = |name: &str| batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}")).clone();
-            let (partitions, offsets) = (column("kafka_partition"), column("kafka_offset"));
-            let (errors, raw, order_ids) = (column("decode_error"), column("raw_payload"), column("order_id"));
-            for i in 0..batch.num_rows() {
-                rows.push(BronzeRow {
-                    partition: partitions.as_primitive::<Int32Type>().value(i),
-                    offset: offsets.as_primitive::<Int64Type>().value(i),
-                    decode_error: (!errors.is_null(i)).then(|| errors.as_string::<i32>().value(i).to_owned()),
-                    raw_payload: raw.as_binary::<i32>().value(i).to_vec(),
-                    order_id: (!order_ids.is_null(i)).then(|| order_ids.as_string::<i32>().value(i).to_owned()),
-                });
-            }
+        schema.get_or_insert_with(|| reader.schema());
+        batches.extend(reader.map(Result::unwrap));
+    }
+    match schema {
+        Some(schema) => arrow::compute::concat_batches(&schema, &batches).unwrap(),
+        None => arrow::array::RecordBatch::new_empty(std::sync::Arc::new(arrow::datatypes::Schema::empty())),
+    }
+}
+
+/// Every row of the bronze table at `location`, read from storage by a fresh table handle.
+pub fn read_bronze(location: &str) -> Vec<BronzeRow> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Int32Type, Int64Type};
+    let batch = read_table(location);
+    let mut rows = Vec::new();
+    if batch.num_rows() > 0 {
+        let column = |name: &str| batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}")).clone();
+        let (partitions, offsets) = (column("kafka_partition"), column("kafka_offset"));
+        let (errors, raw, order_ids) = (column("decode_error"), column("raw_payload"), column("order_id"));
+        for i in 0..batch.num_rows() {
+            rows.push(BronzeRow {
+                partition: partitions.as_primitive::<Int32Type>().value(i),
+                offset: offsets.as_primitive::<Int64Type>().value(i),
+                decode_error: (!errors.is_null(i)).then(|| errors.as_string::<i32>().value(i).to_owned()),
+                raw_payload: raw.as_binary::<i32>().value(i).to_vec(),
+                order_id: (!order_ids.is_null(i)).then(|| order_ids.as_string::<i32>().value(i).to_owned()),
+            });
         }
     }
     rows.sort_by_key(|r| (r.partition, r.offset));

@@ -1,5 +1,5 @@
-//! The bronze Delta table: created on first use (racing creators both succeed), positions read
-//! back from its `txn` actions, and appends that carry the positions they consumed.
+//! A Delta table written by one stage: created on first use (racing creators both succeed),
+//! positions read back from its `txn` actions, and appends that carry the positions they consumed.
 
 use std::collections::HashMap;
 
@@ -19,7 +19,7 @@ pub enum TableError {
     Location { location: String, source: Box<DeltaTableError> },
     #[error("cannot open or create the Delta table at {location}: {source}")]
     Open { location: String, source: Box<DeltaTableError> },
-    #[error("the table at {location} does not have the bronze schema: {detail}")]
+    #[error("the table at {location} does not have the expected columns: {detail}")]
     Schema { location: String, detail: String },
     #[error("cannot read positions from the Delta table at {location}: {source}")]
     Positions { location: String, source: Box<DeltaTableError> },

@@ -1,0 +1,73 @@
+//! The silver stage: bronze rows checked by DQX rules into silver, quarantine and
+//! `quality_metrics`, exactly once.
+//!
+//! ```text
+//!  bronze Delta log ──► source (files added since silver's txn, bounded batches)
+//!                   ──► refine (decode errors → quarantine; rules; route by mode; metrics)
+//!                   ──► tables (quarantine → metrics → silver, each commit with the same txn)
+//! ```
+//! Exactly once: every commit carries `txn` `silver:<bronze table path>` = the last bronze
+//! version of its batch; the stage resumes after silver's. `tables.rs` explains the commit
+//! order and how a crash between the three commits is repaired.
+
+mod metrics;
+mod refine;
+mod source;
+mod stage;
+mod tables;
+
+pub use metrics::{RowCounts, batch_metrics, metrics_schema};
+pub use refine::{BRONZE_VERSION, QUARANTINE_REASON, Refined, SilverSchemas, refine};
+pub use source::{BatchLimits, BronzeSlice, BronzeSource};
+pub use stage::{SilverStop, SilverSummary, run};
+pub use tables::{Positions, SilverTables};
+
+use crate::rules::RulesError;
+use crate::table::TableError;
+
+/// The rules built into medallion, used when `silver.rules` is not set.
+pub const BUILT_IN_RULES: &str = include_str!("../../rules/purchase_orders.yml");
+
+/// The `txn` application id silver, quarantine and metrics record their bronze position under.
+pub fn app_id(bronze_location: &str) -> String {
+    format!("silver:{bronze_location}")
+}
+
+/// Why the silver stage stopped with a failure. Each variant names the table, file or row.
+#[derive(Debug, thiserror::Error)]
+pub enum SilverError {
+    #[error(transparent)]
+    Rules(#[from] RulesError),
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("{0}")]
+    Schema(String),
+    #[error("the bronze table at {location} does not exist yet; run `medallion bronze` first")]
+    BronzeMissing { location: String },
+    #[error("cannot read the bronze table at {location}: {message}")]
+    Bronze { location: String, message: String },
+    #[error("cannot read bronze file {file} (version {version}) of {location}: {message}")]
+    BronzeFile { location: String, version: u64, file: String, message: String },
+    #[error("{context}: {message}")]
+    Arrow { context: &'static str, message: String },
+    #[error(
+        "mode `fail`: {count} row(s) failed error checks; first: bronze version {bronze_version}, partition {partition}, offset {offset}, rules {rules}. Nothing was committed for this batch"
+    )]
+    RowsFailed { count: usize, bronze_version: i64, partition: i64, offset: i64, rules: String },
+    #[error("the rules task failed: {0}")]
+    Task(String),
+}
+
+impl SilverError {
+    /// Worth retrying after a pause: storage trouble, not bad data or a bad table.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Table(error) => error.is_transient() || matches!(error, TableError::TxnConflict { .. }),
+            Self::Bronze { .. } | Self::BronzeFile { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

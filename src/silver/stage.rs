@@ -1,0 +1,238 @@
+//! The silver loop: position from the tables, read the next bronze batch, refine it on a
+//! blocking thread, commit; poll bronze when caught up; back off on storage trouble.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::metrics::{RowCounts, metrics_schema};
+use super::refine::{SilverSchemas, refine};
+use super::source::{BatchLimits, BronzeSlice, BronzeSource};
+use super::tables::{Positions, SilverTables};
+use super::{BUILT_IN_RULES, SilverError, app_id};
+use crate::bronze::{BronzeBatchBuilder, DecoderFactory};
+use crate::config::Config;
+use crate::rules::{RuleSet, RulesEngine};
+
+/// Why the stage stopped (successfully).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SilverStop {
+    #[default]
+    Signal,
+    CaughtUp,
+}
+
+/// The `--json` summary of a silver run.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SilverSummary {
+    pub bronze_table: String,
+    pub silver_table: String,
+    pub rules: String,
+    pub rule_set_fingerprint: String,
+    pub mode: String,
+    pub run_id: String,
+    /// Batches checked and committed.
+    pub batches: u64,
+    /// Delta commits over the three tables.
+    pub commits: u64,
+    pub files: u64,
+    pub bytes: u64,
+    /// Bronze versions consumed in this run (first, last).
+    pub bronze_versions: Option<(u64, u64)>,
+    pub silver_version: Option<u64>,
+    pub rows: RowCounts,
+    pub stop: SilverStop,
+}
+
+/// Runs the silver stage until cancelled, or until it has consumed the bronze version current
+/// at start when `until_caught_up`.
+pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<SilverSummary, SilverError> {
+    deltalake::azure::register_handlers(None);
+    let (rules, rules_name) = match &config.silver.rules {
+        Some(path) => (RuleSet::load(&path.display().to_string())?, path.display().to_string()),
+        None => (RuleSet::parse("built-in rules/purchase_orders.yml", BUILT_IN_RULES)?, "built-in rules/purchase_orders.yml".to_owned()),
+    };
+    let decoder = DecoderFactory::from_config(config).decoder().map_err(|e| SilverError::Schema(e.to_string()))?;
+    let bronze_schema = BronzeBatchBuilder::new(decoder).map_err(|e| SilverError::Schema(e.to_string()))?.schema();
+    let schemas = SilverSchemas::from_bronze(&bronze_schema)?;
+    let engine = Arc::new(rules.compile(schemas.input.clone())?);
+    let bronze_location = config.lake.table_location(&config.bronze.table);
+    let Some(mut source) = wait_for_bronze(config, &bronze_location, &schemas, until_caught_up, &cancel).await? else {
+        return Ok(SilverSummary { stop: SilverStop::Signal, ..SilverSummary::default() });
+    };
+    let silver = &config.silver;
+    let locations = [silver.table.as_str(), silver.quarantine_table.as_str(), silver.metrics_table.as_str()].map(|t| config.lake.table_location(t));
+    let mut tables = SilverTables::open(
+        [&locations[0], &locations[1], &locations[2]],
+        config.lake.storage_options(),
+        [schemas.silver.clone(), schemas.quarantine.clone(), metrics_schema()],
+        app_id(&bronze_location),
+    )
+    .await?;
+    let target = if until_caught_up { Some(source.latest_version().await?) } else { None };
+    let run_id = uuid::Uuid::new_v4().to_string();
+    tracing::info!(bronze = %bronze_location, silver = %locations[0], rules = %rules_name, mode = silver.mode.as_str(), ?target, "silver stage started");
+    let mut stage = Stage {
+        config,
+        engine,
+        schemas,
+        summary: SilverSummary {
+            bronze_table: bronze_location,
+            silver_table: locations[0].clone(),
+            rules: rules_name,
+            rule_set_fingerprint: rules.fingerprint.clone(),
+            mode: silver.mode.as_str().to_owned(),
+            run_id,
+            ..SilverSummary::default()
+        },
+    };
+    stage.run(&mut source, &mut tables, target, cancel).await?;
+    Ok(stage.summary)
+}
+
+/// Opens bronze, waiting for it to appear unless `until_caught_up` (then its absence is an
+/// error). `None` when cancelled while waiting.
+async fn wait_for_bronze(
+    config: &Config,
+    location: &str,
+    schemas: &SilverSchemas,
+    until_caught_up: bool,
+    cancel: &CancellationToken,
+) -> Result<Option<BronzeSource>, SilverError> {
+    let mut waited = Duration::ZERO;
+    loop {
+        if let Some(source) = BronzeSource::open(location, config.lake.storage_options(), schemas.read.clone()).await? {
+            return Ok(Some(source));
+        }
+        if until_caught_up {
+            return Err(SilverError::BronzeMissing { location: location.to_owned() });
+        }
+        if waited.as_secs() % 30 == 0 {
+            tracing::info!(bronze = %location, "waiting for the bronze table to be created");
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(None),
+            () = tokio::time::sleep(Duration::from_secs(1)) => waited += Duration::from_secs(1),
+        }
+    }
+}
+
+struct Stage<'a> {
+    config: &'a Config,
+    engine: Arc<RulesEngine>,
+    schemas: SilverSchemas,
+    summary: SilverSummary,
+}
+
+impl Stage<'_> {
+    async fn run(&mut self, source: &mut BronzeSource, tables: &mut SilverTables, target: Option<u64>, cancel: CancellationToken) -> Result<(), SilverError> {
+        let settings = &self.config.silver;
+        let limits = BatchLimits { max_versions: settings.max_batch_versions, max_bytes: settings.max_batch_bytes };
+        let mut positions: Option<Positions> = None;
+        let mut backoff = settings.retry_backoff;
+        while !cancel.is_cancelled() {
+            let step = self.step(source, tables, &mut positions, target, limits).await;
+            let pause = match step {
+                Ok(Step::Committed) => {
+                    backoff = settings.retry_backoff;
+                    continue;
+                }
+                Ok(Step::CaughtUp) if target.is_some() => {
+                    self.summary.stop = SilverStop::CaughtUp;
+                    return Ok(());
+                }
+                Ok(Step::CaughtUp) => settings.poll_interval,
+                Err(error) if error.is_transient() => {
+                    tracing::warn!(%error, retry_in = ?backoff, "silver: storage trouble; retrying from the tables' positions");
+                    positions = None;
+                    let pause = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    pause
+                }
+                Err(error) => return Err(error),
+            };
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        self.summary.stop = SilverStop::Signal;
+        Ok(())
+    }
+
+    /// Checks and commits the next batch, if bronze has one.
+    async fn step(
+        &mut self,
+        source: &mut BronzeSource,
+        tables: &mut SilverTables,
+        positions: &mut Option<Positions>,
+        target: Option<u64>,
+        limits: BatchLimits,
+    ) -> Result<Step, SilverError> {
+        let current = match positions {
+            Some(known) => *known,
+            None => *positions.insert(tables.positions().await?),
+        };
+        let latest = match target {
+            Some(target) => target,
+            None => source.latest_version().await?,
+        };
+        if current.silver.is_some_and(|done| done >= latest) {
+            return Ok(Step::CaughtUp);
+        }
+        let slice = match current.unfinished_batch_end() {
+            Some(end) => {
+                tracing::info!(silver = ?current.silver, batch_end = end, "finishing the batch a previous run left half-committed");
+                source.read(current.silver, end, None).await?
+            }
+            None => source.read(current.silver, latest, Some(limits)).await?,
+        };
+        let span = tracing::info_span!("silver_batch", bronze_from = slice.first_version, bronze_to = slice.last_version, rows = slice.batch.num_rows());
+        let mut updated = current;
+        let result = self.check_and_commit(slice, tables, &mut updated).instrument(span).await;
+        // Commits that landed count even when a later one failed.
+        *positions = Some(updated);
+        result.map(|()| Step::Committed)
+    }
+
+    async fn check_and_commit(&mut self, slice: BronzeSlice, tables: &mut SilverTables, positions: &mut Positions) -> Result<(), SilverError> {
+        let started = std::time::Instant::now();
+        let (engine, schemas, mode) = (Arc::clone(&self.engine), self.schemas.clone(), self.config.silver.mode);
+        let run = engine.run_info(self.summary.run_id.clone());
+        let versions = slice.first_version..=slice.last_version;
+        let batch = slice.batch;
+        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions))
+            .await
+            .map_err(|e| SilverError::Task(e.to_string()))??;
+        let report = tables.commit(&refined, slice.last_version, positions).await?;
+        let counts = refined.counts;
+        tracing::info!(
+            rows = counts.input,
+            silver = counts.silver,
+            quarantined = counts.quarantined,
+            dropped = counts.dropped,
+            errors = counts.with_errors,
+            warnings = counts.with_warnings,
+            silver_version = report.silver_version,
+            millis = started.elapsed().as_millis() as u64,
+            "silver batch committed"
+        );
+        let summary = &mut self.summary;
+        summary.batches += 1;
+        summary.commits += report.commits;
+        summary.files += report.files;
+        summary.bytes += report.bytes;
+        summary.rows.add(&counts);
+        summary.silver_version = Some(report.silver_version);
+        summary.bronze_versions = Some((summary.bronze_versions.map_or(slice.first_version, |(first, _)| first), slice.last_version));
+        Ok(())
+    }
+}
+
+enum Step {
+    Committed,
+    CaughtUp,
+}

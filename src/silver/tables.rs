@@ -1,0 +1,115 @@
+//! The three tables silver writes, and the order it commits them in.
+//!
+//! Delta has no transaction across tables, so "all or none" is built from the `txn` every
+//! commit carries (`silver:<bronze table path>` = last bronze version of the batch):
+//!
+//! 1. quarantine (only when the batch has quarantine rows), 2. quality metrics (always: at least
+//!    the totals row), 3. silver (always, even with no rows: it is the commit point).
+//!
+//! Silver's `txn` is where the stage resumes. A crash after step 1 or 2 leaves quarantine or
+//! metrics one batch ahead; on restart the batch after silver's position is re-read exactly up to
+//! the furthest position found (so it is the same batch, dataset rules included), and each table
+//! whose position already covers it skips its commit. Silver last also means readers of silver
+//! never see a row whose metrics and quarantined siblings are not yet written.
+
+use std::collections::HashMap;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
+
+use super::refine::Refined;
+use crate::table::{StageTable, TableError};
+
+/// Each table's position: the last bronze version it holds (None: never committed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Positions {
+    pub silver: Option<u64>,
+    pub quarantine: Option<u64>,
+    pub metrics: Option<u64>,
+}
+
+impl Positions {
+    /// Where a crash left a batch half-committed: the last bronze version of that batch.
+    pub fn unfinished_batch_end(&self) -> Option<u64> {
+        let ahead = self.quarantine.max(self.metrics);
+        (ahead > self.silver).then_some(ahead).flatten()
+    }
+}
+
+/// What one batch's commits produced.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CommitReport {
+    pub silver_version: u64,
+    pub commits: u64,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// Silver, quarantine and metrics, positioned by `app_id`.
+pub struct SilverTables {
+    silver: StageTable,
+    quarantine: StageTable,
+    metrics: StageTable,
+    app_id: String,
+}
+
+impl SilverTables {
+    pub async fn open(
+        locations: [&str; 3],
+        storage_options: HashMap<String, String>,
+        schemas: [SchemaRef; 3],
+        app_id: String,
+    ) -> Result<Self, TableError> {
+        let [silver_schema, quarantine_schema, metrics_schema] = schemas;
+        let silver = StageTable::open_or_create(locations[0], storage_options.clone(), silver_schema, &[]).await?;
+        let quarantine = StageTable::open_or_create(locations[1], storage_options.clone(), quarantine_schema, &[]).await?;
+        let metrics = StageTable::open_or_create(locations[2], storage_options, metrics_schema, &[]).await?;
+        Ok(Self { silver, quarantine, metrics, app_id })
+    }
+
+    pub fn silver_location(&self) -> &str {
+        self.silver.location()
+    }
+
+    /// Reloads every table and reads its position.
+    pub async fn positions(&mut self) -> Result<Positions, TableError> {
+        let read = async |table: &mut StageTable| -> Result<Option<u64>, TableError> {
+            table.refresh().await?;
+            Ok(table.position(&self.app_id).await?.and_then(|v| u64::try_from(v).ok()))
+        };
+        Ok(Positions { silver: read(&mut self.silver).await?, quarantine: read(&mut self.quarantine).await?, metrics: read(&mut self.metrics).await? })
+    }
+
+    /// Commits one batch ending at bronze version `last`, skipping the tables that hold it
+    /// already; `positions` is updated as each commit lands.
+    pub async fn commit(&mut self, refined: &Refined, last: u64, positions: &mut Positions) -> Result<CommitReport, TableError> {
+        let txn = [(self.app_id.clone(), last as i64)];
+        let holds = |position: Option<u64>| position.is_some_and(|p| p >= last);
+        let mut report = CommitReport::default();
+        let count = |info: crate::table::CommitInfo, report: &mut CommitReport| {
+            report.commits += 1;
+            report.files += info.files;
+            report.bytes += info.bytes;
+            info.version
+        };
+        if refined.quarantine.num_rows() > 0 && !holds(positions.quarantine) {
+            let info = self.quarantine.append(&non_empty(&refined.quarantine), &txn).await?;
+            count(info, &mut report);
+            positions.quarantine = Some(last);
+        }
+        if !holds(positions.metrics) {
+            let info = self.metrics.append(&non_empty(&refined.metrics), &txn).await?;
+            count(info, &mut report);
+            positions.metrics = Some(last);
+        }
+        let info = self.silver.append(&non_empty(&refined.silver), &txn).await?;
+        report.silver_version = count(info, &mut report);
+        positions.silver = Some(last);
+        Ok(report)
+    }
+}
+
+/// No empty Parquet files: a batch without rows commits only its `txn`.
+fn non_empty(batch: &RecordBatch) -> Vec<RecordBatch> {
+    if batch.num_rows() == 0 { Vec::new() } else { vec![batch.clone()] }
+}

@@ -1,0 +1,121 @@
+//! The silver core without broker or storage: routing by mode, quarantine reasons, metrics.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
+
+use super::*;
+use crate::config::SilverMode;
+use crate::rules::RuleSet;
+
+const RULES: &str = r#"
+- criticality: error
+  check: {function: is_not_null, arguments: {column: order_id}}
+- criticality: warn
+  check: {function: is_not_greater_than, arguments: {column: quantity, limit: 100}}
+"#;
+
+fn schemas() -> SilverSchemas {
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let bronze = Schema::new(vec![
+        Field::new("kafka_topic", DataType::Utf8, false),
+        Field::new("kafka_partition", DataType::Int32, false),
+        Field::new("kafka_offset", DataType::Int64, false),
+        Field::new("kafka_timestamp", utc.clone(), true),
+        Field::new("raw_payload", DataType::Binary, false),
+        Field::new("decode_error", DataType::Utf8, true),
+        Field::new("order_id", DataType::Utf8, true),
+        Field::new("quantity", DataType::Int32, true),
+        Field::new("ingestion_timestamp", utc, false),
+    ]);
+    SilverSchemas::from_bronze(&bronze).unwrap()
+}
+
+/// Rows: clean, error (null id), warning (quantity 500), error and warning, undecodable.
+fn bronze_rows(schemas: &SilverSchemas) -> RecordBatch {
+    let columns: Vec<Arc<dyn Array>> = vec![
+        Arc::new(StringArray::from(vec![Some("ORD-1"), None, Some("ORD-3"), None, None])),
+        Arc::new(Int32Array::from(vec![Some(1), Some(2), Some(500), Some(500), None])),
+        Arc::new(Int32Array::from(vec![0, 0, 1, 1, 2])),
+        Arc::new(Int64Array::from(vec![10, 11, 20, 21, 30])),
+        Arc::new(TimestampMicrosecondArray::from(vec![1_000_000; 5]).with_timezone("UTC")),
+        Arc::new(Int64Array::from(vec![7; 5])),
+        Arc::new(StringArray::from(vec![None, None, None, None, Some("unknown magic byte 0x6e")])),
+    ];
+    RecordBatch::try_new(schemas.read.clone(), columns).unwrap()
+}
+
+fn refined(mode: SilverMode) -> Result<Refined, SilverError> {
+    let schemas = schemas();
+    let engine = RuleSet::parse("test.yml", RULES).unwrap().compile(schemas.input.clone()).unwrap();
+    let run = engine.run_info("run-1".to_owned());
+    refine(&engine, &schemas, &bronze_rows(&schemas), mode, &run, 7..=7)
+}
+
+fn offsets(batch: &RecordBatch) -> Vec<i64> {
+    batch.column_by_name("kafka_offset").unwrap().as_primitive::<Int64Type>().values().to_vec()
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
+    batch.column_by_name(name).unwrap().as_string::<i32>().iter().map(|s| s.unwrap_or_default().to_owned()).collect()
+}
+
+#[test]
+fn schemas_keep_business_and_lineage_columns_only() {
+    let schemas = schemas();
+    let names: Vec<&str> = schemas.input.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["order_id", "quantity", "kafka_partition", "kafka_offset", "kafka_timestamp", BRONZE_VERSION]);
+    assert_eq!(schemas.quarantine.fields().last().unwrap().name(), QUARANTINE_REASON);
+}
+
+#[test]
+fn split_sends_errors_and_undecodable_rows_to_quarantine() {
+    let refined = refined(SilverMode::Split).unwrap();
+    assert_eq!(offsets(&refined.silver), [10, 20], "clean and warning-only rows stay");
+    assert_eq!(offsets(&refined.quarantine), [11, 21, 30]);
+    let reasons = strings(&refined.quarantine, QUARANTINE_REASON);
+    assert_eq!(reasons[0], "failed error checks: order_id_is_null");
+    assert_eq!(reasons[2], "undecodable: unknown magic byte 0x6e");
+    assert_eq!(strings(&refined.quarantine, "flag_check"), ["FAIL", "FAIL", "FAIL"]);
+    let counts = refined.counts;
+    assert_eq!((counts.input, counts.undecodable, counts.with_errors, counts.with_warnings, counts.valid), (5, 1, 2, 2, 1));
+    assert_eq!((counts.silver, counts.quarantined, counts.dropped), (2, 3, 0));
+}
+
+#[test]
+fn flag_keeps_every_decoded_row_and_drop_discards_errors() {
+    let flagged = refined(SilverMode::Flag).unwrap();
+    assert_eq!(offsets(&flagged.silver), [10, 11, 20, 21]);
+    assert_eq!(strings(&flagged.silver, "flag_check"), ["PASS", "FAIL", "WARNING", "FAIL"]);
+    assert_eq!(offsets(&flagged.quarantine), [30], "undecodable rows cannot be flagged");
+    let dropped = refined(SilverMode::Drop).unwrap();
+    assert_eq!(offsets(&dropped.silver), [10, 20]);
+    assert_eq!(offsets(&dropped.quarantine), [30]);
+    assert_eq!(dropped.counts.dropped, 2);
+}
+
+#[test]
+fn fail_names_the_first_failing_row() {
+    let error = refined(SilverMode::Fail).unwrap_err().to_string();
+    for expected in ["2 row(s)", "bronze version 7", "partition 0", "offset 11", "order_id_is_null"] {
+        assert!(error.contains(expected), "{expected:?} missing from: {error}");
+    }
+}
+
+#[test]
+fn metrics_have_a_row_per_rule_and_totals_that_add_up() {
+    let refined = refined(SilverMode::Split).unwrap();
+    let metrics = &refined.metrics;
+    assert_eq!(strings(metrics, "kind"), ["rule", "rule", "batch"]);
+    assert_eq!(strings(metrics, "rule_name")[..2], ["order_id_is_null", "quantity_greater_than_limit"]);
+    let long = |name: &str| metrics.column_by_name(name).unwrap().as_primitive::<Int64Type>().clone();
+    assert_eq!((long("checked_rows").value(0), long("failed_rows").value(0)), (4, 2));
+    assert_eq!((long("checked_rows").value(1), long("failed_rows").value(1)), (4, 2));
+    assert!(long("checked_rows").is_null(2) && long("input_rows").is_null(0));
+    let total = |name: &str| long(name).value(2);
+    assert_eq!(total("input_rows"), 5);
+    assert_eq!(total("input_rows"), total("silver_rows") + total("quarantined_rows") + total("dropped_rows"));
+    assert_eq!((long("bronze_version_from").value(0), long("bronze_version_to").value(2)), (7, 7));
+}
