@@ -9,40 +9,8 @@ use std::collections::HashMap;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{BronzeRow, OutputWithin, PROCESS_DEADLINE, consume_all, medallion, read_bronze, run_ok, send_raw, send_signal, summary, txn_version, undecodable_payloads, unique_topic};
+use common::{BronzeRow, Lake, OutputWithin, PROCESS_DEADLINE, consume_all, medallion, read_bronze, run_ok, send_raw, send_signal, summary, txn_version, undecodable_payloads, unique_topic};
 use rdkafka::message::Message;
-
-struct Lake {
-    dir: tempfile::TempDir,
-}
-
-impl Lake {
-    fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
-    }
-    fn root(&self) -> String {
-        self.dir.path().display().to_string()
-    }
-    fn bronze(&self) -> String {
-        format!("{}/bronze/purchase_order_items", self.root())
-    }
-}
-
-impl Drop for Lake {
-    /// A failing test shows the end of every background worker's log.
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        let Ok(entries) = std::fs::read_dir(self.dir.path()) else { return };
-        for entry in entries.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".log")) {
-            let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            eprintln!("--- {} (last lines) ---", entry.file_name().to_string_lossy());
-            tail.iter().rev().for_each(|line| eprintln!("{line}"));
-        }
-    }
-}
 
 /// Produces `events` purchase orders plus `undecodable` raw payloads; returns the raw payloads.
 fn load_topic(topic: &str, events: u64, undecodable: usize) -> Vec<Vec<u8>> {
@@ -65,7 +33,7 @@ fn bronze(lake: &Lake, topic: &str, group: &str, extra: &[&str]) -> std::process
 
 /// A background worker whose log goes to `<lake>/worker-<name>.log` (printed when a test fails).
 fn spawn_bronze(lake: &Lake, topic: &str, group: &str, name: &str) -> Child {
-    let log = std::fs::File::create(lake.dir.path().join(format!("worker-{name}.log"))).unwrap();
+    let log = std::fs::File::create(lake.path().join(format!("worker-{name}.log"))).unwrap();
     bronze(lake, topic, group, &[]).env("MEDALLION_LOG", "warn,medallion=info").stdout(Stdio::null()).stderr(log).spawn().unwrap()
 }
 

@@ -110,7 +110,7 @@ async fn wait_for_bronze(
         if until_caught_up {
             return Err(SilverError::BronzeMissing { location: location.to_owned() });
         }
-        if waited.as_secs() % 30 == 0 {
+        if waited.as_secs().is_multiple_of(30) {
             tracing::info!(bronze = %location, "waiting for the bronze table to be created");
         }
         tokio::select! {

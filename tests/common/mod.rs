@@ -227,7 +227,7 @@ pub fn read_table(location: &str) -> arrow::array::RecordBatch {
         };
         let file = std::fs::File::open(path).unwrap();
         let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
-        schema.get_or_insert_with(|| reader.schema());
+        schema.get_or_insert_with(|| arrow::array::RecordBatchReader::schema(&reader));
         batches.extend(reader.map(Result::unwrap));
     }
     match schema {
@@ -312,5 +312,46 @@ pub trait OutputWithin {
 impl OutputWithin for Command {
     fn output_within(&mut self) -> Output {
         output_within(self, PROCESS_DEADLINE)
+    }
+}
+
+/// A lake in a temporary directory. When a test fails, the end of every `*.log` file in it
+/// (background workers' logs) is printed.
+pub struct Lake {
+    dir: tempfile::TempDir,
+}
+
+impl Lake {
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+    pub fn root(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+    /// The location of the table at `relative` (e.g. `silver/quality_metrics`).
+    pub fn table(&self, relative: &str) -> String {
+        format!("{}/{relative}", self.root())
+    }
+    pub fn bronze(&self) -> String {
+        self.table("bronze/purchase_order_items")
+    }
+}
+
+impl Drop for Lake {
+    /// A failing test shows the end of every background worker's log.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else { return };
+        for entry in entries.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".log")) {
+            let log = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- {} (last lines) ---", entry.file_name().to_string_lossy());
+            tail.iter().rev().for_each(|line| eprintln!("{line}"));
+        }
     }
 }
