@@ -145,6 +145,14 @@ fn every_bronze_row_is_checked_once_and_restarts_resume() {
     let more = silver_caught_up(&lake, &topic);
     assert_eq!(more["rows"]["input"].as_u64(), Some(1_500), "only the new bronze rows: {more}");
     assert_silver_exactly_once(&lake);
+
+    // Following bronze, SIGTERM stops the stage cleanly with its summary.
+    let follower = silver(&lake, &topic, &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    send_signal(&follower, "TERM");
+    let output = common::collect_output(follower, PROCESS_DEADLINE);
+    assert!(output.status.success(), "SIGTERM exits 0: {}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(summary(&output)["stop"], "signal");
 }
 
 fn spawn_logged(lake: &Lake, command: &mut std::process::Command, name: &str) -> Child {
