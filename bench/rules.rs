@@ -64,6 +64,10 @@ fn bench(c: &mut Criterion) {
     let mut writer = ArrowWriter::try_new(std::fs::File::create(&input).expect("create"), batches[0].schema(), None).expect("writer");
     batches.iter().for_each(|batch| writer.write(batch).expect("write"));
     writer.close().expect("close");
+    // For timing the `medallion rules apply` command itself on the same file.
+    if let Ok(copy) = std::env::var("RULES_BENCH_KEEP_INPUT") {
+        std::fs::copy(&input, &copy).expect("copy the 1M-row input");
+    }
     let (input, output) = (input.display().to_string(), dir.path().join("out.parquet").display().to_string());
     let mut group = c.benchmark_group("rules_apply_1m_rows");
     group.throughput(Throughput::Elements(rows as u64)).sample_size(10);

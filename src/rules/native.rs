@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use arrow::array::{Array, BooleanArray, RecordBatch};
+use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
 use arrow::row::{RowConverter, SortField};
 use regex::Regex;
 
@@ -148,9 +148,18 @@ impl NativeCheck {
             NativeKind::DecimalPlaces { limit } => Some(limit.evaluate(batch)?),
             _ => None,
         };
+        // Strings are checked in place; other types as Spark would cast them to text.
+        let strings = values.as_string_opt::<i32>();
         let failed: BooleanArray = (0..batch.num_rows())
             .map(|row| {
-                let Some(text) = value_text(values.as_ref(), row) else { return Some(false) };
+                let text = match strings {
+                    Some(strings) if strings.is_null(row) => return Some(false),
+                    Some(strings) => std::borrow::Cow::Borrowed(strings.value(row)),
+                    None => match value_text(values.as_ref(), row) {
+                        Some(text) => std::borrow::Cow::Owned(text),
+                        None => return Some(false),
+                    },
+                };
                 let limit = limits.as_ref().and_then(|l| value_text(l.as_ref(), row)).and_then(|l| l.parse::<f64>().ok());
                 Some(!self.valid(&text, limit))
             })
