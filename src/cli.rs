@@ -44,6 +44,14 @@ pub enum Command {
     Bronze(StageArgs),
     /// Run the quality stage: bronze checked by DQX rules into silver, quarantine and metrics.
     Silver(SilverArgs),
+    /// Refresh the current-state and gold tables from silver (commits nothing when they are up to date).
+    Gold(GoldArgs),
+    /// Run bronze → silver → gold in one process (with --until-caught-up: each to the end, in
+    /// turn, then print a report of the lake).
+    Run(SilverArgs),
+    /// Per partition: offset in Delta, committed offset, high watermark and lag; each table's
+    /// version, rows and last commit; the last day's quality.
+    Status,
     /// Quality rules in Databricks DQX YAML.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -100,6 +108,14 @@ pub struct SilverArgs {
     /// What happens to rows with errors (silver.mode).
     #[arg(long, value_enum)]
     pub mode: Option<SilverMode>,
+}
+
+/// Flags of `medallion gold`.
+#[derive(Debug, Args, Default)]
+pub struct GoldArgs {
+    /// Keep refreshing every `gold.interval` until SIGINT/SIGTERM instead of refreshing once.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,7 +265,7 @@ impl FlagLayer {
             lake: LakeFlags { root: cli.lake.clone() },
             ..Self::default()
         };
-        if let Command::Silver(args) = &cli.command {
+        if let Command::Silver(args) | Command::Run(args) = &cli.command {
             layer.silver = SilverFlags { rules: args.rules.clone(), mode: args.mode };
         }
         if let Command::Produce(args) = &cli.command {

@@ -5,7 +5,7 @@
 //! ## Data flow (modules in flow order)
 //!
 //! ```text
-//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze (decode ──► Delta + txn) ──► silver (rules ──► Delta + txn) ──► (gold: later)
+//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze (decode ──► Delta + txn) ──► silver (rules ──► Delta + txn) ──► gold (current state, aggregates)
 //!  (seeded      (Avro +     (rate-limited,
 //!   orders)      framing)    bounded in-flight)
 //! ```
@@ -25,6 +25,10 @@
 //! - [`rules`]: the DQX-compatible quality rules engine over RecordBatches (silver's core).
 //! - [`silver`]: bronze read incrementally, checked by the rules, into silver, quarantine and
 //!   `quality_metrics`, positioned by their `txn` actions.
+//! - [`gold`]: silver merged into the current state (latest event per line item) and the
+//!   analysts' aggregates, positioned by their `txn` actions.
+//! - [`pipeline`]: `medallion run`, the three stages in one process.
+//! - [`status`]: `medallion status`, partitions' positions and lag, tables, last day's quality.
 //! - [`shutdown`]: signals → one `CancellationToken`.
 //!
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
@@ -43,4 +47,7 @@ pub mod decode;
 pub mod bronze;
 pub mod rules;
 pub mod silver;
+pub mod gold;
+pub mod pipeline;
+pub mod status;
 pub mod shutdown;

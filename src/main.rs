@@ -18,6 +18,7 @@ use cli::{Cli, Command, ConfigCommand, FlagLayer, RulesCommand};
 use medallion::config::Config;
 use medallion::bronze::{BronzeBatchBuilder, DecoderFactory};
 use medallion::rules::{RuleSet, RulesError};
+use medallion::pipeline::PipelineError;
 use medallion::silver::SilverError;
 use medallion::{produce, shutdown};
 
@@ -78,6 +79,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Produce(_) => run_producer(&cli).await,
         Command::Bronze(args) => run_bronze(&cli, args.until_caught_up).await,
         Command::Silver(args) => run_silver(&cli, args.until_caught_up).await,
+        Command::Gold(args) => run_gold(&cli, args.watch).await,
+        Command::Run(args) => run_pipeline(&cli, args.until_caught_up).await,
+        Command::Status => show_status(&cli).await,
         Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
         Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
     }
@@ -213,6 +217,48 @@ async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
             summary.batches,
             summary.silver_version.map_or_else(|| "unchanged".to_owned(), |v| v.to_string())
         )
+    })
+}
+
+async fn run_pipeline(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let cancel = CancellationToken::new();
+    shutdown::cancel_on_signals(cancel.clone())?;
+    let summary = medallion::pipeline::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
+        PipelineError::Silver(SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. })) => Failure::Invalid(e.into()),
+        other => Failure::Runtime(other.into()),
+    })?;
+    print_summary(cli, &summary, || {
+        format!(
+            "run: {} messages into bronze, {} rows checked into silver ({} quarantined), gold at silver version {} ({} commits) in {:.1}s",
+            summary.bronze.messages, summary.silver.rows.input, summary.silver.rows.quarantined, summary.gold.silver_version, summary.gold.commits, summary.seconds
+        )
+    })
+}
+
+async fn show_status(cli: &Cli) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let status = medallion::status::collect(&config).await;
+    if cli.json {
+        println!("{}", serde_json::to_string(&status).context("cannot render the status").map_err(Failure::Runtime)?);
+    } else {
+        print!("{}", status.to_text());
+    }
+    Ok(())
+}
+
+async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let cancel = CancellationToken::new();
+    shutdown::cancel_on_signals(cancel.clone())?;
+    let summary = medallion::gold::run(&config, watch, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
+    print_summary(cli, &summary, || {
+        let tables: Vec<String> = summary
+            .tables
+            .iter()
+            .map(|t| format!("{} {} rows{}", t.table, t.rows, if t.committed { " (committed)" } else { "" }))
+            .collect();
+        format!("gold: silver version {}, {} commits: {}", summary.silver_version, summary.commits, tables.join(", "))
     })
 }
 

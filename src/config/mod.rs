@@ -7,6 +7,7 @@
 //! `MEDALLION_PRODUCER__RATE=5000`).
 
 mod bronze;
+mod gold;
 mod kafka;
 mod producer;
 mod secret;
@@ -20,6 +21,7 @@ use figment::providers::{Env, Format, Serialized, Yaml};
 use serde::{Deserialize, Serialize};
 
 pub use bronze::BronzeConfig;
+pub use gold::GoldConfig;
 pub use kafka::{ClientRole, KafkaConfig, Profile};
 pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
@@ -55,6 +57,8 @@ pub struct Config {
     pub bronze: BronzeConfig,
     /// The silver stage (`medallion silver`).
     pub silver: SilverConfig,
+    /// The current-state and gold tables (`medallion gold`).
+    pub gold: GoldConfig,
 }
 
 /// How messages are framed and how schema ids resolve.

@@ -29,6 +29,9 @@ impl Config {
         {
             problems.push(format!("silver.rules: {} is not a file", rules.display()));
         }
+        if self.gold.interval.is_zero() {
+            problems.push("gold.interval: must be longer than 0".to_owned());
+        }
         if self.lake.root.trim().is_empty() {
             problems.push("lake.root: must not be empty (set it, or MEDALLION_LAKE)".to_owned());
         }

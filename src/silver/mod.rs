@@ -28,6 +28,13 @@ use crate::table::TableError;
 /// The rules built into medallion, used when `silver.rules` is not set.
 pub const BUILT_IN_RULES: &str = include_str!("../../rules/purchase_orders.yml");
 
+/// The silver schemas for the configured Avro reader schema (the bronze columns it decodes to).
+pub fn schemas(config: &crate::config::Config) -> Result<SilverSchemas, SilverError> {
+    let decoder = crate::bronze::DecoderFactory::from_config(config).decoder().map_err(|e| SilverError::Schema(e.to_string()))?;
+    let bronze_schema = crate::bronze::BronzeBatchBuilder::new(decoder).map_err(|e| SilverError::Schema(e.to_string()))?.schema();
+    SilverSchemas::from_bronze(&bronze_schema)
+}
+
 /// The `txn` application id silver, quarantine and metrics record their bronze position under.
 pub fn app_id(bronze_location: &str) -> String {
     format!("silver:{bronze_location}")
@@ -46,8 +53,6 @@ pub enum SilverError {
     BronzeMissing { location: String },
     #[error("cannot read the bronze table at {location}: {message}")]
     Bronze { location: String, message: String },
-    #[error("cannot read bronze file {file} (version {version}) of {location}: {message}")]
-    BronzeFile { location: String, version: u64, file: String, message: String },
     #[error("{context}: {message}")]
     Arrow { context: &'static str, message: String },
     #[error(
@@ -63,7 +68,7 @@ impl SilverError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Table(error) => error.is_transient() || matches!(error, TableError::TxnConflict { .. }),
-            Self::Bronze { .. } | Self::BronzeFile { .. } => true,
+            Self::Bronze { .. } => true,
             _ => false,
         }
     }

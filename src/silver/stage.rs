@@ -12,7 +12,6 @@ use super::refine::{SilverSchemas, refine};
 use super::source::{BatchLimits, BronzeSlice, BronzeSource};
 use super::tables::{Positions, SilverTables};
 use super::{BUILT_IN_RULES, SilverError, app_id};
-use crate::bronze::{BronzeBatchBuilder, DecoderFactory};
 use crate::config::Config;
 use crate::rules::{RuleSet, RulesEngine};
 
@@ -55,9 +54,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         Some(path) => (RuleSet::load(&path.display().to_string())?, path.display().to_string()),
         None => (RuleSet::parse("built-in rules/purchase_orders.yml", BUILT_IN_RULES)?, "built-in rules/purchase_orders.yml".to_owned()),
     };
-    let decoder = DecoderFactory::from_config(config).decoder().map_err(|e| SilverError::Schema(e.to_string()))?;
-    let bronze_schema = BronzeBatchBuilder::new(decoder).map_err(|e| SilverError::Schema(e.to_string()))?.schema();
-    let schemas = SilverSchemas::from_bronze(&bronze_schema)?;
+    let schemas = super::schemas(config)?;
     let engine = Arc::new(rules.compile(schemas.input.clone())?);
     let bronze_location = config.lake.table_location(&config.bronze.table);
     let Some(mut source) = wait_for_bronze(config, &bronze_location, &schemas, until_caught_up, &cancel).await? else {

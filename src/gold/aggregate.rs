@@ -1,0 +1,96 @@
+//! The analysts' aggregates, as SQL over the current state (one row per line item, its latest
+//! error-free event), evaluated by DataFusion in memory.
+//!
+//! Written as SQL so that an analyst can read the definitions and recompute them elsewhere
+//! (DuckDB, polars, Spark) without reading Rust. Every query orders its output, so the same
+//! current state always gives byte-identical gold files.
+
+use datafusion::prelude::SessionContext;
+use arrow::array::RecordBatch;
+use arrow::compute::concat_batches;
+use arrow::datatypes::SchemaRef;
+
+use super::GoldError;
+
+/// The name the current state is registered under in the queries.
+const CURRENT: &str = "current_items";
+
+/// One gold table defined by a query over `current_items`.
+#[derive(Debug, Clone, Copy)]
+pub struct Aggregate {
+    /// The table's name in reports and errors.
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// Per order: items, delivered and cancelled items, total, first and last event, and
+/// COMPLETED (every item delivered) / CANCELLED (every item cancelled) / OPEN.
+pub const ORDER_STATUS: Aggregate = Aggregate {
+    name: "order_status",
+    sql: "
+SELECT order_id,
+       CAST(count(*) AS BIGINT) AS line_items,
+       CAST(sum(CASE WHEN order_status = 'DELIVERED' THEN 1 ELSE 0 END) AS BIGINT) AS delivered_items,
+       CAST(sum(CASE WHEN order_status = 'CANCELLED' THEN 1 ELSE 0 END) AS BIGINT) AS cancelled_items,
+       sum(total_amount) AS order_total,
+       min(first_event_time) AS first_event_time,
+       max(event_time) AS last_event_time,
+       CASE WHEN sum(CASE WHEN order_status = 'DELIVERED' THEN 1 ELSE 0 END) = count(*) THEN 'COMPLETED'
+            WHEN sum(CASE WHEN order_status = 'CANCELLED' THEN 1 ELSE 0 END) = count(*) THEN 'CANCELLED'
+            ELSE 'OPEN' END AS completion_status
+FROM current_items
+GROUP BY order_id
+ORDER BY order_id",
+};
+
+/// Month of the order date × product: units and revenue of every line item ordered, of those
+/// delivered, and the number of orders.
+pub const PRODUCT_SALES_MONTHLY: Aggregate = Aggregate {
+    name: "product_sales_monthly",
+    sql: "
+SELECT CAST(date_trunc('month', CAST(order_date AS TIMESTAMP)) AS DATE) AS month,
+       product_id,
+       max(product_name) AS product_name,
+       CAST(sum(quantity) AS BIGINT) AS units_ordered,
+       sum(total_amount) AS revenue_ordered,
+       CAST(coalesce(sum(CASE WHEN order_status = 'DELIVERED' THEN quantity END), 0) AS BIGINT) AS units_delivered,
+       coalesce(sum(CASE WHEN order_status = 'DELIVERED' THEN total_amount END), CAST(0 AS DECIMAL(22, 2))) AS revenue_delivered,
+       CAST(count(DISTINCT order_id) AS BIGINT) AS orders
+FROM current_items
+WHERE order_date IS NOT NULL AND product_id IS NOT NULL
+GROUP BY 1, 2
+ORDER BY 1, 2",
+};
+
+/// Fiscal quarter × vendor: what was bought (line items not cancelled): spend, units, items,
+/// orders.
+pub const VENDOR_SPEND_QUARTERLY: Aggregate = Aggregate {
+    name: "vendor_spend_quarterly",
+    sql: "
+SELECT fiscal_quarter,
+       vendor_id,
+       sum(total_amount) AS spend,
+       CAST(sum(quantity) AS BIGINT) AS units,
+       CAST(count(*) AS BIGINT) AS items,
+       CAST(count(DISTINCT order_id) AS BIGINT) AS orders
+FROM current_items
+WHERE (order_status IS DISTINCT FROM 'CANCELLED') AND fiscal_quarter IS NOT NULL AND vendor_id IS NOT NULL
+GROUP BY 1, 2
+ORDER BY 1, 2",
+};
+
+/// The aggregates computed from the current state.
+pub const AGGREGATES: [Aggregate; 3] = [ORDER_STATUS, PRODUCT_SALES_MONTHLY, VENDOR_SPEND_QUARTERLY];
+
+impl Aggregate {
+    /// Evaluates the query over `current`: one batch (possibly empty) and its schema.
+    pub async fn evaluate(&self, current: &RecordBatch) -> Result<RecordBatch, GoldError> {
+        let error = |e: datafusion::error::DataFusionError| GoldError::Aggregate { table: self.name, message: e.to_string() };
+        let context = SessionContext::new();
+        context.register_batch(CURRENT, current.clone()).map_err(error)?;
+        let frame = context.sql(self.sql).await.map_err(error)?;
+        let schema: SchemaRef = frame.schema().inner().clone();
+        let batches = frame.collect().await.map_err(error)?;
+        concat_batches(&schema, &batches).map_err(|e| GoldError::Aggregate { table: self.name, message: e.to_string() })
+    }
+}

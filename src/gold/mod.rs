@@ -1,0 +1,63 @@
+//! Gold: the current state of every line item and the analysts' tables, from silver.
+//!
+//! ```text
+//!  silver Delta log ──► current (rows added since its txn, no errors: MERGE, latest event wins)
+//!                   ──► aggregates (SQL over the current state: order_status,
+//!                       product_sales_monthly, vendor_spend_quarterly)
+//!  silver + quarantine logs ──► quality_daily (rows added since its txn, folded in per day)
+//! ```
+//! Exactly once and idempotent: the current table records `current:<silver table path>` = the
+//! silver version it reflects, each gold table `gold:<silver table path>` (quality_daily also
+//! `gold:<quarantine table path>`). A refresh commits only tables whose position is behind the
+//! silver version it read, so a second refresh with no new silver data commits nothing; a crash
+//! between tables leaves some behind, and the next refresh brings them to the same version.
+
+mod aggregate;
+mod current;
+mod quality;
+mod refresh;
+
+pub use aggregate::{AGGREGATES, Aggregate, ORDER_STATUS, PRODUCT_SALES_MONTHLY, VENDOR_SPEND_QUARTERLY};
+pub use current::{CurrentSpec, EVENTS, FIRST_EVENT_TIME};
+pub use quality::{DayQuality, QualityDaily};
+pub use refresh::{Gold, GoldSummary, TableRefresh, run};
+
+use crate::table::TableError;
+
+/// The `txn` application id of the current table.
+pub fn current_app_id(silver_location: &str) -> String {
+    format!("current:{silver_location}")
+}
+
+/// The `txn` application id of the gold tables, per source table.
+pub fn gold_app_id(source_location: &str) -> String {
+    format!("gold:{source_location}")
+}
+
+/// Why a gold refresh failed. Each variant names the table.
+#[derive(Debug, thiserror::Error)]
+pub enum GoldError {
+    #[error(transparent)]
+    Table(#[from] TableError),
+    #[error("the silver table at {location} does not exist yet; run `medallion silver` first")]
+    SilverMissing { location: String },
+    #[error("cannot compute gold table {table}: {message}")]
+    Aggregate { table: &'static str, message: String },
+    #[error("cannot build the {table} table: {message}")]
+    Arrow { table: String, message: String },
+    #[error("{0}")]
+    Schema(String),
+}
+
+impl GoldError {
+    /// Worth retrying after a pause: storage trouble or a concurrent writer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Table(error) => error.is_transient() || matches!(error, TableError::TxnConflict { .. }),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

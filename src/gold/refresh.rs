@@ -1,0 +1,275 @@
+//! One gold refresh: read what silver (and quarantine) added since each table's position, bring
+//! the current state and every gold table to the silver version read, commit only what moved.
+
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::{Schema, SchemaRef};
+use tokio_util::sync::CancellationToken;
+
+use super::aggregate::{AGGREGATES, Aggregate};
+use super::current::CurrentSpec;
+use super::quality::{self, QualityDaily};
+use super::{GoldError, current_app_id, gold_app_id};
+use crate::config::Config;
+use crate::table::{DataFile, StageTable, TableReader};
+
+/// What a refresh did to one table.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TableRefresh {
+    pub table: String,
+    pub location: String,
+    /// The table's version after the refresh.
+    pub version: Option<u64>,
+    pub rows: u64,
+    /// Whether this refresh committed to it (false: it already reflected the silver version).
+    pub committed: bool,
+}
+
+/// The `--json` summary of `medallion gold`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GoldSummary {
+    pub silver_table: String,
+    /// The silver version every table now reflects.
+    pub silver_version: u64,
+    pub refreshes: u64,
+    pub commits: u64,
+    pub tables: Vec<TableRefresh>,
+}
+
+/// The current-state and gold tables, with their silver (and quarantine) sources.
+pub struct Gold {
+    storage_options: std::collections::HashMap<String, String>,
+    spec: CurrentSpec,
+    silver: TableReader,
+    quarantine_location: String,
+    quarantine: Option<TableReader>,
+    /// Silver's own `txn` id (its bronze position): quarantine versions beyond it are not final.
+    silver_app_id: String,
+    /// Silver columns the current state needs.
+    silver_read_schema: SchemaRef,
+    current_schema: SchemaRef,
+    current: StageTable,
+    /// The current table's rows as of its version, kept between refreshes.
+    current_rows: Option<(u64, RecordBatch)>,
+    aggregates: Vec<(Aggregate, String, Option<StageTable>)>,
+    quality: StageTable,
+}
+
+impl Gold {
+    /// Opens silver and creates the current and quality tables if needed; `SilverMissing` when
+    /// silver does not exist yet.
+    pub async fn open(config: &Config) -> Result<Self, GoldError> {
+        deltalake::azure::register_handlers(None);
+        let storage_options = config.lake.storage_options();
+        let location = |table: &str| config.lake.table_location(table);
+        let silver_location = location(&config.silver.table);
+        let silver = TableReader::open(&silver_location, storage_options.clone())
+            .await?
+            .ok_or_else(|| GoldError::SilverMissing { location: silver_location.clone() })?;
+        let silver_schema = crate::silver::schemas(config).map_err(|e| GoldError::Schema(e.to_string()))?.silver;
+        let spec = CurrentSpec::purchase_orders();
+        let current_schema = spec.schema(&silver_schema).map_err(|e| GoldError::Schema(format!("current state: {e}")))?;
+        let read_fields = silver_schema.fields().iter().filter(|f| current_schema.field_with_name(f.name()).is_ok() || f.name() == "_errors");
+        let silver_read_schema = std::sync::Arc::new(Schema::new(read_fields.cloned().collect::<Vec<_>>()));
+        let current = StageTable::open_or_create(&location(&config.gold.current_table), storage_options.clone(), current_schema.clone(), &[]).await?;
+        let quality = StageTable::open_or_create(&location(&config.gold.quality_daily_table), storage_options.clone(), quality::schema(), &[]).await?;
+        let gold = &config.gold;
+        let aggregate_tables = [&gold.order_status_table, &gold.product_sales_table, &gold.vendor_spend_table];
+        let aggregates = AGGREGATES.iter().zip(aggregate_tables).map(|(aggregate, table)| (*aggregate, location(table), None)).collect();
+        Ok(Self {
+            silver_app_id: crate::silver::app_id(&location(&config.bronze.table)),
+            quarantine_location: location(&config.silver.quarantine_table),
+            quarantine: None,
+            storage_options,
+            spec,
+            silver,
+            silver_read_schema,
+            current_schema,
+            current,
+            current_rows: None,
+            aggregates,
+            quality,
+        })
+    }
+
+    /// Brings every table to the newest silver version; commits nothing when all are there.
+    pub async fn refresh(&mut self) -> Result<GoldSummary, GoldError> {
+        let silver_version = self.silver.refresh().await?;
+        let bronze_position = self.silver.position(&self.silver_app_id).await?;
+        let mut summary = GoldSummary { silver_table: self.silver.location().to_owned(), silver_version, refreshes: 1, ..GoldSummary::default() };
+        let current = self.refresh_current(silver_version, &mut summary).await?;
+        for index in 0..self.aggregates.len() {
+            self.refresh_aggregate(index, &current, silver_version, &mut summary).await?;
+        }
+        self.refresh_quality(silver_version, bronze_position, &mut summary).await?;
+        summary.commits = summary.tables.iter().filter(|t| t.committed).count() as u64;
+        tracing::info!(silver_version, commits = summary.commits, "gold refreshed");
+        Ok(summary)
+    }
+
+    async fn refresh_current(&mut self, silver_version: u64, summary: &mut GoldSummary) -> Result<RecordBatch, GoldError> {
+        self.current.refresh().await?;
+        let app_id = current_app_id(self.silver.location());
+        let position = as_version(self.current.position(&app_id).await?);
+        let existing = self.current_rows().await?;
+        if position.is_some_and(|p| p >= silver_version) {
+            summary.tables.push(report("current", &self.current, &existing, false));
+            return Ok(existing);
+        }
+        let files = added_since(&self.silver, position, silver_version).await?;
+        let new_rows = self.silver.read(&files, &self.silver_read_schema, None).await?;
+        let merged = self.spec.merge(&self.current_schema, &existing, &new_rows).map_err(|e| arrow_error("current", e))?;
+        let info = self.current.replace(&non_empty(&merged), &[(app_id, silver_version as i64)]).await?;
+        tracing::debug!(silver_rows = new_rows.num_rows(), current_rows = merged.num_rows(), version = info.version, "current state merged");
+        self.current_rows = Some((info.version, merged.clone()));
+        summary.tables.push(report("current", &self.current, &merged, true));
+        Ok(merged)
+    }
+
+    /// The current table's rows: from memory when nobody else committed since, else from storage.
+    async fn current_rows(&mut self) -> Result<RecordBatch, GoldError> {
+        if let Some((version, rows)) = &self.current_rows
+            && Some(*version) == self.current.version()
+        {
+            return Ok(rows.clone());
+        }
+        let rows = read_all(self.current.location(), &self.storage_options, &self.current_schema).await?;
+        self.current_rows = self.current.version().map(|v| (v, rows.clone()));
+        Ok(rows)
+    }
+
+    async fn refresh_aggregate(&mut self, index: usize, current: &RecordBatch, silver_version: u64, summary: &mut GoldSummary) -> Result<(), GoldError> {
+        let app_id = gold_app_id(self.silver.location());
+        let (aggregate, location, table) = &mut self.aggregates[index];
+        if let Some(table) = table.as_mut() {
+            table.refresh().await?;
+            if as_version(table.position(&app_id).await?).is_some_and(|p| p >= silver_version) {
+                summary.tables.push(TableRefresh { table: aggregate.name.to_owned(), location: location.clone(), version: table.version(), rows: 0, committed: false });
+                return Ok(());
+            }
+        }
+        let rows = aggregate.evaluate(current).await?;
+        let table = match table {
+            Some(table) => table,
+            None => table.insert(StageTable::open_or_create(location, self.storage_options.clone(), rows.schema(), &[]).await?),
+        };
+        let committed = as_version(table.position(&app_id).await?).is_none_or(|p| p < silver_version);
+        if committed {
+            table.replace(&non_empty(&rows), &[(app_id, silver_version as i64)]).await?;
+        }
+        summary.tables.push(report(aggregate.name, table, &rows, committed));
+        Ok(())
+    }
+
+    async fn refresh_quality(&mut self, silver_version: u64, bronze_position: Option<i64>, summary: &mut GoldSummary) -> Result<(), GoldError> {
+        self.quality.refresh().await?;
+        let (silver_app, quarantine_app) = (gold_app_id(self.silver.location()), gold_app_id(&self.quarantine_location));
+        let silver_position = as_version(self.quality.position(&silver_app).await?);
+        let quarantine_position = as_version(self.quality.position(&quarantine_app).await?);
+        let (quarantine_files, quarantine_last) = self.final_quarantine_files(quarantine_position, bronze_position).await?;
+        let existing = read_all(self.quality.location(), &self.storage_options, &quality::schema()).await?;
+        if silver_position.is_some_and(|p| p >= silver_version) && quarantine_last == quarantine_position {
+            summary.tables.push(report("quality_daily", &self.quality, &existing, false));
+            return Ok(());
+        }
+        let input = quality::input_schema();
+        let mut daily = QualityDaily::default();
+        let silver_files = added_since(&self.silver, silver_position, silver_version).await?;
+        daily.add_rows(&self.silver.read(&silver_files, &input, None).await?).map_err(|e| arrow_error("quality_daily", e))?;
+        if let Some(quarantine) = &self.quarantine {
+            daily.add_rows(&quarantine.read(&quarantine_files, &input, None).await?).map_err(|e| arrow_error("quality_daily", e))?;
+        }
+        daily.absorb(QualityDaily::from_batch(&existing).map_err(|e| arrow_error("quality_daily", e))?);
+        let rows = daily.to_batch().map_err(|e| arrow_error("quality_daily", e))?;
+        let mut positions = vec![(silver_app, silver_version as i64)];
+        positions.extend(quarantine_last.map(|q| (quarantine_app, q as i64)));
+        self.quality.replace(&non_empty(&rows), &positions).await?;
+        summary.tables.push(report("quality_daily", &self.quality, &rows, true));
+        Ok(())
+    }
+
+    /// Quarantine files added after version `after` by batches silver has finished (quarantine
+    /// commits before silver, so its newest batch may not be final yet), and the last such version.
+    async fn final_quarantine_files(&mut self, after: Option<u64>, bronze_position: Option<i64>) -> Result<(Vec<DataFile>, Option<u64>), GoldError> {
+        if self.quarantine.is_none() {
+            self.quarantine = TableReader::open(&self.quarantine_location, self.storage_options.clone()).await?;
+        }
+        let Some(quarantine) = self.quarantine.as_mut() else { return Ok((Vec::new(), after)) };
+        let latest = quarantine.refresh().await?;
+        let (mut files, mut last) = (Vec::new(), after);
+        for version in after.map_or(0, |v| v + 1)..=latest {
+            let entry = quarantine.entry(version).await?;
+            let batch_end = entry.positions.iter().find(|(app, _)| *app == self.silver_app_id).map(|(_, end)| *end);
+            if batch_end.is_some_and(|end| Some(end) > bronze_position) {
+                break;
+            }
+            files.extend(entry.added);
+            last = Some(version);
+        }
+        Ok((files, last))
+    }
+}
+
+/// Refreshes once (`medallion gold`), or every `gold.interval` until cancelled when `keep_running`
+/// (storage trouble is retried with backoff; other errors stop it).
+pub async fn run(config: &Config, keep_running: bool, cancel: CancellationToken) -> Result<GoldSummary, GoldError> {
+    let mut gold = Gold::open(config).await?;
+    let mut total = gold.refresh().await?;
+    if !keep_running {
+        return Ok(total);
+    }
+    let mut backoff = config.silver.retry_backoff;
+    loop {
+        let pause = if backoff > config.silver.retry_backoff { backoff } else { config.gold.interval };
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+        match gold.refresh().await {
+            Ok(summary) => {
+                backoff = config.silver.retry_backoff;
+                total = GoldSummary { refreshes: total.refreshes + 1, commits: total.commits + summary.commits, ..summary };
+            }
+            Err(error) if error.is_transient() => {
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                tracing::warn!(%error, retry_in = ?backoff, "gold refresh failed; retrying");
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(total)
+}
+
+async fn added_since(reader: &TableReader, after: Option<u64>, until: u64) -> Result<Vec<DataFile>, GoldError> {
+    let mut files = Vec::new();
+    for version in after.map_or(0, |v| v + 1)..=until {
+        files.extend(reader.entry(version).await?.added);
+    }
+    Ok(files)
+}
+
+/// Every row of the table at `location` (which exists) as `schema`.
+async fn read_all(location: &str, storage_options: &std::collections::HashMap<String, String>, schema: &SchemaRef) -> Result<RecordBatch, GoldError> {
+    let Some(reader) = TableReader::open(location, storage_options.clone()).await? else {
+        return Ok(RecordBatch::new_empty(schema.clone()));
+    };
+    let files: Vec<DataFile> = reader.live_files()?.into_iter().map(|(file, _)| file).collect();
+    Ok(reader.read(&files, schema, None).await?)
+}
+
+fn as_version(position: Option<i64>) -> Option<u64> {
+    position.and_then(|p| u64::try_from(p).ok())
+}
+
+fn non_empty(batch: &RecordBatch) -> Vec<RecordBatch> {
+    if batch.num_rows() == 0 { Vec::new() } else { vec![batch.clone()] }
+}
+
+fn report(name: &str, table: &StageTable, rows: &RecordBatch, committed: bool) -> TableRefresh {
+    TableRefresh { table: name.to_owned(), location: table.location().to_owned(), version: table.version(), rows: rows.num_rows() as u64, committed }
+}
+
+fn arrow_error(table: &str, error: arrow::error::ArrowError) -> GoldError {
+    GoldError::Arrow { table: table.to_owned(), message: error.to_string() }
+}

@@ -1,0 +1,177 @@
+//! The gold cores on hand-made batches: merge order independence, the SQL aggregates, and
+//! quality_daily's additivity.
+
+use std::sync::Arc;
+
+use arrow::array::{AsArray, Float64Array, Int32Array, Int64Array, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef, TimeUnit};
+
+use super::*;
+
+fn utc() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// A silver-like schema with the columns the current state and the aggregates use.
+fn silver_schema() -> SchemaRef {
+    let errors = crate::rules::result_fields().into_iter().find(|f| f.name() == "_errors").map(|f| f.data_type().clone()).unwrap();
+    Arc::new(Schema::new(vec![
+        Field::new("order_id", DataType::Utf8, true),
+        Field::new("line_number", DataType::Int32, true),
+        Field::new("order_status", DataType::Utf8, true),
+        Field::new("event_time", utc(), true),
+        Field::new("kafka_partition", DataType::Int32, true),
+        Field::new("kafka_offset", DataType::Int64, true),
+        Field::new("_errors", errors, true),
+        Field::new("flag_check", DataType::Utf8, false),
+    ]))
+}
+
+/// Rows (order, line, status, event time, offset, has errors).
+fn silver_rows(rows: &[(&str, i32, &str, i64, i64, bool)]) -> RecordBatch {
+    let schema = silver_schema();
+    let errors_type = schema.field_with_name("_errors").unwrap().data_type().clone();
+    // Rows that failed get a non-null (empty) `_errors` list: "not null" is all that matters.
+    let DataType::List(item) = &errors_type else { unreachable!() };
+    let offsets = arrow::buffer::OffsetBuffer::new(vec![0i32; rows.len() + 1].into());
+    let nulls = arrow::buffer::NullBuffer::from(rows.iter().map(|r| r.5).collect::<Vec<_>>());
+    let errors = Arc::new(ListArray::new(item.clone(), offsets, arrow::array::new_empty_array(item.data_type()), Some(nulls)));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.3)).with_timezone("UTC")),
+            Arc::new(Int32Array::from(vec![0; rows.len()])),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.4))),
+            errors,
+            Arc::new(StringArray::from(vec!["PASS"; rows.len()])),
+        ],
+    )
+    .unwrap()
+}
+
+fn statuses(batch: &RecordBatch) -> Vec<(String, i32, String, i64)> {
+    let (orders, lines) = (batch.column_by_name("order_id").unwrap().as_string::<i32>(), batch.column_by_name("line_number").unwrap().as_primitive::<arrow::datatypes::Int32Type>());
+    let status = batch.column_by_name("order_status").unwrap().as_string::<i32>();
+    let events = batch.column_by_name(EVENTS).unwrap().as_primitive::<Int64Type>();
+    (0..batch.num_rows()).map(|i| (orders.value(i).to_owned(), lines.value(i), status.value(i).to_owned(), events.value(i))).collect()
+}
+
+#[test]
+fn the_latest_event_wins_whatever_the_batching() {
+    let spec = CurrentSpec::purchase_orders();
+    let schema = spec.schema(&silver_schema()).unwrap();
+    let events = [
+        ("ORD-000002", 1, "NEW", 10, 1, false),
+        ("ORD-000001", 1, "NEW", 10, 2, false),
+        ("ORD-000001", 1, "SHIPPED", 30, 5, false),
+        ("ORD-000001", 1, "PROCESSING", 20, 4, false),
+        // Same time as SHIPPED, later offset: wins the tie.
+        ("ORD-000001", 1, "DELIVERED", 30, 6, false),
+        // Failed its error checks: never enters the current state.
+        ("ORD-000001", 1, "CANCELLED", 99, 7, true),
+        ("ORD-000001", 2, "NEW", 10, 3, false),
+    ];
+    let all_at_once = spec.merge(&schema, &RecordBatch::new_empty(schema.clone()), &silver_rows(&events)).unwrap();
+    let mut one_by_one = RecordBatch::new_empty(schema.clone());
+    for event in events.iter().rev() {
+        one_by_one = spec.merge(&schema, &one_by_one, &silver_rows(&[*event])).unwrap();
+    }
+    assert_eq!(all_at_once, one_by_one);
+    assert_eq!(
+        statuses(&all_at_once),
+        vec![
+            ("ORD-000001".to_owned(), 1, "DELIVERED".to_owned(), 4),
+            ("ORD-000001".to_owned(), 2, "NEW".to_owned(), 1),
+            ("ORD-000002".to_owned(), 1, "NEW".to_owned(), 1),
+        ]
+    );
+    let first = all_at_once.column_by_name(FIRST_EVENT_TIME).unwrap();
+    assert_eq!(arrow::compute::cast(first, &DataType::Int64).unwrap().as_primitive::<Int64Type>().value(0), 10);
+}
+
+#[tokio::test]
+async fn order_status_completes_only_when_every_item_is_delivered() {
+    let spec = CurrentSpec::purchase_orders();
+    let schema = spec.schema(&silver_schema()).unwrap();
+    let events = [
+        ("A", 1, "DELIVERED", 10, 1, false),
+        ("A", 2, "DELIVERED", 10, 2, false),
+        ("B", 1, "DELIVERED", 10, 3, false),
+        ("B", 2, "SHIPPED", 10, 4, false),
+        ("C", 1, "CANCELLED", 10, 5, false),
+    ];
+    let current = spec.merge(&schema, &RecordBatch::new_empty(schema.clone()), &silver_rows(&events)).unwrap();
+    // The test schema has no money columns: a query over what it has.
+    let status = Aggregate {
+        name: "order_status_test",
+        sql: "SELECT order_id, CAST(count(*) AS BIGINT) AS items,
+                     CASE WHEN sum(CASE WHEN order_status = 'DELIVERED' THEN 1 ELSE 0 END) = count(*) THEN 'COMPLETED'
+                          WHEN sum(CASE WHEN order_status = 'CANCELLED' THEN 1 ELSE 0 END) = count(*) THEN 'CANCELLED'
+                          ELSE 'OPEN' END AS completion_status
+              FROM current_items GROUP BY order_id ORDER BY order_id",
+    };
+    let rows = status.evaluate(&current).await.unwrap();
+    let completion: Vec<&str> = rows.column(2).as_string::<i32>().iter().flatten().collect();
+    assert_eq!(completion, ["COMPLETED", "OPEN", "CANCELLED"]);
+    assert_eq!(rows.column(1).as_primitive::<Int64Type>().values().to_vec(), [2, 2, 1]);
+}
+
+#[test]
+fn the_shipped_aggregates_are_valid_sql_over_the_purchase_order_schema() {
+    let config = crate::config::Config::default();
+    let silver = crate::silver::schemas(&config).unwrap().silver;
+    let spec = CurrentSpec::purchase_orders();
+    let current = RecordBatch::new_empty(spec.schema(&silver).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    for aggregate in AGGREGATES {
+        let rows = runtime.block_on(aggregate.evaluate(&current)).unwrap_or_else(|e| panic!("{}: {e}", aggregate.name));
+        assert_eq!(rows.num_rows(), 0);
+        for field in rows.schema().fields() {
+            assert!(!matches!(field.data_type(), DataType::UInt64 | DataType::UInt32 | DataType::Timestamp(TimeUnit::Nanosecond, _)), "{}: {field:?} cannot go to Delta", aggregate.name);
+        }
+    }
+}
+
+fn quality_rows(rows: &[(i64, &str, Option<f64>)]) -> RecordBatch {
+    let schema = quality::input_schema();
+    let n = rows.len();
+    let times = TimestampMicrosecondArray::from_iter_values(rows.iter().map(|r| r.0)).with_timezone("UTC");
+    RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(times.clone()),
+            Arc::new(times),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.2))),
+            arrow::array::new_null_array(schema.field(4).data_type(), n),
+            arrow::array::new_null_array(schema.field(5).data_type(), n),
+            arrow::array::new_null_array(&DataType::Utf8, n),
+        ],
+    )
+    .unwrap()
+}
+
+#[test]
+fn quality_daily_is_additive_and_exact() {
+    const DAY: i64 = 86_400_000_000;
+    let rows = [(0, "PASS", Some(1.0)), (5, "WARNING", Some(0.9)), (DAY + 1, "FAIL", Some(0.1)), (DAY + 2, "PASS", Some(1.0 / 3.0))];
+    let mut whole = QualityDaily::default();
+    whole.add_rows(&quality_rows(&rows)).unwrap();
+    let mut parts = QualityDaily::default();
+    for row in rows.iter().rev() {
+        let mut part = QualityDaily::default();
+        part.add_rows(&quality_rows(&[*row])).unwrap();
+        // Through the table's own representation, as a refresh does.
+        part.absorb(QualityDaily::from_batch(&parts.to_batch().unwrap()).unwrap());
+        parts = part;
+    }
+    assert_eq!(whole, parts);
+    let batch = whole.to_batch().unwrap();
+    let ints = |name: &str| batch.column_by_name(name).unwrap().as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!((ints("rows"), ints("pass_rows"), ints("warning_rows"), ints("fail_rows")), (vec![2, 2], vec![1, 1], vec![1, 0], vec![0, 1]));
+    let means = batch.column_by_name("mean_quality_score").unwrap().as_primitive::<arrow::datatypes::Float64Type>();
+    assert!((means.value(0) - 0.95).abs() < 1e-12 && (means.value(1) - (0.1 + 1.0 / 3.0) / 2.0).abs() < 1e-12);
+}

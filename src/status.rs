@@ -1,0 +1,255 @@
+//! `medallion status`: where every partition stands (offset in Delta, committed offset, high
+//! watermark, lag), every table's version, rows and last commit, and the last day's quality.
+//!
+//! Read-only and tolerant: a missing table is reported as missing, an unreachable broker as an
+//! error line, and the rest is still shown.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+
+use crate::config::{ClientRole, Config};
+use crate::table::TableReader;
+
+/// One partition of the topic.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct PartitionStatus {
+    pub partition: i32,
+    /// Last offset bronze holds (its `txn`), None before the first commit.
+    pub delta_offset: Option<i64>,
+    /// The consumer group's committed offset (next to read), None when never committed.
+    pub committed_offset: Option<i64>,
+    pub high_watermark: i64,
+    /// Messages in Kafka not yet in bronze: high watermark − (delta offset + 1).
+    pub lag: i64,
+    /// What a consumer-group tool shows: high watermark − committed offset.
+    pub committed_lag: i64,
+}
+
+/// The topic as seen from Kafka, or why it could not be seen.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KafkaStatus {
+    pub bootstrap: String,
+    pub topic: String,
+    pub group: String,
+    pub partitions: Vec<PartitionStatus>,
+    pub total_lag: i64,
+    pub error: Option<String>,
+}
+
+/// One table of the lake.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableStatus {
+    pub table: String,
+    pub location: String,
+    pub exists: bool,
+    pub version: Option<u64>,
+    /// From the files' statistics (every writer of medallion records them).
+    pub rows: Option<u64>,
+    /// Last commit, RFC 3339 UTC.
+    pub last_commit: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The newest day of `quality_daily`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QualitySummary {
+    pub day: String,
+    pub rows: i64,
+    pub pass_rows: i64,
+    pub warning_rows: i64,
+    pub fail_rows: i64,
+    pub mean_quality_score: Option<f64>,
+    pub top_failing_rules: Vec<String>,
+}
+
+/// The whole `status --json` object.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    pub kafka: KafkaStatus,
+    pub tables: Vec<TableStatus>,
+    pub quality: Option<QualitySummary>,
+}
+
+/// Collects the status of the topic and the lake.
+pub async fn collect(config: &Config) -> Status {
+    deltalake::azure::register_handlers(None);
+    let bronze_location = config.lake.table_location(&config.bronze.table);
+    let bronze = TableReader::open(&bronze_location, config.lake.storage_options()).await.ok().flatten();
+    let kafka = kafka_status(config, bronze.as_ref()).await;
+    let mut tables = Vec::new();
+    for (name, table) in table_names(config) {
+        tables.push(table_status(config, name, &table).await);
+    }
+    let quality = quality_summary(config).await;
+    Status { kafka, tables, quality }
+}
+
+fn table_names(config: &Config) -> Vec<(&'static str, String)> {
+    let (silver, gold) = (&config.silver, &config.gold);
+    vec![
+        ("bronze", config.bronze.table.clone()),
+        ("silver", silver.table.clone()),
+        ("quarantine", silver.quarantine_table.clone()),
+        ("quality_metrics", silver.metrics_table.clone()),
+        ("current", gold.current_table.clone()),
+        ("order_status", gold.order_status_table.clone()),
+        ("product_sales_monthly", gold.product_sales_table.clone()),
+        ("vendor_spend_quarterly", gold.vendor_spend_table.clone()),
+        ("quality_daily", gold.quality_daily_table.clone()),
+    ]
+}
+
+async fn table_status(config: &Config, name: &str, table: &str) -> TableStatus {
+    let location = config.lake.table_location(table);
+    let mut status = TableStatus { table: name.to_owned(), location: location.clone(), ..TableStatus::default() };
+    match TableReader::open(&location, config.lake.storage_options()).await {
+        Ok(None) => {}
+        Ok(Some(reader)) => {
+            status.exists = true;
+            status.version = Some(reader.version());
+            status.last_commit = reader.commit_time_millis().and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339());
+            match reader.live_files() {
+                Ok(files) => status.rows = files.iter().map(|(_, rows)| rows.map(|r| r as u64)).sum(),
+                Err(error) => status.error = Some(error.to_string()),
+            }
+        }
+        Err(error) => status.error = Some(error.to_string()),
+    }
+    status
+}
+
+async fn kafka_status(config: &Config, bronze: Option<&TableReader>) -> KafkaStatus {
+    let kafka = &config.kafka;
+    let mut status = KafkaStatus { bootstrap: kafka.effective_bootstrap(), topic: kafka.topic.clone(), group: kafka.group_id.clone(), ..KafkaStatus::default() };
+    let marks = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || watermarks_and_commits(&config)
+    })
+    .await;
+    let marks = match marks {
+        Ok(Ok(marks)) => marks,
+        Ok(Err(error)) => {
+            status.error = Some(error);
+            return status;
+        }
+        Err(error) => {
+            status.error = Some(error.to_string());
+            return status;
+        }
+    };
+    for (partition, (high, committed)) in marks {
+        let delta_offset = match bronze {
+            Some(bronze) => bronze.position(&crate::bronze::app_id(&kafka.topic, partition)).await.ok().flatten(),
+            None => None,
+        };
+        let lag = (high - delta_offset.map_or(0, |o| o + 1)).max(0);
+        let committed_lag = (high - committed.unwrap_or(0)).max(0);
+        status.partitions.push(PartitionStatus { partition, delta_offset, committed_offset: committed, high_watermark: high, lag, committed_lag });
+    }
+    status.total_lag = status.partitions.iter().map(|p| p.lag).sum();
+    status
+}
+
+/// Partition → (high watermark, committed offset of the group), from the brokers.
+fn watermarks_and_commits(config: &Config) -> Result<BTreeMap<i32, (i64, Option<i64>)>, String> {
+    let kafka = &config.kafka;
+    let timeout = kafka.connect_timeout.max(Duration::from_secs(1));
+    let bootstrap = kafka.effective_bootstrap();
+    let consumer: BaseConsumer = kafka
+        .client_config_with(config.profile, ClientRole::Consumer, &[("group.id", kafka.group_id.clone()), ("enable.auto.commit", "false".to_owned())])
+        .create()
+        .map_err(|e| format!("cannot create a Kafka client for {bootstrap}: {e}"))?;
+    let metadata = consumer.fetch_metadata(Some(&kafka.topic), timeout).map_err(|e| format!("cannot reach Kafka brokers at {bootstrap} within {timeout:?}: {e}"))?;
+    let partitions: Vec<i32> = metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
+    if partitions.is_empty() {
+        return Err(format!("topic `{}` does not exist on {bootstrap}", kafka.topic));
+    }
+    let mut wanted = TopicPartitionList::new();
+    for partition in &partitions {
+        wanted.add_partition(&kafka.topic, *partition);
+    }
+    let committed = consumer.committed_offsets(wanted, timeout).map_err(|e| format!("cannot read the committed offsets of group {}: {e}", kafka.group_id))?;
+    let mut marks = BTreeMap::new();
+    for partition in partitions {
+        let (_, high) = consumer.fetch_watermarks(&kafka.topic, partition, timeout).map_err(|e| format!("cannot read the high watermark of partition {partition}: {e}"))?;
+        let offset = committed.find_partition(&kafka.topic, partition).and_then(|p| match p.offset() {
+            Offset::Offset(offset) => Some(offset),
+            _ => None,
+        });
+        marks.insert(partition, (high, offset));
+    }
+    Ok(marks)
+}
+
+/// The newest day of `quality_daily`, when the table exists and has rows.
+async fn quality_summary(config: &Config) -> Option<QualitySummary> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+    let location = config.lake.table_location(&config.gold.quality_daily_table);
+    let reader = TableReader::open(&location, config.lake.storage_options()).await.ok().flatten()?;
+    let files: Vec<_> = reader.live_files().ok()?.into_iter().map(|(file, _)| file).collect();
+    let rows = reader.read(&files, &crate::gold::QualityDaily::default().to_batch().ok()?.schema(), None).await.ok()?;
+    let days = rows.column_by_name("day")?.as_primitive::<Date32Type>();
+    let last = (0..rows.num_rows()).max_by_key(|&i| days.value(i))?;
+    let int = |name: &str| rows.column_by_name(name).map_or(0, |c| c.as_primitive::<Int64Type>().value(last));
+    let mean = rows.column_by_name("mean_quality_score")?.as_primitive::<Float64Type>();
+    let top = rows.column_by_name("top_failing_rules")?.as_list::<i32>().value(last);
+    Some(QualitySummary {
+        day: days.value_as_date(last).map(|d| d.to_string()).unwrap_or_default(),
+        rows: int("rows"),
+        pass_rows: int("pass_rows"),
+        warning_rows: int("warning_rows"),
+        fail_rows: int("fail_rows"),
+        mean_quality_score: mean.is_valid(last).then(|| mean.value(last)),
+        top_failing_rules: top.as_string::<i32>().iter().flatten().map(str::to_owned).collect(),
+    })
+}
+
+impl Status {
+    /// A human-readable rendering for terminals.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let kafka = &self.kafka;
+        out.push_str(&format!("kafka {} topic {} group {}\n", kafka.bootstrap, kafka.topic, kafka.group));
+        if let Some(error) = &kafka.error {
+            out.push_str(&format!("  unavailable: {error}\n"));
+        }
+        out.push_str("  partition  delta_offset  committed  high_watermark  lag\n");
+        for p in &kafka.partitions {
+            let show = |o: Option<i64>| o.map_or_else(|| "-".to_owned(), |o| o.to_string());
+            out.push_str(&format!("  {:>9}  {:>12}  {:>9}  {:>14}  {:>3}\n", p.partition, show(p.delta_offset), show(p.committed_offset), p.high_watermark, p.lag));
+        }
+        out.push_str(&format!("  total lag {}\n", kafka.total_lag));
+        out.push_str("tables\n");
+        for t in &self.tables {
+            let state = match (&t.error, t.exists) {
+                (Some(error), _) => format!("error: {error}"),
+                (None, false) => "missing".to_owned(),
+                (None, true) => format!(
+                    "version {}, {} rows, last commit {}",
+                    t.version.unwrap_or(0),
+                    t.rows.map_or_else(|| "?".to_owned(), |r| r.to_string()),
+                    t.last_commit.as_deref().unwrap_or("?")
+                ),
+            };
+            out.push_str(&format!("  {:<24} {state}\n", t.table));
+        }
+        if let Some(q) = &self.quality {
+            out.push_str(&format!(
+                "quality {}: {} rows, {} PASS, {} WARNING, {} FAIL, mean score {}, top failing rules: {}\n",
+                q.day,
+                q.rows,
+                q.pass_rows,
+                q.warning_rows,
+                q.fail_rows,
+                q.mean_quality_score.map_or_else(|| "-".to_owned(), |s| format!("{s:.3}")),
+                q.top_failing_rules.join(", ")
+            ));
+        }
+        out
+    }
+}

@@ -1,0 +1,177 @@
+//! Reading a stage's input table without a query engine: the files a version added (for
+//! incremental stages) or every live file (for full reads), straight from the Delta log and the
+//! object store, only the columns asked for.
+//!
+//! Only `add` actions with `dataChange = true` count as new data: a compaction's rewrites would
+//! otherwise be read twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, new_null_array};
+use arrow::compute::{cast, concat_batches};
+use arrow::datatypes::SchemaRef;
+use deltalake::kernel::Action;
+use deltalake::{DeltaTable, ObjectStore, Path};
+use object_store::ObjectStoreExt;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::TableError;
+
+/// One data file of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataFile {
+    /// Relative to the table root, URL-encoded as in the log.
+    pub path: String,
+    pub size: u64,
+}
+
+/// What one commit of the log holds that readers care about.
+#[derive(Debug, Clone, Default)]
+pub struct VersionEntry {
+    /// Data files added with `dataChange = true`.
+    pub added: Vec<DataFile>,
+    /// The `txn` positions the commit recorded (app id → version).
+    pub positions: Vec<(String, i64)>,
+}
+
+/// A Delta table opened for reading.
+pub struct TableReader {
+    table: DeltaTable,
+    location: String,
+}
+
+impl TableReader {
+    /// Opens the table at `location`; `None` while it does not exist.
+    pub async fn open(location: &str, storage_options: HashMap<String, String>) -> Result<Option<Self>, TableError> {
+        let read_error = |source: deltalake::DeltaTableError| TableError::Read { location: location.to_owned(), message: source.to_string() };
+        let url = deltalake::ensure_table_uri(location).map_err(read_error)?;
+        if url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists()) {
+            return Ok(None);
+        }
+        match deltalake::open_table_with_storage_options(url, storage_options).await {
+            Ok(table) => Ok(Some(Self { table, location: location.to_owned() })),
+            Err(deltalake::DeltaTableError::NotATable(_)) => Ok(None),
+            Err(other) => Err(read_error(other)),
+        }
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn error(&self, message: String) -> TableError {
+        TableError::Read { location: self.location.clone(), message }
+    }
+
+    /// The version loaded (0 for a table that only has its creation commit).
+    pub fn version(&self) -> u64 {
+        self.table.version().unwrap_or(0)
+    }
+
+    /// Reloads the log and returns the newest version.
+    pub async fn refresh(&mut self) -> Result<u64, TableError> {
+        self.table.update_state().await.map_err(|e| self.error(e.to_string()))?;
+        Ok(self.version())
+    }
+
+    /// The position recorded under `app_id` as of the loaded version.
+    pub async fn position(&self, app_id: &str) -> Result<Option<i64>, TableError> {
+        let snapshot = self.table.snapshot().map_err(|e| self.error(e.to_string()))?;
+        snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(|e| self.error(e.to_string()))
+    }
+
+    /// The commit time of the loaded version, milliseconds since the epoch.
+    pub fn commit_time_millis(&self) -> Option<i64> {
+        let snapshot = self.table.snapshot().ok()?;
+        snapshot.version_timestamp(snapshot.version())
+    }
+
+    /// Every live data file of the loaded version, with the rows its statistics count.
+    pub fn live_files(&self) -> Result<Vec<(DataFile, Option<usize>)>, TableError> {
+        let snapshot = self.table.snapshot().map_err(|e| self.error(e.to_string()))?;
+        Ok(snapshot
+            .log_data()
+            .into_iter()
+            .map(|file| (DataFile { path: file.path().to_string(), size: u64::try_from(file.size()).unwrap_or(0) }, file.num_records()))
+            .collect())
+    }
+
+    /// The files and positions commit `version` recorded.
+    pub async fn entry(&self, version: u64) -> Result<VersionEntry, TableError> {
+        let log_store = self.table.log_store();
+        let bytes = log_store.read_commit_entry(version).await.map_err(|e| self.error(format!("version {version}: {e}")))?;
+        let Some(bytes) = bytes else {
+            return Err(self.error(format!("the log entry of version {version} is gone (log retention?); cannot resume incrementally")));
+        };
+        let actions = deltalake::logstore::get_actions(version, &bytes).map_err(|e| self.error(format!("version {version}: {e}")))?;
+        let mut entry = VersionEntry::default();
+        for action in actions {
+            match action {
+                Action::Add(add) if add.data_change => entry.added.push(DataFile { path: add.path, size: u64::try_from(add.size).unwrap_or(0) }),
+                Action::Txn(txn) => entry.positions.push((txn.app_id, txn.version)),
+                _ => {}
+            }
+        }
+        Ok(entry)
+    }
+
+    /// The rows of `files` as `schema` (see [`conform`]); `version_column` names an Int64
+    /// column to fill with `version` (the version that added the files).
+    pub async fn read(&self, files: &[DataFile], schema: &SchemaRef, version_column: Option<(&str, u64)>) -> Result<RecordBatch, TableError> {
+        let store = self.table.log_store().object_store(None);
+        let mut batches = Vec::new();
+        for file in files {
+            batches.extend(self.read_file(&store, file, schema, version_column).await?);
+        }
+        concat_batches(schema, &batches).map_err(|e| self.error(e.to_string()))
+    }
+
+    async fn read_file(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        file: &DataFile,
+        schema: &SchemaRef,
+        version_column: Option<(&str, u64)>,
+    ) -> Result<Vec<RecordBatch>, TableError> {
+        let file_error = |message: String| TableError::ReadFile { location: self.location.clone(), file: file.path.clone(), message };
+        let object = Path::from_url_path(&file.path).map_err(|e| file_error(e.to_string()))?;
+        let bytes = store.get(&object).await.map_err(|e| file_error(e.to_string()))?.bytes().await.map_err(|e| file_error(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| file_error(e.to_string()))?;
+        let wanted: Vec<usize> =
+            builder.schema().fields().iter().enumerate().filter(|(_, f)| schema.field_with_name(f.name()).is_ok()).map(|(i, _)| i).collect();
+        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+        let reader = builder.with_projection(mask).with_batch_size(65_536).build().map_err(|e| file_error(e.to_string()))?;
+        reader
+            .map(|batch| {
+                let batch = batch.map_err(|e| file_error(e.to_string()))?;
+                conform(&batch, schema, version_column).map_err(file_error)
+            })
+            .collect()
+    }
+}
+
+/// `batch` as `schema`: columns by name, cast where the file's types differ, absent nullable
+/// columns as nulls (files written before a column existed), the version column filled in.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, version_column: Option<(&str, u64)>) -> Result<RecordBatch, String> {
+    let rows = batch.num_rows();
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| -> Result<ArrayRef, String> {
+            if let Some((name, version)) = version_column
+                && field.name() == name
+            {
+                return Ok(Arc::new(Int64Array::from(vec![version as i64; rows])));
+            }
+            match batch.column_by_name(field.name()) {
+                Some(column) if column.data_type() == field.data_type() => Ok(column.clone()),
+                Some(column) => cast(column, field.data_type()).map_err(|e| format!("column {}: {e}", field.name())),
+                None if field.is_nullable() => Ok(new_null_array(field.data_type(), rows)),
+                None => Err(format!("column {} is missing", field.name())),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| e.to_string())
+}

@@ -1,0 +1,107 @@
+//! StageTable against real Delta tables in temporary directories.
+
+use std::sync::Arc;
+
+use arrow::array::{AsArray, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+
+use super::*;
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, true), Field::new("offset", DataType::Int64, false)]))
+}
+
+fn batch(offsets: std::ops::Range<i64>) -> RecordBatch {
+    let names: StringArray = offsets.clone().map(|o| Some(format!("row-{o}"))).collect();
+    RecordBatch::try_new(schema(), vec![Arc::new(names), Arc::new(Int64Array::from_iter_values(offsets))]).unwrap()
+}
+
+/// Every `offset` value in the table, read from its Parquet files by a fresh handle.
+async fn offsets_in_storage(location: &str) -> Vec<i64> {
+    let url = deltalake::table::builder::ensure_table_uri(location).unwrap();
+    let table = deltalake::open_table(url).await.unwrap();
+    let mut offsets = Vec::new();
+    for uri in table.get_file_uris().unwrap() {
+        let path = match url::Url::parse(&uri) {
+            Ok(url) => url.to_file_path().unwrap(),
+            Err(_) => std::path::PathBuf::from(&uri),
+        };
+        let file = std::fs::File::open(path).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        for batch in reader {
+            offsets.extend(batch.unwrap().column_by_name("offset").unwrap().as_primitive::<Int64Type>().values().iter().copied());
+        }
+    }
+    offsets.sort_unstable();
+    offsets
+}
+
+#[tokio::test]
+async fn positions_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("t").display().to_string();
+    let mut table = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    assert_eq!(table.position("app:0").await.unwrap(), None);
+    let info = table.append(&[batch(0..5)], &[("app:0".to_owned(), 4)]).await.unwrap();
+    assert_eq!((info.version, info.files), (1, 1));
+    table.append(&[batch(5..8)], &[("app:0".to_owned(), 7), ("app:1".to_owned(), 0)]).await.unwrap();
+
+    let reopened = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    assert_eq!(reopened.position("app:0").await.unwrap(), Some(7));
+    assert_eq!(reopened.position("app:1").await.unwrap(), Some(0));
+    assert_eq!(offsets_in_storage(&location).await, (0..8).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn checkpoints_are_written_at_the_table_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("checkpointed").display().to_string();
+    let mut table = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    for offset in 0..100 {
+        table.append(&[batch(offset..offset + 1)], &[("app:0".to_owned(), offset)]).await.unwrap();
+    }
+    // delta-rs checkpoints when (version + 1) is a multiple of delta.checkpointInterval (100).
+    let log = dir.path().join("checkpointed/_delta_log");
+    assert!(log.join("00000000000000000099.checkpoint.parquet").exists(), "no checkpoint at version 99");
+    assert!(log.join("_last_checkpoint").exists());
+    let reopened = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    assert_eq!(reopened.position("app:0").await.unwrap(), Some(99), "positions survive checkpointing");
+}
+
+#[tokio::test]
+async fn racing_creators_both_get_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("race").display().to_string();
+    let (a, b) = tokio::join!(
+        StageTable::open_or_create(&location, HashMap::new(), schema(), &[]),
+        StageTable::open_or_create(&location, HashMap::new(), schema(), &[]),
+    );
+    assert!(a.is_ok() && b.is_ok(), "{:?} {:?}", a.err(), b.err());
+}
+
+#[tokio::test]
+async fn same_position_from_the_same_snapshot_conflicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("conflict").display().to_string();
+    let mut first = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    let mut second = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    first.append(&[batch(0..3)], &[("app:0".to_owned(), 2)]).await.unwrap();
+    let error = second.append(&[batch(0..3)], &[("app:0".to_owned(), 2)]).await.unwrap_err();
+    assert!(matches!(error, TableError::TxnConflict { .. }), "{error}");
+    // Different partitions from the same snapshot both land.
+    second.refresh().await.unwrap();
+    let mut third = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    second.append(&[batch(3..4)], &[("app:1".to_owned(), 3)]).await.unwrap();
+    third.append(&[batch(4..5)], &[("app:2".to_owned(), 4)]).await.unwrap();
+    assert_eq!(offsets_in_storage(&location).await, (0..5).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_table_with_another_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("other").display().to_string();
+    StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    let wider = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, true), Field::new("extra", DataType::Int64, true)]));
+    let error = StageTable::open_or_create(&location, HashMap::new(), wider, &[]).await.err().unwrap();
+    assert!(error.to_string().contains("missing columns [\"extra\"]") && error.to_string().contains(&location), "{error}");
+}

@@ -1,0 +1,235 @@
+//! `medallion gold` against a real broker and real Delta tables read back from storage: the
+//! current state and every gold table equal an independent computation from silver (plain Rust
+//! over the rows read back), after lifecycle updates and bad records, incrementally; a refresh
+//! with no new silver data commits nothing.
+#![allow(clippy::unwrap_used)] // tests fail by panicking
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Int64Type};
+use common::{Lake, OutputWithin, medallion, read_table, run_ok, summary, unique_topic};
+
+fn produce(topic: &str, count: u64, seed: u64) {
+    run_ok(&["produce", "--count", &count.to_string(), "--seed", &seed.to_string(), "--invalid-ratio", "0.1", "--topic", topic]);
+}
+
+/// bronze and silver until caught up, then `medallion gold --json`.
+fn pipeline(lake: &Lake, topic: &str) -> serde_json::Value {
+    for stage in ["bronze", "silver"] {
+        let output = medallion().args([stage, "--until-caught-up", "--topic", topic, "--group", "gold-test", "--lake", &lake.root()]).output_within();
+        assert!(output.status.success(), "{stage}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    gold(lake)
+}
+
+fn gold(lake: &Lake) -> serde_json::Value {
+    let output = medallion().args(["gold", "--json", "--lake", &lake.root()]).output_within();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    summary(&output)
+}
+
+/// A column as text (None for null), whatever its type.
+fn texts(batch: &RecordBatch, name: &str) -> Vec<Option<String>> {
+    let column = batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+    let column = cast(column, &DataType::Utf8).unwrap();
+    column.as_string::<i32>().iter().map(|v| v.map(str::to_owned)).collect()
+}
+
+/// A column as i64 (timestamps in microseconds, decimals in cents), whatever its type.
+fn longs(batch: &RecordBatch, name: &str) -> Vec<Option<i64>> {
+    let column = batch.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+    let column = match column.data_type() {
+        DataType::Decimal128(_, scale) => {
+            let decimals = column.as_primitive::<arrow::datatypes::Decimal128Type>();
+            let factor = 10i128.pow(u32::try_from(*scale).unwrap()) / 100;
+            return decimals.iter().map(|v| v.map(|v| i64::try_from(v / factor).unwrap())).collect();
+        }
+        DataType::Date32 => cast(&cast(column, &DataType::Int32).unwrap(), &DataType::Int64).unwrap(),
+        _ => cast(column, &DataType::Int64).unwrap(),
+    };
+    column.as_primitive::<Int64Type>().iter().collect()
+}
+
+/// One line item's latest event, computed here from silver rows.
+#[derive(Debug, Clone)]
+struct Item {
+    recency: (i64, i64, i64),
+    status: String,
+    quantity: i64,
+    total: i64,
+    first_event: i64,
+    month: String,
+    product: String,
+    quarter: String,
+    vendor: String,
+}
+
+/// The current state, from silver rows without errors: latest (event_time, partition, offset).
+fn current_from_silver(silver: &RecordBatch) -> BTreeMap<(String, i64), Item> {
+    let (orders, lines, errors) = (texts(silver, "order_id"), longs(silver, "line_number"), silver.column_by_name("_errors").unwrap().clone());
+    let (times, partitions, offsets) = (longs(silver, "event_time"), longs(silver, "kafka_partition"), longs(silver, "kafka_offset"));
+    let (statuses, quantities, totals) = (texts(silver, "order_status"), longs(silver, "quantity"), longs(silver, "total_amount"));
+    let (dates, products, quarters, vendors) = (texts(silver, "order_date"), texts(silver, "product_id"), texts(silver, "fiscal_quarter"), texts(silver, "vendor_id"));
+    let mut items: BTreeMap<(String, i64), Item> = BTreeMap::new();
+    for i in 0..silver.num_rows() {
+        let (Some(order), Some(line)) = (orders[i].clone(), lines[i]) else { continue };
+        if errors.is_valid(i) {
+            continue;
+        }
+        let item = Item {
+            recency: (times[i].unwrap(), partitions[i].unwrap(), offsets[i].unwrap()),
+            status: statuses[i].clone().unwrap_or_default(),
+            quantity: quantities[i].unwrap_or(0),
+            total: totals[i].unwrap_or(0),
+            first_event: times[i].unwrap(),
+            month: dates[i].clone().map(|d| format!("{}-01", &d[..7])).unwrap_or_default(),
+            product: products[i].clone().unwrap_or_default(),
+            quarter: quarters[i].clone().unwrap_or_default(),
+            vendor: vendors[i].clone().unwrap_or_default(),
+        };
+        items
+            .entry((order, line))
+            .and_modify(|held| {
+                let first_event = held.first_event.min(item.first_event);
+                if item.recency > held.recency {
+                    *held = item.clone();
+                }
+                held.first_event = first_event;
+            })
+            .or_insert(item);
+    }
+    items
+}
+
+/// order id → (items, delivered, cancelled, total cents, completion).
+fn order_status_expected(items: &BTreeMap<(String, i64), Item>) -> BTreeMap<String, (i64, i64, i64, i64, String)> {
+    let mut orders: BTreeMap<String, (i64, i64, i64, i64, String)> = BTreeMap::new();
+    for ((order, _), item) in items {
+        let entry = orders.entry(order.clone()).or_default();
+        entry.0 += 1;
+        entry.1 += i64::from(item.status == "DELIVERED");
+        entry.2 += i64::from(item.status == "CANCELLED");
+        entry.3 += item.total;
+    }
+    for entry in orders.values_mut() {
+        entry.4 = if entry.1 == entry.0 { "COMPLETED" } else if entry.2 == entry.0 { "CANCELLED" } else { "OPEN" }.to_owned();
+    }
+    orders
+}
+
+fn order_status_in_gold(lake: &Lake) -> BTreeMap<String, (i64, i64, i64, i64, String)> {
+    let gold = read_table(&lake.table("gold/order_status"));
+    let (orders, items, delivered, cancelled) = (texts(&gold, "order_id"), longs(&gold, "line_items"), longs(&gold, "delivered_items"), longs(&gold, "cancelled_items"));
+    let (totals, completion) = (longs(&gold, "order_total"), texts(&gold, "completion_status"));
+    (0..gold.num_rows())
+        .map(|i| (orders[i].clone().unwrap(), (items[i].unwrap(), delivered[i].unwrap(), cancelled[i].unwrap(), totals[i].unwrap(), completion[i].clone().unwrap())))
+        .collect()
+}
+
+/// (month, product) → (units ordered, revenue ordered, units delivered, revenue delivered).
+fn product_sales_expected(items: &BTreeMap<(String, i64), Item>) -> BTreeMap<(String, String), (i64, i64, i64, i64)> {
+    let mut sales: BTreeMap<(String, String), (i64, i64, i64, i64)> = BTreeMap::new();
+    for item in items.values() {
+        let entry = sales.entry((item.month.clone(), item.product.clone())).or_default();
+        let delivered = i64::from(item.status == "DELIVERED");
+        *entry = (entry.0 + item.quantity, entry.1 + item.total, entry.2 + delivered * item.quantity, entry.3 + delivered * item.total);
+    }
+    sales
+}
+
+fn product_sales_in_gold(lake: &Lake) -> BTreeMap<(String, String), (i64, i64, i64, i64)> {
+    let gold = read_table(&lake.table("gold/product_sales_monthly"));
+    let (months, products) = (texts(&gold, "month"), texts(&gold, "product_id"));
+    let columns = ["units_ordered", "revenue_ordered", "units_delivered", "revenue_delivered"].map(|c| longs(&gold, c));
+    (0..gold.num_rows())
+        .map(|i| ((months[i].clone().unwrap(), products[i].clone().unwrap()), (columns[0][i].unwrap(), columns[1][i].unwrap(), columns[2][i].unwrap(), columns[3][i].unwrap())))
+        .collect()
+}
+
+/// (quarter, vendor) → (spend, items) of line items not cancelled.
+fn vendor_spend_expected(items: &BTreeMap<(String, i64), Item>) -> BTreeMap<(String, String), (i64, i64)> {
+    let mut spend: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for item in items.values().filter(|item| item.status != "CANCELLED") {
+        let entry = spend.entry((item.quarter.clone(), item.vendor.clone())).or_default();
+        *entry = (entry.0 + item.total, entry.1 + 1);
+    }
+    spend
+}
+
+fn vendor_spend_in_gold(lake: &Lake) -> BTreeMap<(String, String), (i64, i64)> {
+    let gold = read_table(&lake.table("gold/vendor_spend_quarterly"));
+    let (quarters, vendors, spend, items) = (texts(&gold, "fiscal_quarter"), texts(&gold, "vendor_id"), longs(&gold, "spend"), longs(&gold, "items"));
+    (0..gold.num_rows()).map(|i| ((quarters[i].clone().unwrap(), vendors[i].clone().unwrap()), (spend[i].unwrap(), items[i].unwrap()))).collect()
+}
+
+/// Total rows and FAIL rows per day over silver and quarantine, against quality_daily.
+fn assert_quality_daily(lake: &Lake) {
+    const DAY: i64 = 86_400_000_000;
+    let mut expected: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
+    for table in ["silver/purchase_order_items", "silver/purchase_order_items_quarantine"] {
+        let rows = read_table(&lake.table(table));
+        if rows.num_rows() == 0 {
+            continue;
+        }
+        let (times, kafka_times, flags) = (longs(&rows, "event_time"), longs(&rows, "kafka_timestamp"), texts(&rows, "flag_check"));
+        for i in 0..rows.num_rows() {
+            let entry = expected.entry(times[i].or(kafka_times[i]).unwrap().div_euclid(DAY)).or_default();
+            entry.0 += 1;
+            entry.1 += i64::from(flags[i].as_deref() == Some("FAIL"));
+        }
+    }
+    let gold = read_table(&lake.table("gold/quality_daily"));
+    let (days, rows, fails) = (longs(&gold, "day"), longs(&gold, "rows"), longs(&gold, "fail_rows"));
+    let actual: BTreeMap<i64, (i64, i64)> = (0..gold.num_rows()).map(|i| (days[i].unwrap(), (rows[i].unwrap(), fails[i].unwrap()))).collect();
+    assert_eq!(actual, expected, "quality_daily rows and FAIL rows per day");
+}
+
+fn assert_gold_matches_silver(lake: &Lake) {
+    let items = current_from_silver(&read_table(&lake.table("silver/purchase_order_items")));
+    let current = read_table(&lake.table("silver/purchase_order_items_current"));
+    assert_eq!(current.num_rows(), items.len(), "one current row per line item");
+    let (orders, lines, statuses, firsts) = (texts(&current, "order_id"), longs(&current, "line_number"), texts(&current, "order_status"), longs(&current, "first_event_time"));
+    for i in 0..current.num_rows() {
+        let item = &items[&(orders[i].clone().unwrap(), lines[i].unwrap())];
+        assert_eq!((statuses[i].as_deref(), firsts[i]), (Some(item.status.as_str()), Some(item.first_event)), "current row {i}");
+    }
+    assert_eq!(order_status_in_gold(lake), order_status_expected(&items));
+    assert_eq!(product_sales_in_gold(lake), product_sales_expected(&items));
+    assert_eq!(vendor_spend_in_gold(lake), vendor_spend_expected(&items));
+    assert_quality_daily(lake);
+}
+
+fn log_versions(lake: &Lake, table: &str) -> usize {
+    let log = lake.path().join(table).join("_delta_log");
+    std::fs::read_dir(log).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json")).count()
+}
+
+#[test]
+fn gold_equals_an_independent_computation_from_silver_incrementally() {
+    let lake = Lake::new();
+    let topic = unique_topic("gold");
+    produce(&topic, 4_000, 21);
+    let first = pipeline(&lake, &topic);
+    assert_eq!(first["commits"], 5, "current, three aggregates and quality_daily: {first}");
+    assert_gold_matches_silver(&lake);
+    let completion = texts(&read_table(&lake.table("gold/order_status")), "completion_status");
+    assert!(completion.iter().any(|c| c.as_deref() == Some("COMPLETED")) && completion.iter().any(|c| c.as_deref() == Some("OPEN")), "lifecycles reach both states");
+
+    // No new silver data: nothing is committed anywhere.
+    let tables = ["silver/purchase_order_items_current", "gold/order_status", "gold/product_sales_monthly", "gold/vendor_spend_quarterly", "gold/quality_daily"];
+    let before: Vec<usize> = tables.iter().map(|t| log_versions(&lake, t)).collect();
+    let again = gold(&lake);
+    assert_eq!(again["commits"], 0, "{again}");
+    assert_eq!(tables.iter().map(|t| log_versions(&lake, t)).collect::<Vec<_>>(), before);
+
+    // More events: the incremental refresh (only the new silver versions read) still equals the
+    // computation over all of silver.
+    produce(&topic, 3_000, 22);
+    let second = pipeline(&lake, &topic);
+    assert_eq!(second["commits"], 5, "{second}");
+    assert_gold_matches_silver(&lake);
+}
