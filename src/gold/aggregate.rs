@@ -7,7 +7,7 @@
 
 use datafusion::prelude::SessionContext;
 use arrow::array::RecordBatch;
-use arrow::compute::concat_batches;
+use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::SchemaRef;
 
 use super::GoldError;
@@ -32,7 +32,7 @@ SELECT order_id,
        CAST(count(*) AS BIGINT) AS line_items,
        CAST(sum(CASE WHEN order_status = 'DELIVERED' THEN 1 ELSE 0 END) AS BIGINT) AS delivered_items,
        CAST(sum(CASE WHEN order_status = 'CANCELLED' THEN 1 ELSE 0 END) AS BIGINT) AS cancelled_items,
-       sum(total_amount) AS order_total,
+       CAST(sum(total_amount) AS DECIMAL(22, 2)) AS order_total,
        min(first_event_time) AS first_event_time,
        max(event_time) AS last_event_time,
        CASE WHEN sum(CASE WHEN order_status = 'DELIVERED' THEN 1 ELSE 0 END) = count(*) THEN 'COMPLETED'
@@ -52,9 +52,9 @@ SELECT CAST(date_trunc('month', CAST(order_date AS TIMESTAMP)) AS DATE) AS month
        product_id,
        max(product_name) AS product_name,
        CAST(sum(quantity) AS BIGINT) AS units_ordered,
-       sum(total_amount) AS revenue_ordered,
+       CAST(sum(total_amount) AS DECIMAL(22, 2)) AS revenue_ordered,
        CAST(coalesce(sum(CASE WHEN order_status = 'DELIVERED' THEN quantity END), 0) AS BIGINT) AS units_delivered,
-       coalesce(sum(CASE WHEN order_status = 'DELIVERED' THEN total_amount END), CAST(0 AS DECIMAL(22, 2))) AS revenue_delivered,
+       CAST(coalesce(sum(CASE WHEN order_status = 'DELIVERED' THEN total_amount END), 0) AS DECIMAL(22, 2)) AS revenue_delivered,
        CAST(count(DISTINCT order_id) AS BIGINT) AS orders
 FROM current_items
 WHERE order_date IS NOT NULL AND product_id IS NOT NULL
@@ -69,7 +69,7 @@ pub const VENDOR_SPEND_QUARTERLY: Aggregate = Aggregate {
     sql: "
 SELECT fiscal_quarter,
        vendor_id,
-       sum(total_amount) AS spend,
+       CAST(sum(total_amount) AS DECIMAL(22, 2)) AS spend,
        CAST(sum(quantity) AS BIGINT) AS units,
        CAST(count(*) AS BIGINT) AS items,
        CAST(count(DISTINCT order_id) AS BIGINT) AS orders
@@ -91,6 +91,17 @@ impl Aggregate {
         let frame = context.sql(self.sql).await.map_err(error)?;
         let schema: SchemaRef = frame.schema().inner().clone();
         let batches = frame.collect().await.map_err(error)?;
-        concat_batches(&schema, &batches).map_err(|e| GoldError::Aggregate { table: self.name, message: e.to_string() })
+        // The executed plan may widen a type the logical plan declared (decimal sums): the table
+        // keeps the declared schema.
+        let arrow_error = |e: arrow::error::ArrowError| GoldError::Aggregate { table: self.name, message: e.to_string() };
+        let conformed = batches
+            .iter()
+            .map(|batch| {
+                let columns = schema.fields().iter().zip(batch.columns()).map(|(field, column)| cast(column, field.data_type())).collect::<Result<Vec<_>, _>>()?;
+                RecordBatch::try_new(schema.clone(), columns)
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(arrow_error)?;
+        concat_batches(&schema, &conformed).map_err(arrow_error)
     }
 }
