@@ -52,6 +52,9 @@ pub enum Command {
     /// Per partition: offset in Delta, committed offset, high watermark and lag; each table's
     /// version, rows and last commit; the last day's quality.
     Status,
+    /// What the lake holds, read back from its tables: rows per layer, failures by rule, top
+    /// products, order completion.
+    Report,
     /// Quality rules in Databricks DQX YAML.
     #[command(subcommand)]
     Rules(RulesCommand),

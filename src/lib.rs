@@ -29,6 +29,7 @@
 //!   analysts' aggregates, positioned by their `txn` actions.
 //! - [`pipeline`]: `medallion run`, the three stages in one process.
 //! - [`status`]: `medallion status`, partitions' positions and lag, tables, last day's quality.
+//! - [`report`]: `medallion report`, what the lake holds, read back from its tables.
 //! - [`shutdown`]: signals → one `CancellationToken`.
 //!
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
@@ -50,4 +51,5 @@ pub mod silver;
 pub mod gold;
 pub mod pipeline;
 pub mod status;
+pub mod report;
 pub mod shutdown;

@@ -48,6 +48,10 @@ fn main() -> ExitCode {
     if !cli.log.contains("delta_kernel") {
         directives.push_str(",delta_kernel=warn");
     }
+    // deltalake's kernel (published as buoyant_kernel) logs every snapshot and scan at info.
+    if !cli.log.contains("buoyant_kernel") {
+        directives.push_str(",buoyant_kernel=warn");
+    }
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -82,6 +86,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Gold(args) => run_gold(&cli, args.watch).await,
         Command::Run(args) => run_pipeline(&cli, args.until_caught_up).await,
         Command::Status => show_status(&cli).await,
+        Command::Report => show_report(&cli).await,
         Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
         Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
     }
@@ -243,6 +248,17 @@ async fn show_status(cli: &Cli) -> Result<(), Failure> {
         println!("{}", serde_json::to_string(&status).context("cannot render the status").map_err(Failure::Runtime)?);
     } else {
         print!("{}", status.to_text());
+    }
+    Ok(())
+}
+
+async fn show_report(cli: &Cli) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let report = medallion::report::collect(&config).await.map_err(|e| Failure::Runtime(anyhow!(e)))?;
+    if cli.json {
+        println!("{}", serde_json::to_string(&report).context("cannot render the report").map_err(Failure::Runtime)?);
+    } else {
+        print!("{}", report.to_text());
     }
     Ok(())
 }

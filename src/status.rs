@@ -80,12 +80,18 @@ pub async fn collect(config: &Config) -> Status {
     let bronze_location = config.lake.table_location(&config.bronze.table);
     let bronze = TableReader::open(&bronze_location, config.lake.storage_options()).await.ok().flatten();
     let kafka = kafka_status(config, bronze.as_ref()).await;
+    let tables = collect_tables(config).await;
+    let quality = quality_summary(config).await;
+    Status { kafka, tables, quality }
+}
+
+/// Every table of the lake: exists, version, rows, last commit.
+pub async fn collect_tables(config: &Config) -> Vec<TableStatus> {
     let mut tables = Vec::new();
     for (name, table) in table_names(config) {
         tables.push(table_status(config, name, &table).await);
     }
-    let quality = quality_summary(config).await;
-    Status { kafka, tables, quality }
+    tables
 }
 
 fn table_names(config: &Config) -> Vec<(&'static str, String)> {

@@ -88,6 +88,11 @@ impl TableReader {
         snapshot.version_timestamp(snapshot.version())
     }
 
+    /// The table's columns as Arrow types, as of the loaded version.
+    pub fn schema(&self) -> Result<SchemaRef, TableError> {
+        Ok(self.table.snapshot().map_err(|e| self.error(e.to_string()))?.snapshot().arrow_schema())
+    }
+
     /// Every live data file of the loaded version, with the rows its statistics count.
     pub fn live_files(&self) -> Result<Vec<(DataFile, Option<usize>)>, TableError> {
         let snapshot = self.table.snapshot().map_err(|e| self.error(e.to_string()))?;
