@@ -155,11 +155,6 @@ fn every_bronze_row_is_checked_once_and_restarts_resume() {
     assert_eq!(summary(&output)["stop"], "signal");
 }
 
-fn spawn_logged(lake: &Lake, command: &mut std::process::Command, name: &str) -> Child {
-    let log = std::fs::File::create(lake.path().join(format!("{name}.log"))).unwrap();
-    command.env("MEDALLION_LOG", "warn,medallion=info").stdout(Stdio::null()).stderr(log).spawn().unwrap()
-}
-
 #[test]
 fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let events: u64 = std::env::var("SILVER_KILL_LOOP_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
@@ -177,10 +172,10 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
         .args(["bronze", "--topic", &topic, "--group", &group, "--lake", &lake.root()])
         .env("MEDALLION_BRONZE__FLUSH_ROWS", "800")
         .env("MEDALLION_BRONZE__FLUSH_INTERVAL", "200ms");
-    let mut bronze = spawn_logged(&lake, &mut bronze, "bronze");
+    let mut bronze = lake.spawn_logged(&mut bronze, "bronze");
     let mut seed = 0x2545_F491_4F6C_DD1D_u64;
     for round in 0..kills {
-        let child = spawn_logged(&lake, &mut silver(&lake, &topic, &[]), &format!("silver-{round}"));
+        let child = lake.spawn_logged(&mut silver(&lake, &topic, &[]), &format!("silver-{round}"));
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;

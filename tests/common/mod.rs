@@ -338,6 +338,11 @@ impl Lake {
     pub fn bronze(&self) -> String {
         self.table("bronze/purchase_order_items")
     }
+    /// Spawns `command` in the background, its stderr in `<lake>/<name>.log` (shown if the test fails).
+    pub fn spawn_logged(&self, command: &mut Command, name: &str) -> std::process::Child {
+        let log = std::fs::File::create(self.path().join(format!("{name}.log"))).unwrap();
+        command.env("MEDALLION_LOG", "warn,medallion=info").stdout(std::process::Stdio::null()).stderr(log).spawn().unwrap()
+    }
 }
 
 impl Drop for Lake {

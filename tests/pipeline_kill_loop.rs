@@ -1,0 +1,99 @@
+//! `medallion run` SIGKILLed at random moments and restarted, then finished with
+//! `--until-caught-up`, ends with the same bronze, silver, quarantine, current and gold tables as
+//! one clean run over the same topic (compared row by row as read back from storage, leaving out
+//! only columns that record when or in which run a row was written).
+//!
+//! Longer run by hand: `PIPELINE_KILL_LOOP_EVENTS=500000 PIPELINE_KILL_LOOP_KILLS=10 cargo test
+//! --release --test pipeline_kill_loop`.
+#![allow(clippy::unwrap_used)] // tests fail by panicking
+
+mod common;
+
+use std::time::Duration;
+
+use arrow::array::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use common::{Lake, OutputWithin, PROCESS_DEADLINE, medallion, read_table, run_ok, send_raw, send_signal, undecodable_payloads, unique_topic};
+
+/// Columns that say when or in which run a row was written, not what it holds.
+const RUN_SPECIFIC: [&str; 8] =
+    ["ingestion_timestamp", "ingestion_date", "bronze_version", "_errors", "_warnings", "dqx_validation_timestamp", "dqx_lineage_id", "dqx_rule_results"];
+
+const TABLES: [&str; 8] = [
+    "bronze/purchase_order_items",
+    "silver/purchase_order_items",
+    "silver/purchase_order_items_quarantine",
+    "silver/purchase_order_items_current",
+    "gold/order_status",
+    "gold/product_sales_monthly",
+    "gold/vendor_spend_quarterly",
+    "gold/quality_daily",
+];
+
+/// Every row of `batch` rendered as text (run-specific columns left out), sorted.
+fn rows_as_text(batch: &RecordBatch) -> Vec<String> {
+    let options = FormatOptions::default();
+    let columns: Vec<(String, ArrayFormatter)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(field, _)| !RUN_SPECIFIC.contains(&field.name().as_str()))
+        .map(|(field, column)| (field.name().clone(), ArrayFormatter::try_new(column.as_ref(), &options).unwrap()))
+        .collect();
+    let mut rows: Vec<String> =
+        (0..batch.num_rows()).map(|row| columns.iter().map(|(name, format)| format!("{name}={}", format.value(row))).collect::<Vec<_>>().join("|")).collect();
+    rows.sort_unstable();
+    rows
+}
+
+fn run_caught_up(lake: &Lake, topic: &str) {
+    let output = medallion().args(["run", "--until-caught-up", "--topic", topic, "--group", &unique_topic("g"), "--lake", &lake.root()]).output_within();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn sigkilled_runs_end_identical_to_a_clean_run() {
+    let events: u64 = std::env::var("PIPELINE_KILL_LOOP_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let kills: usize = std::env::var("PIPELINE_KILL_LOOP_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let topic = unique_topic("pipeline-kill");
+    send_raw(&topic, &undecodable_payloads((events / 100) as usize));
+    run_ok(&["produce", "--count", &events.to_string(), "--seed", "17", "--invalid-ratio", "0.1", "--start-time", "2026-03-01", "--topic", &topic]);
+
+    let clean = Lake::new();
+    run_caught_up(&clean, &topic);
+
+    let killed = Lake::new();
+    let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+    for round in 0..kills {
+        // A new group each time: positions come from the tables, and no dead member holds partitions.
+        let mut command = medallion();
+        command
+            .args(["run", "--topic", &topic, "--group", &unique_topic("g"), "--lake", &killed.root()])
+            .env("MEDALLION_BRONZE__FLUSH_ROWS", "700")
+            .env("MEDALLION_BRONZE__FLUSH_INTERVAL", "200ms")
+            .env("MEDALLION_SILVER__MAX_BATCH_VERSIONS", "2")
+            .env("MEDALLION_SILVER__POLL_INTERVAL", "100ms")
+            .env("MEDALLION_GOLD__INTERVAL", "300ms");
+        let mut child = killed.spawn_logged(&mut command, &format!("run-{round}"));
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let pause = Duration::from_millis(1_500 + seed % 3_000);
+        std::thread::sleep(pause);
+        send_signal(&child, "KILL");
+        common::wait_within(&mut child, PROCESS_DEADLINE);
+        let versions: Vec<usize> = TABLES.iter().map(|t| std::fs::read_dir(killed.path().join(t).join("_delta_log")).map_or(0, |d| d.count())).collect();
+        eprintln!("kill {round} after {pause:?}: log entries per table {versions:?}");
+    }
+    run_caught_up(&killed, &topic);
+
+    for table in TABLES {
+        let (expected, actual) = (read_table(&clean.table(table)), read_table(&killed.table(table)));
+        assert!(expected.num_rows() > 0, "{table} is empty after the clean run");
+        let (expected, actual) = (rows_as_text(&expected), rows_as_text(&actual));
+        assert_eq!(actual.len(), expected.len(), "{table}: row count after {kills} SIGKILLs");
+        let first_difference = expected.iter().zip(&actual).find(|(e, a)| e != a);
+        assert!(first_difference.is_none(), "{table} differs from the clean run: {first_difference:?}");
+    }
+}
