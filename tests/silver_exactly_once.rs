@@ -6,7 +6,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
