@@ -29,6 +29,9 @@ pub struct Cli {
     /// Print one JSON summary object on standard output at the end.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Serve Prometheus metrics on http://ADDR/metrics (metrics_addr).
+    #[arg(long, global = true)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `medallion=debug`.
     #[arg(long, global = true, env = "MEDALLION_LOG", default_value = "info")]
     pub log: String,
@@ -179,6 +182,8 @@ pub struct FlagLayer {
     producer: ProducerFlags,
     #[serde(skip_serializing_if = "SilverFlags::is_empty")]
     silver: SilverFlags,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_addr: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -266,6 +271,7 @@ impl FlagLayer {
         let mut layer = Self {
             kafka: KafkaFlags { topic: cli.topic.clone(), group_id: cli.group.clone() },
             lake: LakeFlags { root: cli.lake.clone() },
+            metrics_addr: cli.metrics_addr,
             ..Self::default()
         };
         if let Command::Silver(args) | Command::Run(args) = &cli.command {

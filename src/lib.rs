@@ -30,6 +30,7 @@
 //! - [`pipeline`]: `medallion run`, the three stages in one process.
 //! - [`status`]: `medallion status`, partitions' positions and lag, tables, last day's quality.
 //! - [`report`]: `medallion report`, what the lake holds, read back from its tables.
+//! - [`telemetry`]: Prometheus metrics every stage records, served with `--metrics-addr`.
 //! - [`shutdown`]: signals → one `CancellationToken`.
 //!
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
@@ -53,3 +54,4 @@ pub mod pipeline;
 pub mod status;
 pub mod report;
 pub mod shutdown;
+pub mod telemetry;

@@ -162,6 +162,7 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signals(cancel.clone())?;
+    serve_metrics(&config, &cancel);
     let (rate_sender, rate_updates) = watch::channel(config.producer.rate);
     reload_rate_on_sighup(cli, rate_sender)?;
     let summary = produce::run(&config, cancel, rate_updates)
@@ -185,6 +186,7 @@ async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signals(cancel.clone())?;
+    serve_metrics(&config, &cancel);
     let summary = medallion::bronze::run(&config, until_caught_up, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
     print_summary(cli, &summary, || {
         format!(
@@ -203,6 +205,7 @@ async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signals(cancel.clone())?;
+    serve_metrics(&config, &cancel);
     let summary = medallion::silver::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
         SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. }) => Failure::Invalid(e.into()),
         other => Failure::Runtime(other.into()),
@@ -229,6 +232,7 @@ async fn run_pipeline(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signals(cancel.clone())?;
+    serve_metrics(&config, &cancel);
     let summary = medallion::pipeline::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
         PipelineError::Silver(SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. })) => Failure::Invalid(e.into()),
         other => Failure::Runtime(other.into()),
@@ -267,6 +271,7 @@ async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let cancel = CancellationToken::new();
     shutdown::cancel_on_signals(cancel.clone())?;
+    serve_metrics(&config, &cancel);
     let summary = medallion::gold::run(&config, watch, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
     print_summary(cli, &summary, || {
         let tables: Vec<String> = summary
@@ -276,6 +281,18 @@ async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
             .collect();
         format!("gold: silver version {}, {} commits: {}", summary.silver_version, summary.commits, tables.join(", "))
     })
+}
+
+/// Starts the Prometheus endpoint when `metrics_addr` is set; a port in use is logged, not fatal.
+fn serve_metrics(config: &Config, cancel: &CancellationToken) {
+    if let Some(addr) = config.metrics_addr {
+        let (config, cancel) = (config.clone(), cancel.clone());
+        tokio::spawn(async move {
+            if let Err(error) = medallion::telemetry::serve(addr, config, cancel).await {
+                tracing::error!(%addr, %error, "cannot serve metrics");
+            }
+        });
+    }
 }
 
 /// The end-of-run summary: one JSON object on stdout with `--json`, else `text` on stderr.

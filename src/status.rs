@@ -77,12 +77,17 @@ pub struct Status {
 /// Collects the status of the topic and the lake.
 pub async fn collect(config: &Config) -> Status {
     deltalake::azure::register_handlers(None);
-    let bronze_location = config.lake.table_location(&config.bronze.table);
-    let bronze = TableReader::open(&bronze_location, config.lake.storage_options()).await.ok().flatten();
-    let kafka = kafka_status(config, bronze.as_ref()).await;
+    let kafka = collect_kafka(config).await;
     let tables = collect_tables(config).await;
     let quality = quality_summary(config).await;
     Status { kafka, tables, quality }
+}
+
+/// The topic's partitions: positions, committed offsets, high watermarks, lag.
+pub async fn collect_kafka(config: &Config) -> KafkaStatus {
+    let bronze_location = config.lake.table_location(&config.bronze.table);
+    let bronze = TableReader::open(&bronze_location, config.lake.storage_options()).await.ok().flatten();
+    kafka_status(config, bronze.as_ref()).await
 }
 
 /// Every table of the lake: exists, version, rows, last commit.

@@ -233,3 +233,45 @@ fn gold_equals_an_independent_computation_from_silver_incrementally() {
     assert_eq!(second["commits"], 5, "{second}");
     assert_gold_matches_silver(&lake);
 }
+
+/// `GET /metrics` from `addr`, or None while nothing answers there.
+fn scrape(addr: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: medallion\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+#[test]
+fn run_serves_prometheus_metrics_of_every_stage() {
+    let lake = Lake::new();
+    let topic = unique_topic("metrics");
+    common::send_raw(&topic, &common::undecodable_payloads(7));
+    produce(&topic, 2_000, 5);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut command = medallion();
+    command.args(["run", "--topic", &topic, "--group", &unique_topic("g"), "--lake", &lake.root(), "--metrics-addr", &addr]).env("MEDALLION_GOLD__INTERVAL", "300ms");
+    let mut child = lake.spawn_logged(&mut command, "run");
+    let mut last = String::new();
+    let complete = common::wait_until(std::time::Duration::from_secs(90), || {
+        last = scrape(&addr).unwrap_or_default();
+        last.contains("medallion_stage_rows_total{stage=\"silver\",direction=\"in\"} 2007") && last.contains("medallion_stage_rows_total{stage=\"order_status\"")
+    });
+    common::send_signal(&child, "TERM");
+    let status = common::wait_within(&mut child, common::PROCESS_DEADLINE);
+    assert!(complete, "metrics never showed every row through silver and gold:\n{last}");
+    assert!(last.starts_with("HTTP/1.1 200 OK"), "{last}");
+    let decode_failures: u64 = last
+        .lines()
+        .filter(|line| line.starts_with("medallion_decode_failures_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum();
+    assert_eq!(decode_failures, 7, "{last}");
+    for metric in ["medallion_stage_rows_total{stage=\"bronze\",direction=\"out\"} 2007", "medallion_rule_failures_total{rule=\"quantity_positive\"", "medallion_commit_seconds_bucket{", "medallion_file_bytes_count{", "medallion_partition_lag{"] {
+        assert!(last.contains(metric), "no {metric} in:\n{last}");
+    }
+    assert!(status.success(), "run did not stop cleanly on SIGTERM");
+}

@@ -262,7 +262,11 @@ impl Worker {
             None => BronzeError::ShutdownTimeout { location: self.summary.table.clone(), source },
             Some(_) => BronzeError::Table(source),
         })?;
+        let metrics = crate::telemetry::metrics();
         for (partition, last, rows, decoded) in outcome.committed {
+            metrics.rows("bronze", "out", rows);
+            let label = crate::telemetry::PartitionLabel { topic: self.topic.clone(), partition: i64::from(partition) };
+            metrics.decode_failures.get_or_create(&label).inc_by(rows - decoded);
             self.summary.messages += rows;
             self.summary.decoded += decoded;
             self.summary.undecodable += rows - decoded;

@@ -59,6 +59,9 @@ pub struct Config {
     pub silver: SilverConfig,
     /// The current-state and gold tables (`medallion gold`).
     pub gold: GoldConfig,
+    /// Serve Prometheus metrics on `http://ADDR/metrics` (e.g. `127.0.0.1:9898`) while
+    /// bronze, silver, gold or run work. Off when unset.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// How messages are framed and how schema ids resolve.

@@ -267,6 +267,9 @@ fn non_empty(batch: &RecordBatch) -> Vec<RecordBatch> {
 }
 
 fn report(name: &str, table: &StageTable, rows: &RecordBatch, committed: bool) -> TableRefresh {
+    if committed {
+        crate::telemetry::metrics().rows(name, "out", rows.num_rows() as u64);
+    }
     TableRefresh { table: name.to_owned(), location: table.location().to_owned(), version: table.version(), rows: rows.num_rows() as u64, committed }
 }
 

@@ -206,6 +206,7 @@ impl Stage<'_> {
             .map_err(|e| SilverError::Task(e.to_string()))??;
         let report = tables.commit(&refined, slice.last_version, positions).await?;
         let counts = refined.counts;
+        record_metrics(&refined);
         tracing::info!(
             rows = counts.input,
             silver = counts.silver,
@@ -226,6 +227,28 @@ impl Stage<'_> {
         summary.silver_version = Some(report.silver_version);
         summary.bronze_versions = Some((summary.bronze_versions.map_or(slice.first_version, |(first, _)| first), slice.last_version));
         Ok(())
+    }
+}
+
+/// Rows in and out and failures per rule, for the Prometheus endpoint.
+fn record_metrics(refined: &super::refine::Refined) {
+    use arrow::array::{Array, AsArray};
+    let metrics = crate::telemetry::metrics();
+    let counts = &refined.counts;
+    metrics.rows("silver", "in", counts.input);
+    metrics.rows("silver", "out", counts.silver);
+    metrics.rows("quarantine", "out", counts.quarantined);
+    metrics.rows("dropped", "out", counts.dropped);
+    let batch = &refined.metrics;
+    let column = |name: &str| batch.column_by_name(name).cloned();
+    let (Some(kinds), Some(rules), Some(criticalities), Some(failed)) = (column("kind"), column("rule_name"), column("criticality"), column("failed_rows")) else {
+        return;
+    };
+    let (kinds, rules, criticalities) = (kinds.as_string::<i32>(), rules.as_string::<i32>(), criticalities.as_string::<i32>());
+    let failed = failed.as_primitive::<arrow::datatypes::Int64Type>();
+    for row in (0..batch.num_rows()).filter(|&row| kinds.value(row) == "rule" && rules.is_valid(row)) {
+        let label = crate::telemetry::RuleLabel { rule: rules.value(row).to_owned(), criticality: criticalities.value(row).to_owned() };
+        metrics.rule_failures.get_or_create(&label).inc_by(u64::try_from(failed.value(row)).unwrap_or(0));
     }
 }
 

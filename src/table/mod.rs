@@ -161,6 +161,7 @@ impl StageTable {
     }
 
     async fn commit(&mut self, batches: &[RecordBatch], positions: &[(String, i64)], mode: SaveMode) -> Result<CommitInfo, TableError> {
+        let started = std::time::Instant::now();
         let write_error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
         let mut writer = RecordBatchWriter::for_table(&self.table).map_err(write_error)?;
         for batch in batches {
@@ -172,6 +173,10 @@ impl StageTable {
             files: adds.len() as u64,
             bytes: adds.iter().map(|add| u64::try_from(add.size).unwrap_or(0)).sum(),
         };
+        let label = crate::telemetry::TableLabel { table: self.location.clone() };
+        for add in &adds {
+            crate::telemetry::metrics().file_bytes.get_or_create(&label).observe(add.size as f64);
+        }
         let transactions = positions.iter().map(|(app_id, version)| Transaction::new(app_id, *version)).collect();
         let snapshot = self.table.snapshot().map_err(write_error)?;
         let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
@@ -192,6 +197,7 @@ impl StageTable {
             Err(source) => return Err(write_error(source)),
         };
         self.table.update_state().await.map_err(write_error)?;
+        crate::telemetry::metrics().commit_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         Ok(CommitInfo { version, ..info })
     }
 }

@@ -1,0 +1,151 @@
+//! Prometheus metrics: recorded by every stage (cheap atomic updates), served in the text
+//! exposition format on `GET /metrics` when `--metrics-addr` is given.
+//!
+//! The server answers one fixed request, so it is a few lines on a `TcpListener` rather than an
+//! HTTP framework; the metric types and their encoding come from `prometheus-client`.
+
+use std::net::SocketAddr;
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TableLabel {
+    pub table: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabel {
+    pub topic: String,
+    pub partition: i64,
+}
+
+/// `direction` is `in` or `out`; `stage` is bronze, silver, quarantine, dropped, current or gold.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageRowsLabel {
+    pub stage: String,
+    pub direction: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RuleLabel {
+    pub rule: String,
+    pub criticality: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric medallion exposes.
+pub struct Metrics {
+    registry: Registry,
+    /// Messages in Kafka not yet in bronze, per partition (updated every few seconds).
+    pub partition_lag: Family<PartitionLabel, Gauge>,
+    /// Rows into and out of each stage.
+    pub stage_rows: Family<StageRowsLabel, Counter>,
+    /// Messages bronze could not decode (kept with their error).
+    pub decode_failures: Family<PartitionLabel, Counter>,
+    /// Rows failing each rule, as silver checked them.
+    pub rule_failures: Family<RuleLabel, Counter>,
+    /// Time to write and commit one Delta commit, per table.
+    pub commit_seconds: HistogramFamily<TableLabel>,
+    /// Size of each data file written, per table.
+    pub file_bytes: HistogramFamily<TableLabel>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+fn size_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1024.0, 4.0, 12))
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let mut registry = Registry::with_prefix("medallion");
+    let metrics = Metrics {
+        partition_lag: Family::default(),
+        stage_rows: Family::default(),
+        decode_failures: Family::default(),
+        rule_failures: Family::default(),
+        commit_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+        file_bytes: Family::new_with_constructor(size_histogram as fn() -> Histogram),
+        registry: Registry::default(),
+    };
+    registry.register("partition_lag", "Messages in Kafka not yet in bronze", metrics.partition_lag.clone());
+    registry.register("stage_rows", "Rows into and out of each stage", metrics.stage_rows.clone());
+    registry.register("decode_failures", "Messages bronze could not decode", metrics.decode_failures.clone());
+    registry.register("rule_failures", "Rows failing each quality rule", metrics.rule_failures.clone());
+    registry.register("commit_seconds", "Delta write and commit latency", metrics.commit_seconds.clone());
+    registry.register("file_bytes", "Size of the data files written", metrics.file_bytes.clone());
+    Metrics { registry, ..metrics }
+});
+
+/// The process-wide metrics.
+pub fn metrics() -> &'static Metrics {
+    &METRICS
+}
+
+impl Metrics {
+    /// Adds `rows` to the `stage`/`direction` counter.
+    pub fn rows(&self, stage: &str, direction: &str, rows: u64) {
+        self.stage_rows.get_or_create(&StageRowsLabel { stage: stage.to_owned(), direction: direction.to_owned() }).inc_by(rows);
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::warn!(%error, "cannot encode the metrics");
+        }
+        text
+    }
+}
+
+/// Serves `GET /metrics` on `addr` until cancelled, and keeps the lag gauges current.
+pub async fn serve(addr: SocketAddr, config: Config, cancel: CancellationToken) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "metrics at http://{addr}/metrics");
+    tokio::spawn(track_lag(config, cancel.clone()));
+    loop {
+        let (mut stream, _) = tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            accepted = listener.accept() => accepted?,
+        };
+        tokio::spawn(async move {
+            let mut request = [0u8; 1024];
+            let read = stream.read(&mut request).await.unwrap_or(0);
+            let wanted = request[..read].starts_with(b"GET /metrics ") || request[..read].starts_with(b"GET / ");
+            let (status, body) = if wanted { ("200 OK", metrics().render()) } else { ("404 Not Found", "not found: try GET /metrics\n".to_owned()) };
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+/// Every 5 s, per-partition lag from the brokers and bronze's positions (as `status` computes it).
+async fn track_lag(config: Config, cancel: CancellationToken) {
+    loop {
+        let status = crate::status::collect_kafka(&config).await;
+        for partition in status.partitions {
+            let label = PartitionLabel { topic: status.topic.clone(), partition: i64::from(partition.partition) };
+            metrics().partition_lag.get_or_create(&label).set(partition.lag);
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
+}
