@@ -9,8 +9,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use common::{Lake, OutputWithin, PROCESS_DEADLINE, medallion, read_table, run_ok, send_raw, send_signal, undecodable_payloads, unique_topic};
@@ -76,10 +74,7 @@ fn sigkilled_runs_end_identical_to_a_clean_run() {
             .env("MEDALLION_SILVER__POLL_INTERVAL", "100ms")
             .env("MEDALLION_GOLD__INTERVAL", "300ms");
         let mut child = killed.spawn_logged(&mut command, &format!("run-{round}"));
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let pause = Duration::from_millis(1_500 + seed % 3_000);
+        let pause = common::next_pause(&mut seed, 1_500, 3_000);
         std::thread::sleep(pause);
         send_signal(&child, "KILL");
         common::wait_within(&mut child, PROCESS_DEADLINE);

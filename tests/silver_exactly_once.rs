@@ -176,10 +176,7 @@ fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     let mut seed = 0x2545_F491_4F6C_DD1D_u64;
     for round in 0..kills {
         let child = lake.spawn_logged(&mut silver(&lake, &topic, &[]), &format!("silver-{round}"));
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        let pause = Duration::from_millis(800 + seed % 2_500);
+        let pause = common::next_pause(&mut seed, 800, 2_500);
         std::thread::sleep(pause);
         send_signal(&child, "KILL");
         let mut child = child;

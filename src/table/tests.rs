@@ -16,22 +16,12 @@ fn batch(offsets: std::ops::Range<i64>) -> RecordBatch {
     RecordBatch::try_new(schema(), vec![Arc::new(names), Arc::new(Int64Array::from_iter_values(offsets))]).unwrap()
 }
 
-/// Every `offset` value in the table, read from its Parquet files by a fresh handle.
+/// Every `offset` value in the table, read from its Parquet files by a fresh reader.
 async fn offsets_in_storage(location: &str) -> Vec<i64> {
-    let url = deltalake::table::builder::ensure_table_uri(location).unwrap();
-    let table = deltalake::open_table(url).await.unwrap();
-    let mut offsets = Vec::new();
-    for uri in table.get_file_uris().unwrap() {
-        let path = match url::Url::parse(&uri) {
-            Ok(url) => url.to_file_path().unwrap(),
-            Err(_) => std::path::PathBuf::from(&uri),
-        };
-        let file = std::fs::File::open(path).unwrap();
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
-        for batch in reader {
-            offsets.extend(batch.unwrap().column_by_name("offset").unwrap().as_primitive::<Int64Type>().values().iter().copied());
-        }
-    }
+    let reader = TableReader::open(location, HashMap::new()).await.unwrap().unwrap();
+    let files: Vec<DataFile> = reader.live_files().unwrap().into_iter().map(|(file, _)| file).collect();
+    let batch = reader.read(&files, &schema(), None).await.unwrap();
+    let mut offsets = batch.column_by_name("offset").unwrap().as_primitive::<Int64Type>().values().to_vec();
     offsets.sort_unstable();
     offsets
 }
@@ -104,4 +94,21 @@ async fn a_table_with_another_schema_is_refused() {
     let wider = Arc::new(Schema::new(vec![Field::new("name", DataType::Utf8, true), Field::new("extra", DataType::Int64, true)]));
     let error = StageTable::open_or_create(&location, HashMap::new(), wider, &[]).await.err().unwrap();
     assert!(error.to_string().contains("missing columns [\"extra\"]") && error.to_string().contains(&location), "{error}");
+}
+
+#[tokio::test]
+async fn replace_swaps_every_row_in_one_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("replaced").display().to_string();
+    let mut table = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    table.append(&[batch(0..5)], &[("app:0".to_owned(), 4)]).await.unwrap();
+    table.append(&[batch(5..7)], &[("app:0".to_owned(), 6)]).await.unwrap();
+    let info = table.replace(&[batch(10..12)], &[("app:0".to_owned(), 11)]).await.unwrap();
+    assert_eq!(info.version, 3);
+    assert_eq!(offsets_in_storage(&location).await, vec![10, 11]);
+    let reopened = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    assert_eq!(reopened.position("app:0").await.unwrap(), Some(11));
+    // Replacing with nothing leaves an empty table that still records its position.
+    table.replace(&[], &[("app:0".to_owned(), 12)]).await.unwrap();
+    assert!(offsets_in_storage(&location).await.is_empty());
 }

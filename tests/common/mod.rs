@@ -189,6 +189,15 @@ pub fn message_count(topic: &str) -> i64 {
         .sum()
 }
 
+/// Reproducible "random" kill moments: `min` plus up to `spread` milliseconds, a new one per
+/// call (xorshift over `state`).
+pub fn next_pause(state: &mut u64, min_ms: u64, spread_ms: u64) -> Duration {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    Duration::from_millis(min_ms + *state % spread_ms)
+}
+
 /// Sends `signal` (e.g. "TERM") to a child process.
 pub fn send_signal(child: &std::process::Child, signal: &str) {
     let status = Command::new("kill").arg(format!("-{signal}")).arg(child.id().to_string()).status().expect("kill");
