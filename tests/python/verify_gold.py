@@ -1,0 +1,131 @@
+"""Independent check of medallion's current-state and gold tables: recompute them from silver
+(and quarantine) with polars over the Delta tables as the Python `deltalake` reader sees them,
+and compare every row. Shares no code with medallion.
+
+    python verify_gold.py --lake LAKE_ROOT
+
+Definitions (README, "Gold"): the current state holds, per (order_id, line_number), the silver row
+without errors with the latest event_time (ties: the later Kafka offset); the aggregates are over
+it; quality_daily is over silver and quarantine by UTC day of event_time (of kafka_timestamp for
+undecodable rows).
+"""
+
+import argparse
+import json
+import sys
+
+import polars as pl
+
+
+def read(lake, table):
+    return pl.read_delta(f"{lake}/{table}")
+
+
+def current_from_silver(silver):
+    rows = silver.filter(pl.col("_errors").is_null() & pl.col("order_id").is_not_null() & pl.col("line_number").is_not_null())
+    key = ["order_id", "line_number"]
+    firsts = rows.group_by(key).agg(pl.col("event_time").min().alias("first_event_time"), pl.len().cast(pl.Int64).alias("events"))
+    latest = rows.sort(["event_time", "kafka_partition", "kafka_offset"]).group_by(key, maintain_order=True).last()
+    return latest.drop("_errors").join(firsts, on=key)
+
+
+def expected_tables(silver, quarantine):
+    current = current_from_silver(silver)
+    delivered = pl.col("order_status") == "DELIVERED"
+    cancelled = pl.col("order_status") == "CANCELLED"
+    order_status = (
+        current.group_by("order_id")
+        .agg(
+            pl.len().cast(pl.Int64).alias("line_items"),
+            delivered.sum().cast(pl.Int64).alias("delivered_items"),
+            cancelled.sum().cast(pl.Int64).alias("cancelled_items"),
+            pl.col("total_amount").sum().alias("order_total"),
+            pl.col("first_event_time").min().alias("first_event_time"),
+            pl.col("event_time").max().alias("last_event_time"),
+        )
+        .with_columns(
+            pl.when(pl.col("delivered_items") == pl.col("line_items")).then(pl.lit("COMPLETED"))
+            .when(pl.col("cancelled_items") == pl.col("line_items")).then(pl.lit("CANCELLED"))
+            .otherwise(pl.lit("OPEN")).alias("completion_status")
+        )
+    )
+    product_sales = (
+        current.filter(pl.col("order_date").is_not_null() & pl.col("product_id").is_not_null())
+        .with_columns(pl.col("order_date").dt.truncate("1mo").alias("month"))
+        .group_by("month", "product_id")
+        .agg(
+            pl.col("product_name").max(),
+            pl.col("quantity").sum().cast(pl.Int64).alias("units_ordered"),
+            pl.col("total_amount").sum().alias("revenue_ordered"),
+            pl.col("quantity").filter(delivered).sum().cast(pl.Int64).alias("units_delivered"),
+            pl.col("total_amount").filter(delivered).sum().alias("revenue_delivered"),
+            pl.col("order_id").n_unique().cast(pl.Int64).alias("orders"),
+        )
+    )
+    vendor_spend = (
+        current.filter(~cancelled.fill_null(False) & pl.col("fiscal_quarter").is_not_null() & pl.col("vendor_id").is_not_null())
+        .group_by("fiscal_quarter", "vendor_id")
+        .agg(
+            pl.col("total_amount").sum().alias("spend"),
+            pl.col("quantity").sum().cast(pl.Int64).alias("units"),
+            pl.len().cast(pl.Int64).alias("items"),
+            pl.col("order_id").n_unique().cast(pl.Int64).alias("orders"),
+        )
+    )
+    checked = pl.concat([silver.select("event_time", "kafka_timestamp", "flag_check", "dqx_quality_score"),
+                         quarantine.select("event_time", "kafka_timestamp", "flag_check", "dqx_quality_score")])
+    quality_daily = (
+        checked.with_columns(pl.coalesce("event_time", "kafka_timestamp").dt.date().alias("day"))
+        .group_by("day")
+        .agg(
+            pl.len().cast(pl.Int64).alias("rows"),
+            (pl.col("flag_check") == "PASS").sum().cast(pl.Int64).alias("pass_rows"),
+            (pl.col("flag_check") == "WARNING").sum().cast(pl.Int64).alias("warning_rows"),
+            (~pl.col("flag_check").is_in(["PASS", "WARNING"])).sum().cast(pl.Int64).alias("fail_rows"),
+            pl.col("dqx_quality_score").mean().alias("mean_quality_score"),
+        )
+    )
+    return {
+        "silver/purchase_order_items_current": (current, ["order_id", "line_number"], ["order_status", "event_time", "first_event_time", "events", "kafka_offset", "total_amount"]),
+        "gold/order_status": (order_status, ["order_id"], None),
+        "gold/product_sales_monthly": (product_sales, ["month", "product_id"], None),
+        "gold/vendor_spend_quarterly": (vendor_spend, ["fiscal_quarter", "vendor_id"], None),
+        "gold/quality_daily": (quality_daily, ["day"], ["rows", "pass_rows", "warning_rows", "fail_rows", "mean_quality_score"]),
+    }
+
+
+def compare(name, expected, actual, key, columns):
+    columns = columns or [c for c in expected.columns if c not in key]
+    problems = []
+    if expected.height != actual.height:
+        problems.append(f"{name}: {actual.height} rows, expected {expected.height}")
+    joined = expected.select(key + columns).join(actual.select(key + columns), on=key, how="full", suffix="_actual", coalesce=True)
+    for column in columns:
+        left, right = pl.col(column), pl.col(f"{column}_actual")
+        if expected.schema[column] == pl.Float64:
+            differs = ((left - right).abs() > 1e-9) | (left.is_null() != right.is_null())
+        else:
+            differs = ~left.eq_missing(right)
+        bad = joined.filter(differs)
+        if bad.height:
+            problems.append(f"{name}.{column}: {bad.height} rows differ, e.g. {bad.select(key + [column, f'{column}_actual']).head(3).to_dicts()}")
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lake", required=True)
+    args = parser.parse_args()
+    silver = read(args.lake, "silver/purchase_order_items")
+    quarantine = read(args.lake, "silver/purchase_order_items_quarantine")
+    problems, rows = [], {}
+    for name, (expected, key, columns) in expected_tables(silver, quarantine).items():
+        actual = read(args.lake, name)
+        rows[name] = actual.height
+        problems += compare(name, expected, actual, key, columns)
+    print(json.dumps({"lake": args.lake, "silver_rows": silver.height, "quarantine_rows": quarantine.height, "rows": rows, "problems": problems}))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
