@@ -5,7 +5,8 @@
 
 use std::hint::black_box;
 
-use arrow::array::{Int32Array, RecordBatch};
+use arrow::array::{Int32Array, RecordBatch, Scalar};
+use arrow::compute::cast;
 use arrow::compute::kernels::cmp::gt;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use medallion::rules::RuleSet;
@@ -33,11 +34,12 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("rules_1m_rows");
     group.throughput(Throughput::Elements(rows as u64)).sample_size(10);
+    let quantity_type = batches[0].column_by_name("quantity").expect("quantity").data_type().clone();
+    let zero = Scalar::new(cast(&Int32Array::from(vec![0]), &quantity_type).expect("zero"));
     group.bench_function("baseline_one_kernel_quantity_gt_0", |b| {
         b.iter(|| {
             for batch in &batches {
                 let quantity = batch.column_by_name("quantity").expect("quantity");
-                let zero = Int32Array::new_scalar(0);
                 black_box(gt(quantity, &zero).expect("kernel"));
             }
         })
