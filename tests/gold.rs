@@ -275,3 +275,40 @@ fn run_serves_prometheus_metrics_of_every_stage() {
     }
     assert!(status.success(), "run did not stop cleanly on SIGTERM");
 }
+
+#[test]
+fn status_reports_lag_before_and_none_after_a_caught_up_run() {
+    let lake = Lake::new();
+    let topic = unique_topic("status");
+    let group = unique_topic("g");
+    produce(&topic, 3_000, 9);
+    let status = |lake: &Lake| {
+        let output = medallion().args(["status", "--json", "--topic", &topic, "--group", &group, "--lake", &lake.root()]).output_within();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        summary(&output)
+    };
+    let before = status(&lake);
+    let partitions = before["kafka"]["partitions"].as_array().unwrap().clone();
+    assert_eq!(partitions.len(), 8, "{before}");
+    for p in &partitions {
+        // Nothing in Delta, nothing committed: the whole partition is lag, as a group tool shows it.
+        assert!(p["delta_offset"].is_null() && p["committed_offset"].is_null(), "{p}");
+        assert_eq!(p["lag"], p["high_watermark"], "{p}");
+        assert_eq!(p["committed_lag"], p["high_watermark"], "{p}");
+    }
+    assert!(before["tables"].as_array().unwrap().iter().all(|t| t["exists"] == false), "{before}");
+
+    let output = medallion().args(["run", "--until-caught-up", "--topic", &topic, "--group", &group, "--lake", &lake.root()]).output_within();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let after = status(&lake);
+    assert_eq!(after["kafka"]["total_lag"], 0, "{after}");
+    for p in after["kafka"]["partitions"].as_array().unwrap() {
+        assert_eq!(p["lag"], 0, "{p}");
+        assert_eq!(p["committed_offset"].as_i64(), p["delta_offset"].as_i64().map(|o| o + 1), "Kafka commits follow the Delta commits: {p}");
+    }
+    let tables = after["tables"].as_array().unwrap();
+    assert!(tables.iter().all(|t| t["exists"] == true && t["rows"].as_u64().is_some()), "{after}");
+    let bronze_rows = tables.iter().find(|t| t["table"] == "bronze").unwrap()["rows"].as_u64().unwrap();
+    assert_eq!(bronze_rows, 3_000);
+    assert!(after["quality"]["rows"].as_i64().is_some_and(|rows| rows > 0), "the last day's quality: {after}");
+}
