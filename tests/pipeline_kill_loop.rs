@@ -3,8 +3,8 @@
 //! one clean run over the same topic (compared row by row as read back from storage, leaving out
 //! only columns that record when or in which run a row was written).
 //!
-//! Longer run by hand: `PIPELINE_KILL_LOOP_EVENTS=500000 PIPELINE_KILL_LOOP_KILLS=10 cargo test
-//! --release --test pipeline_kill_loop`.
+//! Longer run by hand: `PIPELINE_KILL_LOOP_EVENTS=500000 PIPELINE_KILL_LOOP_KILLS=10
+//! PIPELINE_KILL_LOOP_MIN_PAUSE_MS=3500 cargo test --release --test pipeline_kill_loop -- --nocapture`.
 #![allow(clippy::unwrap_used)] // tests fail by panicking
 
 mod common;
@@ -54,6 +54,8 @@ fn run_caught_up(lake: &Lake, topic: &str) {
 fn sigkilled_runs_end_identical_to_a_clean_run() {
     let events: u64 = std::env::var("PIPELINE_KILL_LOOP_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let kills: usize = std::env::var("PIPELINE_KILL_LOOP_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    // A restarted run needs ~2-3 s (group join) before it commits: longer runs want longer pauses.
+    let min_pause: u64 = std::env::var("PIPELINE_KILL_LOOP_MIN_PAUSE_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_500);
     let topic = unique_topic("pipeline-kill");
     send_raw(&topic, &undecodable_payloads((events / 100) as usize));
     run_ok(&["produce", "--count", &events.to_string(), "--seed", "17", "--invalid-ratio", "0.1", "--start-time", "2026-03-01", "--topic", &topic]);
@@ -74,7 +76,7 @@ fn sigkilled_runs_end_identical_to_a_clean_run() {
             .env("MEDALLION_SILVER__POLL_INTERVAL", "100ms")
             .env("MEDALLION_GOLD__INTERVAL", "300ms");
         let mut child = killed.spawn_logged(&mut command, &format!("run-{round}"));
-        let pause = common::next_pause(&mut seed, 1_500, 3_000);
+        let pause = common::next_pause(&mut seed, min_pause, 3_000);
         std::thread::sleep(pause);
         send_signal(&child, "KILL");
         common::wait_within(&mut child, PROCESS_DEADLINE);
