@@ -159,10 +159,7 @@ fn check_config(file: &Path, cli: &Cli) -> Result<(), Failure> {
 }
 
 async fn run_producer(cli: &Cli) -> Result<(), Failure> {
-    let config = load_config(cli.config.as_deref(), cli)?;
-    let cancel = CancellationToken::new();
-    shutdown::cancel_on_signals(cancel.clone())?;
-    serve_metrics(&config, &cancel);
+    let (config, cancel) = start_long_running(cli)?;
     let (rate_sender, rate_updates) = watch::channel(config.producer.rate);
     reload_rate_on_sighup(cli, rate_sender)?;
     let summary = produce::run(&config, cancel, rate_updates)
@@ -183,10 +180,7 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
 }
 
 async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
-    let config = load_config(cli.config.as_deref(), cli)?;
-    let cancel = CancellationToken::new();
-    shutdown::cancel_on_signals(cancel.clone())?;
-    serve_metrics(&config, &cancel);
+    let (config, cancel) = start_long_running(cli)?;
     let summary = medallion::bronze::run(&config, until_caught_up, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
     print_summary(cli, &summary, || {
         format!(
@@ -202,10 +196,7 @@ async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
 }
 
 async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
-    let config = load_config(cli.config.as_deref(), cli)?;
-    let cancel = CancellationToken::new();
-    shutdown::cancel_on_signals(cancel.clone())?;
-    serve_metrics(&config, &cancel);
+    let (config, cancel) = start_long_running(cli)?;
     let summary = medallion::silver::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
         SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. }) => Failure::Invalid(e.into()),
         other => Failure::Runtime(other.into()),
@@ -229,10 +220,7 @@ async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
 }
 
 async fn run_pipeline(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
-    let config = load_config(cli.config.as_deref(), cli)?;
-    let cancel = CancellationToken::new();
-    shutdown::cancel_on_signals(cancel.clone())?;
-    serve_metrics(&config, &cancel);
+    let (config, cancel) = start_long_running(cli)?;
     let summary = medallion::pipeline::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
         PipelineError::Silver(SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. })) => Failure::Invalid(e.into()),
         other => Failure::Runtime(other.into()),
@@ -268,10 +256,7 @@ async fn show_report(cli: &Cli) -> Result<(), Failure> {
 }
 
 async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
-    let config = load_config(cli.config.as_deref(), cli)?;
-    let cancel = CancellationToken::new();
-    shutdown::cancel_on_signals(cancel.clone())?;
-    serve_metrics(&config, &cancel);
+    let (config, cancel) = start_long_running(cli)?;
     let summary = medallion::gold::run(&config, watch, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
     print_summary(cli, &summary, || {
         let tables: Vec<String> = summary
@@ -281,6 +266,16 @@ async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
             .collect();
         format!("gold: silver version {}, {} commits: {}", summary.silver_version, summary.commits, tables.join(", "))
     })
+}
+
+/// The configuration and the one shutdown token of a long-running command (signals cancel it),
+/// with the metrics endpoint started when configured.
+fn start_long_running(cli: &Cli) -> Result<(Config, CancellationToken), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let cancel = CancellationToken::new();
+    shutdown::cancel_on_signals(cancel.clone())?;
+    serve_metrics(&config, &cancel);
+    Ok((config, cancel))
 }
 
 /// Starts the Prometheus endpoint when `metrics_addr` is set; a port in use is logged, not fatal.
