@@ -89,7 +89,8 @@ impl Worker {
                 }
                 _ = ticker.tick() => true,
             };
-            if self.flush_due() {
+            // The clock is read on ticks and every 64th message, not for every message.
+            if self.flush_due(ticked || self.buffered_rows.is_multiple_of(64)) {
                 self.flush().await?;
             }
             if ticked && self.caught_up().await? {
@@ -217,11 +218,11 @@ impl Worker {
         Ok(())
     }
 
-    fn flush_due(&self) -> bool {
+    fn flush_due(&self, check_clock: bool) -> bool {
         self.buffered_rows > 0
             && (self.buffered_rows >= self.settings.flush_rows
                 || self.buffered_bytes >= self.settings.flush_bytes
-                || self.oldest_buffered.is_some_and(|t| t.elapsed() >= self.settings.flush_interval))
+                || (check_clock && self.oldest_buffered.is_some_and(|t| t.elapsed() >= self.settings.flush_interval)))
     }
 
     /// Hands everything buffered to the writer as one commit; waits while the writer's queue is

@@ -73,6 +73,8 @@ pub struct StageTable {
     table: DeltaTable,
     location: String,
     schema: SchemaRef,
+    /// Parquet settings for this table's files (deltalake's defaults when None).
+    writer_properties: Option<parquet::file::properties::WriterProperties>,
 }
 
 impl StageTable {
@@ -112,7 +114,7 @@ impl StageTable {
                 Err(_) => deltalake::open_table_with_storage_options(url, storage_options).await.map_err(open_error)?,
             }
         };
-        let this = Self { table, location: location.to_owned(), schema };
+        let this = Self { table, location: location.to_owned(), schema, writer_properties: None };
         this.check_schema()?;
         Ok(this)
     }
@@ -127,6 +129,12 @@ impl StageTable {
         } else {
             Err(TableError::Schema { location: self.location.clone(), detail: format!("missing columns {missing:?}") })
         }
+    }
+
+    /// Writes this table's files with `properties` (compression, dictionaries, statistics).
+    pub fn with_writer_properties(mut self, properties: parquet::file::properties::WriterProperties) -> Self {
+        self.writer_properties = Some(properties);
+        self
     }
 
     pub fn location(&self) -> &str {
@@ -164,6 +172,9 @@ impl StageTable {
         let started = std::time::Instant::now();
         let write_error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
         let mut writer = RecordBatchWriter::for_table(&self.table).map_err(write_error)?;
+        if let Some(properties) = &self.writer_properties {
+            writer = writer.with_writer_properties(properties.clone());
+        }
         for batch in batches {
             writer.write(batch.clone()).await.map_err(write_error)?;
         }
