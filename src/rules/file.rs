@@ -38,14 +38,30 @@ pub fn apply_file(rules: &RuleSet, input: &str, output: &str, run_id: String) ->
         batches
     };
     let run = engine.run_info(run_id);
-    let mut writer = ArrowWriter::try_new(File::create(output).map_err(io(output))?, engine.output_schema(), None).map_err(parquet_error(output))?;
+    let properties = super::writer_properties(&batches.first().map_or_else(|| engine.output_schema(), RecordBatch::schema));
+    let mut writer = ArrowWriter::try_new(File::create(output).map_err(io(output))?, engine.output_schema(), Some(properties)).map_err(parquet_error(output))?;
     let mut summary = ApplySummary { rule_set_fingerprint: engine.fingerprint.clone(), ..ApplySummary::default() };
-    for batch in &batches {
-        let (result, _) = engine.apply(batch, &run)?;
-        count(&result, &mut summary);
-        writer.write(&result).map_err(parquet_error(output))?;
-    }
-    writer.close().map_err(parquet_error(output))?;
+    // Checking and Parquet encoding take about as long as each other: a writer thread encodes one
+    // batch while the next is checked, joined by a bounded channel (at most two batches waiting).
+    let (results, written) = std::sync::mpsc::sync_channel::<RecordBatch>(2);
+    std::thread::scope(|scope| {
+        let writer_thread = scope.spawn(move || -> Result<(), RulesError> {
+            for result in written {
+                writer.write(&result).map_err(parquet_error(output))?;
+            }
+            writer.close().map_err(parquet_error(output))?;
+            Ok(())
+        });
+        let checked = batches.iter().try_for_each(|batch| {
+            let (result, _) = engine.apply(batch, &run)?;
+            count(&result, &mut summary);
+            // A closed channel means the writer failed: its error is reported below.
+            results.send(result).or(Ok(()))
+        });
+        drop(results);
+        let written = writer_thread.join().unwrap_or_else(|_| Err(RulesError::Schema(format!("{output}: the writer thread panicked"))));
+        checked.and(written)
+    })?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }

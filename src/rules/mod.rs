@@ -30,7 +30,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 
 pub use compile::CompiledRule;
 pub use evaluate::RuleOutcome;
-pub use results::{RunInfo, result_fields};
+pub use results::{RunInfo, result_fields, writer_properties};
 pub use spec::{Criticality, Rule, RuleProblem};
 
 /// Why rules could not be loaded, planned or applied.

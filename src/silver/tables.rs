@@ -61,8 +61,13 @@ impl SilverTables {
         app_id: String,
     ) -> Result<Self, TableError> {
         let [silver_schema, quarantine_schema, metrics_schema] = schemas;
-        let silver = StageTable::open_or_create(locations[0], storage_options.clone(), silver_schema, &[]).await?;
-        let quarantine = StageTable::open_or_create(locations[1], storage_options.clone(), quarantine_schema, &[]).await?;
+        // Statistics for the top-level columns only (see `rules::writer_properties`).
+        let silver = StageTable::open_or_create(locations[0], storage_options.clone(), silver_schema.clone(), &[])
+            .await?
+            .with_writer_properties(crate::rules::writer_properties(&silver_schema));
+        let quarantine = StageTable::open_or_create(locations[1], storage_options.clone(), quarantine_schema.clone(), &[])
+            .await?
+            .with_writer_properties(crate::rules::writer_properties(&quarantine_schema));
         let metrics = StageTable::open_or_create(locations[2], storage_options, metrics_schema, &[]).await?;
         Ok(Self { silver, quarantine, metrics, app_id })
     }
