@@ -52,6 +52,10 @@ fn main() -> ExitCode {
     if !cli.log.contains("buoyant_kernel") {
         directives.push_str(",buoyant_kernel=warn");
     }
+    // status and report say when the brokers are unreachable, once: not librdkafka's retry log.
+    if matches!(cli.command, Command::Status | Command::Report) && !cli.log.contains("rdkafka") {
+        directives.push_str(",rdkafka=off,librdkafka=off");
+    }
     let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -107,3 +107,28 @@ fn bad_flags_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("kafka, stdout or file:PATH"), "{}", stderr(&output));
 }
+
+#[test]
+fn an_invalid_metrics_address_is_a_config_error_naming_the_key() {
+    let output = medallion_without_broker().args(["status"]).env("MEDALLION_METRICS_ADDR", "not-an-address").output_within();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("metrics_addr"), "{}", stderr(&output));
+}
+
+#[test]
+fn status_without_a_broker_or_tables_says_so_and_still_reports() {
+    let lake = tempfile::tempdir().unwrap();
+    let output = medallion_without_broker()
+        .args(["status", "--json", "--lake"])
+        .arg(lake.path())
+        .env("KAFKA_BOOTSTRAP", "127.0.0.1:1")
+        .env("MEDALLION_KAFKA__CONNECT_TIMEOUT", "2s")
+        .output_within();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let error = status["kafka"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("cannot reach Kafka brokers at 127.0.0.1:1"), "{status}");
+    assert_eq!(status["tables"].as_array().unwrap().len(), 9);
+    assert!(status["tables"].as_array().unwrap().iter().all(|t| t["exists"] == false));
+    assert!(!stderr(&output).contains("librdkafka"), "one error line, not librdkafka's retries: {}", stderr(&output));
+}

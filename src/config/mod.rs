@@ -201,7 +201,7 @@ fn environment() -> Figment {
     };
     Figment::new()
         .merge(Env::prefixed("MEDALLION_").filter(|key| key.as_str().contains("__")).split("__"))
-        .merge(Env::prefixed("MEDALLION_").only(&["profile"]))
+        .merge(Env::prefixed("MEDALLION_").only(&["profile", "metrics_addr"]))
         .merge(renamed("KAFKA_BOOTSTRAP", "kafka.bootstrap_servers"))
         .merge(renamed("MEDALLION_TOPIC", "kafka.topic"))
         .merge(renamed("MEDALLION_LAKE", "lake.root"))
