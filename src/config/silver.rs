@@ -69,7 +69,7 @@ impl Default for SilverConfig {
             rules: None,
             mode: SilverMode::Split,
             max_batch_versions: 64,
-            max_batch_bytes: 64 * 1024 * 1024,
+            max_batch_bytes: 16 * 1024 * 1024,
             poll_interval: Duration::from_millis(250),
             retry_backoff: Duration::from_millis(500),
         }
