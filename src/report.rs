@@ -105,9 +105,8 @@ pub async fn collect(config: &Config) -> Result<Report, String> {
 async fn read(config: &Config, table: &str) -> Result<Option<RecordBatch>, String> {
     let location = config.lake.table_location(table);
     let Some(reader) = TableReader::open(&location, config.lake.storage_options()).await.map_err(|e| e.to_string())? else { return Ok(None) };
-    let files: Vec<_> = reader.live_files().map_err(|e| e.to_string())?.into_iter().map(|(file, _)| file).collect();
     let schema = reader.schema().map_err(|e| e.to_string())?;
-    reader.read(&files, &schema, None).await.map(Some).map_err(|e| e.to_string())
+    reader.read_all(&schema).await.map(Some).map_err(|e| e.to_string())
 }
 
 /// `sql` over the table registered as `name`, or None when the table does not exist.

@@ -222,15 +222,13 @@ impl BronzeBatchBuilder {
     }
 }
 
-/// Parquet settings for bronze files: snappy, as deltalake writes by default, but neither a
-/// dictionary nor min/max statistics for the raw payloads (unique per row, so both only cost
-/// time: they were a tenth of bronze's CPU) and no dictionary for the unique event ids.
+/// Parquet settings for bronze files: neither a dictionary nor min/max statistics for the raw
+/// payloads (unique per row, so both only cost time: they were a tenth of bronze's CPU) and no
+/// dictionary for the unique event ids.
 pub fn writer_properties() -> parquet::file::properties::WriterProperties {
-    use parquet::file::properties::{EnabledStatistics, WriterProperties};
+    use parquet::file::properties::EnabledStatistics;
     use parquet::schema::types::ColumnPath;
-    WriterProperties::builder()
-        .set_created_by(format!("medallion {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(parquet::basic::Compression::SNAPPY)
+    crate::table::writer_properties_builder()
         .set_column_dictionary_enabled(ColumnPath::from("raw_payload"), false)
         .set_column_statistics_enabled(ColumnPath::from("raw_payload"), EnabledStatistics::None)
         .set_column_dictionary_enabled(ColumnPath::from("event_id"), false)

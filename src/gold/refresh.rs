@@ -120,7 +120,7 @@ impl Gold {
         let files = added_since(&self.silver, position, silver_version).await?;
         let new_rows = self.silver.read(&files, &self.silver_read_schema, None).await?;
         let merged = self.spec.merge(&self.current_schema, &existing, &new_rows).map_err(|e| arrow_error("current", e))?;
-        let info = self.current.replace(&non_empty(&merged), &[(app_id, silver_version as i64)]).await?;
+        let info = self.current.replace(std::slice::from_ref(&merged), &[(app_id, silver_version as i64)]).await?;
         tracing::debug!(silver_rows = new_rows.num_rows(), current_rows = merged.num_rows(), version = info.version, "current state merged");
         self.current_rows = Some((info.version, merged.clone()));
         summary.tables.push(report("current", &self.current, &merged, true));
@@ -156,7 +156,7 @@ impl Gold {
         };
         let committed = as_version(table.position(&app_id).await?).is_none_or(|p| p < silver_version);
         if committed {
-            table.replace(&non_empty(&rows), &[(app_id, silver_version as i64)]).await?;
+            table.replace(std::slice::from_ref(&rows), &[(app_id, silver_version as i64)]).await?;
         }
         summary.tables.push(report(aggregate.name, table, &rows, committed));
         Ok(())
@@ -184,7 +184,7 @@ impl Gold {
         let rows = daily.to_batch().map_err(|e| arrow_error("quality_daily", e))?;
         let mut positions = vec![(silver_app, silver_version as i64)];
         positions.extend(quarantine_last.map(|q| (quarantine_app, q as i64)));
-        self.quality.replace(&non_empty(&rows), &positions).await?;
+        self.quality.replace(std::slice::from_ref(&rows), &positions).await?;
         summary.tables.push(report("quality_daily", &self.quality, &rows, true));
         Ok(())
     }
@@ -249,21 +249,16 @@ async fn added_since(reader: &TableReader, after: Option<u64>, until: u64) -> Re
     Ok(files)
 }
 
-/// Every row of the table at `location` (which exists) as `schema`.
+/// Every row of the table at `location` as `schema` (none while it does not exist).
 async fn read_all(location: &str, storage_options: &std::collections::HashMap<String, String>, schema: &SchemaRef) -> Result<RecordBatch, GoldError> {
-    let Some(reader) = TableReader::open(location, storage_options.clone()).await? else {
-        return Ok(RecordBatch::new_empty(schema.clone()));
-    };
-    let files: Vec<DataFile> = reader.live_files()?.into_iter().map(|(file, _)| file).collect();
-    Ok(reader.read(&files, schema, None).await?)
+    match TableReader::open(location, storage_options.clone()).await? {
+        Some(reader) => Ok(reader.read_all(schema).await?),
+        None => Ok(RecordBatch::new_empty(schema.clone())),
+    }
 }
 
 fn as_version(position: Option<i64>) -> Option<u64> {
     position.and_then(|p| u64::try_from(p).ok())
-}
-
-fn non_empty(batch: &RecordBatch) -> Vec<RecordBatch> {
-    if batch.num_rows() == 0 { Vec::new() } else { vec![batch.clone()] }
 }
 
 fn report(name: &str, table: &StageTable, rows: &RecordBatch, committed: bool) -> TableRefresh {

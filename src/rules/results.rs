@@ -73,11 +73,8 @@ pub fn result_fields() -> Vec<Field> {
 /// result columns (lists of structs, a map per row) they are useless for pruning and were the
 /// largest single cost of writing them (a byte comparison per value).
 pub fn writer_properties(checked_columns: &arrow::datatypes::Schema) -> parquet::file::properties::WriterProperties {
-    use parquet::file::properties::{EnabledStatistics, WriterProperties};
-    let mut builder = WriterProperties::builder()
-        .set_created_by(format!("medallion {}", env!("CARGO_PKG_VERSION")))
-        .set_compression(parquet::basic::Compression::SNAPPY)
-        .set_statistics_enabled(EnabledStatistics::None);
+    use parquet::file::properties::EnabledStatistics;
+    let mut builder = crate::table::writer_properties_builder().set_statistics_enabled(EnabledStatistics::None);
     for field in checked_columns.fields() {
         builder = builder.set_column_statistics_enabled(parquet::schema::types::ColumnPath::from(field.name().as_str()), EnabledStatistics::Page);
     }

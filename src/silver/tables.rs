@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 
-use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
 use super::refine::Refined;
@@ -98,23 +97,18 @@ impl SilverTables {
             info.version
         };
         if refined.quarantine.num_rows() > 0 && !holds(positions.quarantine) {
-            let info = self.quarantine.append(&non_empty(&refined.quarantine), &txn).await?;
+            let info = self.quarantine.append(std::slice::from_ref(&refined.quarantine), &txn).await?;
             count(info, &mut report);
             positions.quarantine = Some(last);
         }
         if !holds(positions.metrics) {
-            let info = self.metrics.append(&non_empty(&refined.metrics), &txn).await?;
+            let info = self.metrics.append(std::slice::from_ref(&refined.metrics), &txn).await?;
             count(info, &mut report);
             positions.metrics = Some(last);
         }
-        let info = self.silver.append(&non_empty(&refined.silver), &txn).await?;
+        let info = self.silver.append(std::slice::from_ref(&refined.silver), &txn).await?;
         report.silver_version = count(info, &mut report);
         positions.silver = Some(last);
         Ok(report)
     }
-}
-
-/// No empty Parquet files: a batch without rows commits only its `txn`.
-fn non_empty(batch: &RecordBatch) -> Vec<RecordBatch> {
-    if batch.num_rows() == 0 { Vec::new() } else { vec![batch.clone()] }
 }

@@ -59,6 +59,14 @@ fn is_storage_error(error: &DeltaTableError) -> bool {
     )
 }
 
+/// The Parquet settings every medallion table starts from: snappy (deltalake's and Spark's
+/// default) and medallion named as the writer. Stages adjust columns from there.
+pub fn writer_properties_builder() -> parquet::file::properties::WriterPropertiesBuilder {
+    parquet::file::properties::WriterProperties::builder()
+        .set_created_by(format!("medallion {}", env!("CARGO_PKG_VERSION")))
+        .set_compression(parquet::basic::Compression::SNAPPY)
+}
+
 /// What one commit added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitInfo {
@@ -157,7 +165,8 @@ impl StageTable {
         snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(positions_error)
     }
 
-    /// Appends `batches` and records `positions` (app id → version) in the same commit.
+    /// Appends `batches` and records `positions` (app id → version) in the same commit. Empty
+    /// batches write no file: a commit with none records only its positions.
     pub async fn append(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
         self.commit(batches, positions, SaveMode::Append).await
     }
@@ -175,7 +184,7 @@ impl StageTable {
         if let Some(properties) = &self.writer_properties {
             writer = writer.with_writer_properties(properties.clone());
         }
-        for batch in batches {
+        for batch in batches.iter().filter(|batch| batch.num_rows() > 0) {
             writer.write(batch.clone()).await.map_err(write_error)?;
         }
         let adds = writer.flush().await.map_err(write_error)?;

@@ -122,6 +122,12 @@ impl TableReader {
         Ok(entry)
     }
 
+    /// Every row of the loaded version, as `schema`.
+    pub async fn read_all(&self, schema: &SchemaRef) -> Result<RecordBatch, TableError> {
+        let files: Vec<DataFile> = self.live_files()?.into_iter().map(|(file, _)| file).collect();
+        self.read(&files, schema, None).await
+    }
+
     /// The rows of `files` as `schema` (see [`conform`]); `version_column` names an Int64
     /// column to fill with `version` (the version that added the files).
     pub async fn read(&self, files: &[DataFile], schema: &SchemaRef, version_column: Option<(&str, u64)>) -> Result<RecordBatch, TableError> {

@@ -19,8 +19,7 @@ fn batch(offsets: std::ops::Range<i64>) -> RecordBatch {
 /// Every `offset` value in the table, read from its Parquet files by a fresh reader.
 async fn offsets_in_storage(location: &str) -> Vec<i64> {
     let reader = TableReader::open(location, HashMap::new()).await.unwrap().unwrap();
-    let files: Vec<DataFile> = reader.live_files().unwrap().into_iter().map(|(file, _)| file).collect();
-    let batch = reader.read(&files, &schema(), None).await.unwrap();
+    let batch = reader.read_all(&schema()).await.unwrap();
     let mut offsets = batch.column_by_name("offset").unwrap().as_primitive::<Int64Type>().values().to_vec();
     offsets.sort_unstable();
     offsets
