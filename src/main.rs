@@ -266,7 +266,7 @@ async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
         let tables: Vec<String> = summary
             .tables
             .iter()
-            .map(|t| format!("{} {} rows{}", t.table, t.rows, if t.committed { " (committed)" } else { "" }))
+            .map(|t| if t.committed { format!("{} {} rows written", t.table, t.rows) } else { format!("{} up to date", t.table) })
             .collect();
         format!("gold: silver version {}, {} commits: {}", summary.silver_version, summary.commits, tables.join(", "))
     })

@@ -198,25 +198,19 @@ fn watermarks_and_commits(config: &Config) -> Result<BTreeMap<i32, (i64, Option<
 
 /// The newest day of `quality_daily`, when the table exists and has rows.
 async fn quality_summary(config: &Config) -> Option<QualitySummary> {
-    use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
     let location = config.lake.table_location(&config.gold.quality_daily_table);
     let reader = TableReader::open(&location, config.lake.storage_options()).await.ok().flatten()?;
-    let files: Vec<_> = reader.live_files().ok()?.into_iter().map(|(file, _)| file).collect();
-    let rows = reader.read(&files, &crate::gold::QualityDaily::default().to_batch().ok()?.schema(), None).await.ok()?;
-    let days = rows.column_by_name("day")?.as_primitive::<Date32Type>();
-    let last = (0..rows.num_rows()).max_by_key(|&i| days.value(i))?;
-    let int = |name: &str| rows.column_by_name(name).map_or(0, |c| c.as_primitive::<Int64Type>().value(last));
-    let mean = rows.column_by_name("mean_quality_score")?.as_primitive::<Float64Type>();
-    let top = rows.column_by_name("top_failing_rules")?.as_list::<i32>().value(last);
+    let rows = reader.read_all(&crate::gold::quality_daily_schema()).await.ok()?;
+    let daily = crate::gold::QualityDaily::from_batch(&rows).ok()?;
+    let (&day, quality) = daily.0.last_key_value()?;
     Some(QualitySummary {
-        day: days.value_as_date(last).map(|d| d.to_string()).unwrap_or_default(),
-        rows: int("rows"),
-        pass_rows: int("pass_rows"),
-        warning_rows: int("warning_rows"),
-        fail_rows: int("fail_rows"),
-        mean_quality_score: mean.is_valid(last).then(|| mean.value(last)),
-        top_failing_rules: top.as_string::<i32>().iter().flatten().map(str::to_owned).collect(),
+        day: arrow::temporal_conversions::date32_to_datetime(day).map(|d| d.date().to_string()).unwrap_or_default(),
+        rows: quality.rows,
+        pass_rows: quality.pass,
+        warning_rows: quality.warning,
+        fail_rows: quality.fail,
+        mean_quality_score: quality.mean_score(),
+        top_failing_rules: quality.top_failing_rules().into_iter().map(str::to_owned).collect(),
     })
 }
 

@@ -19,7 +19,7 @@ mod refresh;
 
 pub use aggregate::{AGGREGATES, Aggregate, ORDER_STATUS, PRODUCT_SALES_MONTHLY, VENDOR_SPEND_QUARTERLY};
 pub use current::{CurrentSpec, EVENTS, FIRST_EVENT_TIME};
-pub use quality::{DayQuality, QualityDaily};
+pub use quality::{DayQuality, QualityDaily, schema as quality_daily_schema};
 pub use refresh::{Gold, GoldSummary, TableRefresh, run};
 
 use crate::table::TableError;

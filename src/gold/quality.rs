@@ -5,7 +5,7 @@
 //! decoded. Scores are summed as fixed-point integers (1e-12), so the result does not depend on
 //! the order rows arrive in: a replay after a crash gives the same table as one clean run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Float64Array, Int64Array, ListBuilder, RecordBatch, StringBuilder, StructBuilder};
@@ -135,7 +135,7 @@ impl QualityDaily {
         let days = self.0.values();
         let ints = |get: fn(&DayQuality) -> i64| Arc::new(Int64Array::from_iter_values(days.clone().map(get))) as ArrayRef;
         let sums = Decimal128Array::from_iter_values(days.clone().map(|d| d.score_sum)).with_precision_and_scale(38, SCORE_SCALE as i8)?;
-        let means: Float64Array = days.clone().map(|d| (d.scored > 0).then(|| d.score_sum as f64 / 10f64.powi(SCORE_SCALE) / d.scored as f64)).collect();
+        let means: Float64Array = days.clone().map(DayQuality::mean_score).collect();
         let mut failures = ListBuilder::new(StructBuilder::from_fields(rule_struct(), 0)).with_field(Arc::new(Field::new("item", DataType::Struct(rule_struct()), true)));
         let mut top = ListBuilder::new(StringBuilder::new());
         for day in days.clone() {
@@ -154,7 +154,7 @@ impl QualityDaily {
                 entry.append(true);
             }
             failures.append(true);
-            ranked.iter().take(TOP_RULES).for_each(|((name, _), _)| top.values().append_value(name));
+            day.top_failing_rules().into_iter().for_each(|name| top.values().append_value(name));
             top.append(true);
         }
         let columns: Vec<ArrayRef> = vec![
@@ -207,6 +207,16 @@ impl QualityDaily {
 }
 
 impl DayQuality {
+    /// The mean quality score of the rows that have one.
+    pub fn mean_score(&self) -> Option<f64> {
+        (self.scored > 0).then(|| self.score_sum as f64 / 10f64.powi(SCORE_SCALE) / self.scored as f64)
+    }
+
+    /// The names of the most failed rules, most first.
+    pub fn top_failing_rules(&self) -> Vec<&str> {
+        self.ranked_failures().into_iter().take(TOP_RULES).map(|((name, _), _)| name.as_str()).collect()
+    }
+
     /// Failing rules, most failures first (then by name, so ties are stable).
     fn ranked_failures(&self) -> Vec<(&(String, String), &i64)> {
         let mut ranked: Vec<_> = self.rule_failures.iter().collect();
@@ -225,10 +235,8 @@ fn failed_names(list: &dyn Array, row: usize) -> Vec<String> {
     let Some(names) = items.as_struct_opt().and_then(|s| s.column_by_name("name")).and_then(|c| c.as_string_opt::<i32>().cloned()) else {
         return Vec::new();
     };
-    let unique: HashMap<&str, ()> = names.iter().flatten().map(|n| (n, ())).collect();
-    let mut names: Vec<String> = unique.into_keys().map(str::to_owned).collect();
-    names.sort_unstable();
-    names
+    let unique: BTreeSet<&str> = names.iter().flatten().collect();
+    unique.into_iter().map(str::to_owned).collect()
 }
 
 fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a ArrayRef, ArrowError> {

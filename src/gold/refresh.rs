@@ -21,6 +21,7 @@ pub struct TableRefresh {
     pub location: String,
     /// The table's version after the refresh.
     pub version: Option<u64>,
+    /// Rows this refresh wrote (the table's whole content); 0 when it was up to date.
     pub rows: u64,
     /// Whether this refresh committed to it (false: it already reflected the silver version).
     pub committed: bool,
@@ -98,9 +99,9 @@ impl Gold {
         let silver_version = self.silver.refresh().await?;
         let bronze_position = self.silver.position(&self.silver_app_id).await?;
         let mut summary = GoldSummary { silver_table: self.silver.location().to_owned(), silver_version, refreshes: 1, ..GoldSummary::default() };
-        let current = self.refresh_current(silver_version, &mut summary).await?;
+        self.refresh_current(silver_version, &mut summary).await?;
         for index in 0..self.aggregates.len() {
-            self.refresh_aggregate(index, &current, silver_version, &mut summary).await?;
+            self.refresh_aggregate(index, silver_version, &mut summary).await?;
         }
         self.refresh_quality(silver_version, bronze_position, &mut summary).await?;
         summary.commits = summary.tables.iter().filter(|t| t.committed).count() as u64;
@@ -108,26 +109,27 @@ impl Gold {
         Ok(summary)
     }
 
-    async fn refresh_current(&mut self, silver_version: u64, summary: &mut GoldSummary) -> Result<RecordBatch, GoldError> {
+    async fn refresh_current(&mut self, silver_version: u64, summary: &mut GoldSummary) -> Result<(), GoldError> {
         self.current.refresh().await?;
         let app_id = current_app_id(self.silver.location());
         let position = as_version(self.current.position(&app_id).await?);
-        let existing = self.current_rows().await?;
         if position.is_some_and(|p| p >= silver_version) {
-            summary.tables.push(report("current", &self.current, &existing, false));
-            return Ok(existing);
+            summary.tables.push(report("current", &self.current, None));
+            return Ok(());
         }
+        let existing = self.current_rows().await?;
         let files = added_since(&self.silver, position, silver_version).await?;
         let new_rows = self.silver.read(&files, &self.silver_read_schema, None).await?;
         let merged = self.spec.merge(&self.current_schema, &existing, &new_rows).map_err(|e| arrow_error("current", e))?;
         let info = self.current.replace(std::slice::from_ref(&merged), &[(app_id, silver_version as i64)]).await?;
         tracing::debug!(silver_rows = new_rows.num_rows(), current_rows = merged.num_rows(), version = info.version, "current state merged");
-        self.current_rows = Some((info.version, merged.clone()));
-        summary.tables.push(report("current", &self.current, &merged, true));
-        Ok(merged)
+        summary.tables.push(report("current", &self.current, Some(&merged)));
+        self.current_rows = Some((info.version, merged));
+        Ok(())
     }
 
-    /// The current table's rows: from memory when nobody else committed since, else from storage.
+    /// The current table's rows: from memory when nobody else committed since, else from storage
+    /// (only read when a table needs them).
     async fn current_rows(&mut self) -> Result<RecordBatch, GoldError> {
         if let Some((version, rows)) = &self.current_rows
             && Some(*version) == self.current.version()
@@ -139,26 +141,30 @@ impl Gold {
         Ok(rows)
     }
 
-    async fn refresh_aggregate(&mut self, index: usize, current: &RecordBatch, silver_version: u64, summary: &mut GoldSummary) -> Result<(), GoldError> {
+    async fn refresh_aggregate(&mut self, index: usize, silver_version: u64, summary: &mut GoldSummary) -> Result<(), GoldError> {
         let app_id = gold_app_id(self.silver.location());
-        let (aggregate, location, table) = &mut self.aggregates[index];
+        let (aggregate, _, table) = &mut self.aggregates[index];
         if let Some(table) = table.as_mut() {
             table.refresh().await?;
             if as_version(table.position(&app_id).await?).is_some_and(|p| p >= silver_version) {
-                summary.tables.push(TableRefresh { table: aggregate.name.to_owned(), location: location.clone(), version: table.version(), rows: 0, committed: false });
+                summary.tables.push(report(aggregate.name, table, None));
                 return Ok(());
             }
         }
-        let rows = aggregate.evaluate(current).await?;
+        let current = self.current_rows().await?;
+        let (aggregate, location, table) = &mut self.aggregates[index];
+        let rows = aggregate.evaluate(&current).await?;
         let table = match table {
             Some(table) => table,
             None => table.insert(StageTable::open_or_create(location, self.storage_options.clone(), rows.schema(), &[]).await?),
         };
-        let committed = as_version(table.position(&app_id).await?).is_none_or(|p| p < silver_version);
-        if committed {
+        let written = if as_version(table.position(&app_id).await?).is_none_or(|p| p < silver_version) {
             table.replace(std::slice::from_ref(&rows), &[(app_id, silver_version as i64)]).await?;
-        }
-        summary.tables.push(report(aggregate.name, table, &rows, committed));
+            Some(&rows)
+        } else {
+            None
+        };
+        summary.tables.push(report(aggregate.name, table, written));
         Ok(())
     }
 
@@ -168,11 +174,11 @@ impl Gold {
         let silver_position = as_version(self.quality.position(&silver_app).await?);
         let quarantine_position = as_version(self.quality.position(&quarantine_app).await?);
         let (quarantine_files, quarantine_last) = self.final_quarantine_files(quarantine_position, bronze_position).await?;
-        let existing = read_all(self.quality.location(), &self.storage_options, &quality::schema()).await?;
         if silver_position.is_some_and(|p| p >= silver_version) && quarantine_last == quarantine_position {
-            summary.tables.push(report("quality_daily", &self.quality, &existing, false));
+            summary.tables.push(report("quality_daily", &self.quality, None));
             return Ok(());
         }
+        let existing = read_all(self.quality.location(), &self.storage_options, &quality::schema()).await?;
         let input = quality::input_schema();
         let mut daily = QualityDaily::default();
         let silver_files = added_since(&self.silver, silver_position, silver_version).await?;
@@ -185,7 +191,7 @@ impl Gold {
         let mut positions = vec![(silver_app, silver_version as i64)];
         positions.extend(quarantine_last.map(|q| (quarantine_app, q as i64)));
         self.quality.replace(std::slice::from_ref(&rows), &positions).await?;
-        summary.tables.push(report("quality_daily", &self.quality, &rows, true));
+        summary.tables.push(report("quality_daily", &self.quality, Some(&rows)));
         Ok(())
     }
 
@@ -261,11 +267,13 @@ fn as_version(position: Option<i64>) -> Option<u64> {
     position.and_then(|p| u64::try_from(p).ok())
 }
 
-fn report(name: &str, table: &StageTable, rows: &RecordBatch, committed: bool) -> TableRefresh {
-    if committed {
-        crate::telemetry::metrics().rows(name, "out", rows.num_rows() as u64);
+/// What a refresh did to `table`: the rows it wrote, or nothing when it was up to date.
+fn report(name: &str, table: &StageTable, written: Option<&RecordBatch>) -> TableRefresh {
+    let rows = written.map_or(0, |rows| rows.num_rows() as u64);
+    if written.is_some() {
+        crate::telemetry::metrics().rows(name, "out", rows);
     }
-    TableRefresh { table: name.to_owned(), location: table.location().to_owned(), version: table.version(), rows: rows.num_rows() as u64, committed }
+    TableRefresh { table: name.to_owned(), location: table.location().to_owned(), version: table.version(), rows, committed: written.is_some() }
 }
 
 fn arrow_error(table: &str, error: arrow::error::ArrowError) -> GoldError {
