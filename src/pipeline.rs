@@ -58,14 +58,8 @@ async fn run_in_turn(config: &Config, cancel: &CancellationToken) -> Result<Pipe
 
 /// All three at once; the first failure stops the others (they commit what they hold).
 async fn run_side_by_side(config: &Config, cancel: &CancellationToken) -> Result<PipelineSummary, PipelineError> {
-    let stop_all_on_error = |cancel: CancellationToken| {
-        move |error| {
-            cancel.cancel();
-            error
-        }
-    };
-    let bronze = async { crate::bronze::run(config, false, cancel.clone()).await.map_err(PipelineError::from).map_err(stop_all_on_error(cancel.clone())) };
-    let silver = async { crate::silver::run(config, false, cancel.clone()).await.map_err(PipelineError::from).map_err(stop_all_on_error(cancel.clone())) };
+    let bronze = async { stop_all_on_error(crate::bronze::run(config, false, cancel.clone()).await, cancel) };
+    let silver = async { stop_all_on_error(crate::silver::run(config, false, cancel.clone()).await, cancel) };
     let gold = async {
         // Silver creates its table on its first batch: until then there is nothing to refresh.
         while !cancel.is_cancelled() {
@@ -76,7 +70,7 @@ async fn run_side_by_side(config: &Config, cancel: &CancellationToken) -> Result
                         () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
                 }
-                other => return other.map_err(PipelineError::from).map_err(stop_all_on_error(cancel.clone())),
+                other => return stop_all_on_error(other, cancel),
             }
         }
         Ok(GoldSummary::default())
@@ -84,4 +78,12 @@ async fn run_side_by_side(config: &Config, cancel: &CancellationToken) -> Result
     // Not try_join: after a failure the others must still finish their shutdown (flush, commit).
     let (bronze, silver, gold) = tokio::join!(bronze, silver, gold);
     Ok(PipelineSummary { bronze: bronze?, silver: silver?, gold: gold?, seconds: 0.0 })
+}
+
+/// A stage's outcome; a failure first cancels the other stages.
+fn stop_all_on_error<T, E: Into<PipelineError>>(outcome: Result<T, E>, cancel: &CancellationToken) -> Result<T, PipelineError> {
+    outcome.map_err(|error| {
+        cancel.cancel();
+        error.into()
+    })
 }

@@ -136,19 +136,12 @@ async fn table_status(config: &Config, name: &str, table: &str) -> TableStatus {
 async fn kafka_status(config: &Config, bronze: Option<&TableReader>) -> KafkaStatus {
     let kafka = &config.kafka;
     let mut status = KafkaStatus { bootstrap: kafka.effective_bootstrap(), topic: kafka.topic.clone(), group: kafka.group_id.clone(), ..KafkaStatus::default() };
-    let marks = tokio::task::spawn_blocking({
-        let config = config.clone();
-        move || watermarks_and_commits(&config)
-    })
-    .await;
+    let config_copy = config.clone();
+    let marks = tokio::task::spawn_blocking(move || watermarks_and_commits(&config_copy)).await.map_err(|e| e.to_string()).and_then(|marks| marks);
     let marks = match marks {
-        Ok(Ok(marks)) => marks,
-        Ok(Err(error)) => {
-            status.error = Some(error);
-            return status;
-        }
+        Ok(marks) => marks,
         Err(error) => {
-            status.error = Some(error.to_string());
+            status.error = Some(error);
             return status;
         }
     };

@@ -71,23 +71,18 @@ fn size_histogram() -> Histogram {
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
+    let (partition_lag, stage_rows, decode_failures, rule_failures) = (Family::default(), Family::default(), Family::default(), Family::default());
+    let commit_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+    let file_bytes = Family::new_with_constructor(size_histogram as fn() -> Histogram);
+    // Families are shared handles: the registry encodes the same counters the stages update.
     let mut registry = Registry::with_prefix("medallion");
-    let metrics = Metrics {
-        partition_lag: Family::default(),
-        stage_rows: Family::default(),
-        decode_failures: Family::default(),
-        rule_failures: Family::default(),
-        commit_seconds: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
-        file_bytes: Family::new_with_constructor(size_histogram as fn() -> Histogram),
-        registry: Registry::default(),
-    };
-    registry.register("partition_lag", "Messages in Kafka not yet in bronze", metrics.partition_lag.clone());
-    registry.register("stage_rows", "Rows into and out of each stage", metrics.stage_rows.clone());
-    registry.register("decode_failures", "Messages bronze could not decode", metrics.decode_failures.clone());
-    registry.register("rule_failures", "Rows failing each quality rule", metrics.rule_failures.clone());
-    registry.register("commit_seconds", "Delta write and commit latency", metrics.commit_seconds.clone());
-    registry.register("file_bytes", "Size of the data files written", metrics.file_bytes.clone());
-    Metrics { registry, ..metrics }
+    registry.register("partition_lag", "Messages in Kafka not yet in bronze", partition_lag.clone());
+    registry.register("stage_rows", "Rows into and out of each stage", stage_rows.clone());
+    registry.register("decode_failures", "Messages bronze could not decode", decode_failures.clone());
+    registry.register("rule_failures", "Rows failing each quality rule", rule_failures.clone());
+    registry.register("commit_seconds", "Delta write and commit latency", commit_seconds.clone());
+    registry.register("file_bytes", "Size of the data files written", file_bytes.clone());
+    Metrics { registry, partition_lag, stage_rows, decode_failures, rule_failures, commit_seconds, file_bytes }
 });
 
 /// The process-wide metrics.
