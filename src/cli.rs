@@ -49,9 +49,9 @@ pub enum Command {
     Silver(SilverArgs),
     /// Refresh the current-state and gold tables from silver (commits nothing when they are up to date).
     Gold(GoldArgs),
-    /// Run bronze → silver → gold in one process (with --until-caught-up: each to the end, in
-    /// turn, then print a report of the lake).
-    Run(SilverArgs),
+    /// Run bronze → silver → gold in one process, side by side (with --until-caught-up: each to
+    /// the end, in turn, then stop).
+    Run(RunArgs),
     /// Per partition: offset in Delta, committed offset, high watermark and lag; each table's
     /// version, rows and last commit; the last day's quality.
     Status,
@@ -108,6 +108,25 @@ pub struct SilverArgs {
     /// Stop once the bronze version current at start is checked and committed.
     #[arg(long)]
     pub until_caught_up: bool,
+    #[command(flatten)]
+    pub silver: SilverRules,
+}
+
+/// Flags of `medallion run`.
+#[derive(Debug, Args, Default)]
+pub struct RunArgs {
+    /// Bronze to the high watermarks seen at start, then silver, then gold, each to the end of
+    /// what the previous one committed; then stop.
+    #[arg(long)]
+    pub until_caught_up: bool,
+    /// The silver stage's flags (--rules, --mode).
+    #[command(flatten)]
+    pub silver: SilverRules,
+}
+
+/// The rules and mode of the silver stage, shared by `silver` and `run`.
+#[derive(Debug, Args, Default)]
+pub struct SilverRules {
     /// DQX YAML rules file (silver.rules; default: the built-in purchase-order rules).
     #[arg(long)]
     pub rules: Option<PathBuf>,
@@ -274,8 +293,13 @@ impl FlagLayer {
             metrics_addr: cli.metrics_addr,
             ..Self::default()
         };
-        if let Command::Silver(args) | Command::Run(args) = &cli.command {
-            layer.silver = SilverFlags { rules: args.rules.clone(), mode: args.mode };
+        let silver_rules = match &cli.command {
+            Command::Silver(args) => Some(&args.silver),
+            Command::Run(args) => Some(&args.silver),
+            _ => None,
+        };
+        if let Some(silver) = silver_rules {
+            layer.silver = SilverFlags { rules: silver.rules.clone(), mode: silver.mode };
         }
         if let Command::Produce(args) = &cli.command {
             layer.schema = SchemaFlags { framing: args.framing, version: args.schema_version };
