@@ -83,7 +83,10 @@ fn unreachable_broker_exits_1_naming_the_address() {
         .env("MEDALLION_KAFKA__CONNECT_TIMEOUT", "2s")
         .output_within();
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("cannot reach Kafka brokers at 127.0.0.1:1"), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("cannot reach Kafka brokers at 127.0.0.1:1"), "{message}");
+    // The cause is said once, not once per level of the error chain.
+    assert_eq!(message.matches("Broker transport failure").count(), 1, "{message}");
 }
 
 #[test]

@@ -181,11 +181,15 @@ impl Config {
         if with_env {
             figment = figment.merge(environment());
         }
-        let config: Config = figment.merge(overrides).extract().map_err(|error| ConfigError::Invalid {
+        let figment = figment.merge(overrides);
+        let config: Config = figment.extract().map_err(|error| ConfigError::Invalid {
             problems: error.into_iter().map(|e| validate::describe_figment_error(&e)).collect(),
         })?;
         let problems = config.problems();
-        if problems.is_empty() { Ok(config) } else { Err(ConfigError::Invalid { problems }) }
+        if problems.is_empty() {
+            return Ok(config);
+        }
+        Err(ConfigError::Invalid { problems: problems.into_iter().map(|p| validate::with_origin(&figment, p)).collect() })
     }
 
     /// The configuration as YAML, secrets masked.

@@ -45,8 +45,29 @@ fn flags_override_the_file() {
 
 #[test]
 fn unknown_keys_are_named_with_their_path() {
-    let message = problems("kafka:\n  parttions: 4\n");
-    assert!(message.contains("kafka.parttions: unknown field"), "{message}");
+    let message = problems("kafka:\n  topic: orders\n  parttions: 4\n");
+    assert!(message.contains("kafka.parttions: unknown key `parttions`; the keys here are bootstrap_servers, topic,"), "{message}");
+    assert!(message.contains(", line 3)"), "{message}");
+}
+
+#[test]
+fn semantic_problems_point_at_the_file_line() {
+    let message = problems("producer:\n  rate: 5\n  invalid_ratio: 1.5\nkafka:\n  partitions: 0\n");
+    assert!(message.contains("producer.invalid_ratio: 1.5 must be between 0 and 1 (in "), "{message}");
+    assert!(message.contains("between 0 and 1 (in ") && message.contains(", line 3)"), "{message}");
+    assert!(message.contains("kafka.partitions: 0 must be at least 1 (in ") && message.contains(", line 5)"), "{message}");
+}
+
+#[test]
+fn key_lines_are_found_inside_their_parent_block() {
+    let text = "# comment\nbronze:\n  retry_backoff: 1s\n\nsilver:\n  # retry_backoff: 5s\n  retry_backoff: 0s\nschema:\n  static_ids:\n  - id: 1\n    file: x.avsc\n";
+    let path = |keys: &[&str]| keys.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>();
+    assert_eq!(validate::key_line(text, &path(&["bronze", "retry_backoff"])), Some(3));
+    assert_eq!(validate::key_line(text, &path(&["silver", "retry_backoff"])), Some(7));
+    assert_eq!(validate::key_line(text, &path(&["schema", "static_ids"])), Some(9));
+    // A key that is not there points at the deepest parent found.
+    assert_eq!(validate::key_line(text, &path(&["silver", "mode"])), Some(5));
+    assert_eq!(validate::key_line(text, &path(&["gold", "interval"])), None);
 }
 
 #[test]
@@ -54,6 +75,7 @@ fn wrong_types_are_named_with_their_path_and_value() {
     let message = problems("producer:\n  rate: fast\n");
     assert!(message.contains("producer.rate"), "{message}");
     assert!(message.contains("\"fast\""), "{message}");
+    assert!(message.contains("expected a whole number, 0 or more (in ") && message.contains(", line 2)"), "{message}");
 }
 
 #[test]

@@ -152,14 +152,83 @@ pub(super) fn describe_figment_error(error: &figment::Error) -> String {
     let kind = if path.iter().any(|segment| super::is_sensitive_key(segment)) {
         "invalid value (not shown: it is a credential)".to_owned()
     } else {
-        error.kind.to_string()
+        describe_kind(&error.kind)
     };
-    let source = match &error.metadata {
-        Some(metadata) => match &metadata.source {
-            Some(source) => format!(" (in {source})"),
-            None => format!(" (in {})", metadata.name),
-        },
-        None => String::new(),
+    format!("{key}: {kind}{}", origin(error.metadata.as_ref(), path))
+}
+
+/// A semantic problem (`key.path: message`) with where its key's value came from, when the
+/// layers know it (a file and line, or the environment).
+pub(super) fn with_origin(figment: &figment::Figment, problem: String) -> String {
+    let Some((keys, _)) = problem.split_once(": ") else { return problem };
+    // The first key named, up to any list index (`schema.static_ids[1].file` → `schema.static_ids`).
+    let key = keys.split(", ").next().unwrap_or(keys);
+    let key = key.split('[').next().unwrap_or(key);
+    let path: Vec<String> = key.split('.').map(str::to_owned).collect();
+    let origin = origin(figment.find_metadata(key), &path);
+    format!("{problem}{origin}")
+}
+
+/// Serde's wording, with the key lists spelled out and Rust type names said in words.
+fn describe_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    let in_words = |expected: &str| match expected {
+        "u8" | "u16" | "u32" | "u64" | "usize" => "a whole number, 0 or more".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "a whole number".to_owned(),
+        "f32" | "f64" => "a number".to_owned(),
+        other => other.to_owned(),
     };
-    format!("{key}: {kind}{source}")
+    match kind {
+        Kind::UnknownField(field, expected) => format!("unknown key `{field}`; the keys here are {}", expected.join(", ")),
+        Kind::UnknownVariant(value, expected) => format!("unknown value `{value}`; expected one of {}", expected.join(", ")),
+        Kind::InvalidType(actual, expected) => format!("found {actual}, expected {}", in_words(expected)),
+        other => other.to_string(),
+    }
+}
+
+/// ` (in FILE, line N)` for a value from a file, ` (in `MEDALLION_` environment variable(s))` for
+/// the environment; empty for built-in defaults and flags.
+fn origin(metadata: Option<&figment::Metadata>, path: &[String]) -> String {
+    let Some(metadata) = metadata else { return String::new() };
+    match &metadata.source {
+        Some(figment::Source::File(file)) => {
+            let line = std::fs::read_to_string(file).ok().and_then(|text| key_line(&text, path));
+            match line {
+                Some(line) => format!(" (in {}, line {line})", file.display()),
+                None => format!(" (in {})", file.display()),
+            }
+        }
+        // Built-in defaults and flags are provided from code: their source location means nothing to a user.
+        _ if metadata.name.contains("environment") => format!(" (in {})", metadata.name),
+        _ => String::new(),
+    }
+}
+
+/// The 1-based line of a key path in a YAML text of block mappings, found by indentation: each
+/// segment is looked for inside the block of the one before. Points at the deepest segment found,
+/// so a key in a flow mapping (`kafka: {topic: x}`) still gets its parent's line.
+pub(super) fn key_line(text: &str, path: &[String]) -> Option<usize> {
+    let (mut found, mut start, mut parent_indent) = (None, 0, None);
+    for segment in path {
+        let mut matched = None;
+        for (index, line) in text.lines().enumerate().skip(start) {
+            let content = line.trim_start();
+            if content.is_empty() || content.starts_with('#') {
+                continue;
+            }
+            // Only lines inside the parent's block: stop at the first one indented no deeper.
+            let indent = line.len() - content.len();
+            if parent_indent.is_some_and(|parent| indent <= parent) {
+                break;
+            }
+            let key = content.strip_prefix("- ").unwrap_or(content);
+            if key.strip_prefix(segment.as_str()).is_some_and(|rest| rest.trim_start().starts_with(':')) {
+                matched = Some((index, indent));
+                break;
+            }
+        }
+        let Some((index, indent)) = matched else { break };
+        (found, start, parent_indent) = (Some(index + 1), index + 1, Some(indent));
+    }
+    found
 }
