@@ -1,6 +1,8 @@
 //! Produce throughput against a real broker (`KAFKA_BOOTSTRAP`, the dev broker by default):
 //! medallion's producer path (generate → encode → bounded in-flight idempotent sends) versus a
-//! trivial producer sending 16-byte payloads with the same client settings, in the same run.
+//! trivial producer sending 16-byte payloads (and one sending pre-encoded medallion payloads) with
+//! the same client settings, in the same run: first in paired rounds (the ratios to report), then
+//! each under criterion.
 //! Start a broker first: `scripts/dev-broker start`.
 
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 const MESSAGES: u64 = 20_000;
+/// Rounds of the paired comparison (each sends MESSAGES with every variant).
+const PAIRED_ROUNDS: usize = 9;
 
 fn config(topic: &str) -> Config {
     let bootstrap = std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:19092".to_owned());
@@ -91,6 +95,54 @@ fn pre_encoded(config: &Config, runtime: &tokio::runtime::Runtime) -> Vec<Vec<u8
         .collect()
 }
 
+/// The three producers, timed on one batch each.
+struct Variants<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    config: &'a Config,
+    producer: &'a FutureProducer,
+    tiny: Arc<Vec<Vec<u8>>>,
+    encoded: Arc<Vec<Vec<u8>>>,
+}
+
+impl Variants<'_> {
+    const NAMES: [&'static str; 3] =
+        ["baseline_trivial_16_byte_payloads", "baseline_trivial_pre_encoded_medallion_payloads", "medallion_generate_encode_send"];
+
+    fn run(&self, variant: usize, seed: u64) -> Duration {
+        match variant {
+            0 => self.runtime.block_on(trivial_batch(self.config, self.producer, &self.tiny)),
+            1 => self.runtime.block_on(trivial_batch(self.config, self.producer, &self.encoded)),
+            _ => {
+                let settings = GeneratorSettings { seed, invalid_ratio: 0.05, start_time: None, rate: 0, time_scale: 1.0 };
+                self.runtime.block_on(medallion_batch(self.config, self.producer, Generator::new(&settings)))
+            }
+        }
+    }
+
+    /// Rounds of all three, in an order rotated each round, so that none always runs on a
+    /// broker that the others have just filled (an in-memory broker slows as it grows): the
+    /// ratios to report.
+    fn paired_rounds(&self, rounds: usize) {
+        let mut times: [Vec<Duration>; 3] = Default::default();
+        for round in 0..rounds {
+            for step in 0..3 {
+                let variant = (round + step) % 3;
+                times[variant].push(self.run(variant, round as u64));
+            }
+        }
+        let rate = |durations: &mut Vec<Duration>| {
+            durations.sort();
+            MESSAGES as f64 / durations[durations.len() / 2].as_secs_f64()
+        };
+        let rates: Vec<f64> = times.iter_mut().map(rate).collect();
+        eprintln!("paired rounds ({rounds} × {MESSAGES} messages each, median per variant):");
+        for (name, rate) in Self::NAMES.iter().zip(&rates) {
+            eprintln!("  {name:<50} {rate:>10.0} msg/s  {:.2}× the 16-byte baseline", rate / rates[0]);
+        }
+        eprintln!("  medallion ÷ pre-encoded baseline: {:.2}×", rates[2] / rates[1]);
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let topic = format!("bench-produce-{}", uuid::Uuid::new_v4().simple());
@@ -99,30 +151,23 @@ fn bench(c: &mut Criterion) {
         panic!("{e}: start the dev broker with `scripts/dev-broker start` or set KAFKA_BOOTSTRAP")
     });
     let producer = create_producer(&config).expect("producer");
-    let tiny: Arc<Vec<Vec<u8>>> = Arc::new(vec![b"0123456789abcdef".to_vec()]);
     let encoded = Arc::new(pre_encoded(&config, &runtime));
     let mean_size = encoded.iter().map(Vec::len).sum::<usize>() / encoded.len();
     eprintln!("medallion payloads: {mean_size} bytes on average");
+    let tiny = Arc::new(vec![b"0123456789abcdef".to_vec()]);
+    let variants = Variants { runtime: &runtime, config: &config, producer: &producer, tiny, encoded };
+    variants.paired_rounds(PAIRED_ROUNDS);
+    // Criterion's statistics per variant, kept short: every message stays in the broker's memory.
     let mut group = c.benchmark_group("produce");
     group.throughput(Throughput::Elements(MESSAGES));
     group.sample_size(10);
-    group.measurement_time(Duration::from_secs(20));
-    group.bench_function("baseline_trivial_16_byte_payloads", |b| {
-        b.iter_custom(|iterations| (0..iterations).map(|_| runtime.block_on(trivial_batch(&config, &producer, &tiny))).sum())
-    });
-    group.bench_function("baseline_trivial_pre_encoded_medallion_payloads", |b| {
-        b.iter_custom(|iterations| (0..iterations).map(|_| runtime.block_on(trivial_batch(&config, &producer, &encoded))).sum())
-    });
-    group.bench_function("medallion_generate_encode_send", |b| {
-        b.iter_custom(|iterations| {
-            (0..iterations)
-                .map(|i| {
-                    let settings = GeneratorSettings { seed: i, invalid_ratio: 0.05, start_time: None, rate: 0, time_scale: 1.0 };
-                    runtime.block_on(medallion_batch(&config, &producer, Generator::new(&settings)))
-                })
-                .sum()
-        })
-    });
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    for (variant, name) in Variants::NAMES.iter().enumerate() {
+        group.bench_function(*name, |b| {
+            b.iter_custom(|iterations| (0..iterations).map(|i| variants.run(variant, i)).sum())
+        });
+    }
     group.finish();
 }
 
