@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, ListArray, ListBuilder, MapBuilder, MapFieldNames, StringBuilder, StructArray,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, ListArray, ListBuilder, MapArray, MapBuilder, MapFieldNames, StringArray,
+    StringBuilder, StructArray, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
-use arrow::datatypes::{DataType, Field, Fields, TimeUnit};
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, TimeUnit};
 
 use super::compile::CompiledRule;
 use super::evaluate::RuleOutcome;
@@ -26,9 +26,17 @@ fn utc() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
 }
 
+/// The key and value fields of a string → string map's entries, as Spark names them.
+fn string_map_entry_fields() -> Fields {
+    Fields::from(vec![Field::new("key", DataType::Utf8, false), Field::new("value", DataType::Utf8, true)])
+}
+
+fn string_map_entry() -> FieldRef {
+    Arc::new(Field::new("key_value", DataType::Struct(string_map_entry_fields()), false))
+}
+
 fn string_map(name: &str) -> Field {
-    let entries = Fields::from(vec![Field::new("key", DataType::Utf8, false), Field::new("value", DataType::Utf8, true)]);
-    Field::new(name, DataType::Map(Arc::new(Field::new("key_value", DataType::Struct(entries), false)), false), true)
+    Field::new(name, DataType::Map(string_map_entry(), false), true)
 }
 
 fn map_names() -> MapFieldNames {
@@ -148,52 +156,175 @@ fn failure_list(rules: &[CompiledRule], per_row: &[RowFailures], run: &RunInfo) 
     Arc::new(ListArray::new(item_field, offsets, Arc::new(items), Some(validity)))
 }
 
+/// A rule's verdict on one row, as `dqx_rule_results` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Pass,
+    Fail,
+    Warn,
+    NotApplicable,
+}
+
+impl Verdict {
+    fn text(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Warn => "WARN",
+            Verdict::NotApplicable => "NOT_APPLICABLE",
+        }
+    }
+}
+
+/// Every rule's verdict on every row, row-major (row 0's rules, then row 1's, ...), the order
+/// of the map entries. Filled rule by rule: the masks and failure lists are per rule.
+fn verdict_matrix(rules: &[CompiledRule], outcomes: &[RuleOutcome], rows: usize) -> Vec<Verdict> {
+    let width = rules.len();
+    let mut verdicts = vec![Verdict::Pass; rows * width];
+    for (index, (rule, outcome)) in rules.iter().zip(outcomes).enumerate() {
+        if let Some(mask) = &outcome.applicable {
+            for (row, applies) in mask.iter().enumerate().take(rows) {
+                if applies != Some(true) {
+                    verdicts[row * width + index] = Verdict::NotApplicable;
+                }
+            }
+        }
+        let failed = if rule.rule.criticality == Criticality::Error { Verdict::Fail } else { Verdict::Warn };
+        for (row, _) in &outcome.failures {
+            if let Some(verdict) = verdicts.get_mut(row * width + index)
+                && *verdict == Verdict::Pass
+            {
+                *verdict = failed;
+            }
+        }
+    }
+    verdicts
+}
+
+/// `values` repeated `times` times as one string column, built in one allocation per buffer.
+fn tiled_strings(values: &[&str], times: usize) -> StringArray {
+    let data = values.concat().repeat(times);
+    let offsets = OffsetBuffer::from_lengths((0..times).flat_map(|_| values.iter().map(|value| value.len())));
+    StringArray::new(offsets, data.into_bytes().into(), None)
+}
+
+/// `dqx_rule_results`: a map per row from every rule name to its verdict. Every row has the same
+/// keys in the same order, so the key column is the rule names tiled, not built row by row.
+fn rule_results_map(rules: &[CompiledRule], verdicts: &[Verdict], rows: usize) -> ArrayRef {
+    let names: Vec<&str> = rules.iter().map(|rule| rule.rule.name.as_str()).collect();
+    let keys = tiled_strings(&names, rows);
+    let values = StringArray::from_iter_values(verdicts.iter().map(|verdict| verdict.text()));
+    let entries = StructArray::new(string_map_entry_fields(), vec![Arc::new(keys), Arc::new(values)], None);
+    let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(names.len(), rows));
+    Arc::new(MapArray::new(string_map_entry(), offsets, entries, None, false))
+}
+
 fn verdict_columns(rules: &[CompiledRule], outcomes: &[RuleOutcome], errors: &[RowFailures], warnings: &[RowFailures], run: &RunInfo) -> Vec<ArrayRef> {
     let rows = errors.len();
-    let mut flag = StringBuilder::new();
-    let mut description = StringBuilder::new();
-    let mut results = MapBuilder::new(Some(map_names()), StringBuilder::new(), StringBuilder::new());
-    let (mut score, mut failed_count, mut passed_count) = (Float64Builder::new(), Int32Builder::new(), Int32Builder::new());
-    for row in 0..rows {
-        let (row_errors, row_warnings) = (&errors[row], &warnings[row]);
-        flag.append_value(if !row_errors.is_empty() { "FAIL" } else if !row_warnings.is_empty() { "WARNING" } else { "PASS" });
-        let messages: Vec<&str> = row_errors.iter().chain(row_warnings).map(|(_, m)| *m).collect();
-        description.append_option((!messages.is_empty()).then(|| messages.join("; ")));
-        let (mut applicable, mut failed) = (0, 0);
-        for (index, (rule, outcome)) in rules.iter().zip(outcomes).enumerate() {
-            let verdict = if !outcome.applies(row) {
-                "NOT_APPLICABLE"
-            } else if row_errors.iter().any(|(i, _)| *i == index) {
-                "FAIL"
-            } else if row_warnings.iter().any(|(i, _)| *i == index) {
-                "WARN"
-            } else {
-                "PASS"
-            };
-            applicable += usize::from(verdict != "NOT_APPLICABLE");
-            failed += usize::from(verdict == "FAIL" || verdict == "WARN");
-            results.keys().append_value(&rule.rule.name);
-            results.values().append_value(verdict);
+    let verdicts = verdict_matrix(rules, outcomes, rows);
+    let flag = StringArray::from_iter_values(errors.iter().zip(warnings).map(|(row_errors, row_warnings)| {
+        if !row_errors.is_empty() {
+            "FAIL"
+        } else if !row_warnings.is_empty() {
+            "WARNING"
+        } else {
+            "PASS"
         }
-        let _ = results.append(true);
+    }));
+    let description: StringArray = errors
+        .iter()
+        .zip(warnings)
+        .map(|(row_errors, row_warnings)| {
+            let messages: Vec<&str> = row_errors.iter().chain(row_warnings).map(|(_, m)| *m).collect();
+            (!messages.is_empty()).then(|| messages.join("; "))
+        })
+        .collect();
+    let (mut score, mut failed_count, mut passed_count) =
+        (Float64Builder::with_capacity(rows), Int32Builder::with_capacity(rows), Int32Builder::with_capacity(rows));
+    for row in 0..rows {
+        let row_verdicts = &verdicts[row * rules.len()..(row + 1) * rules.len()];
+        let applicable = row_verdicts.iter().filter(|v| **v != Verdict::NotApplicable).count();
+        let failed = row_verdicts.iter().filter(|v| matches!(v, Verdict::Fail | Verdict::Warn)).count();
         score.append_option((applicable > 0).then(|| (applicable - failed) as f64 / applicable as f64));
         failed_count.append_value(failed as i32);
         passed_count.append_value((applicable - failed) as i32);
     }
-    let mut timestamp = TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC");
-    let mut lineage = StringBuilder::new();
-    for _ in 0..rows {
-        timestamp.append_value(run.run_time_micros);
-        lineage.append_value(&run.run_id);
-    }
+    let timestamp = TimestampMicrosecondArray::from(vec![run.run_time_micros; rows]).with_timezone("UTC");
     vec![
-        Arc::new(flag.finish()),
-        Arc::new(description.finish()),
-        Arc::new(results.finish()),
+        Arc::new(flag),
+        Arc::new(description),
+        rule_results_map(rules, &verdicts, rows),
         Arc::new(score.finish()),
         Arc::new(failed_count.finish()),
         Arc::new(passed_count.finish()),
-        Arc::new(timestamp.finish()),
-        Arc::new(lineage.finish()),
+        Arc::new(timestamp),
+        Arc::new(tiled_strings(&[&run.run_id], rows)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Array, AsArray, Int32Array, RecordBatch};
+    use arrow::datatypes::{Float64Type, Int32Type, Schema, TimestampMicrosecondType};
+
+    use super::*;
+    use crate::rules::RuleSet;
+
+    const RULES: &str = r#"
+- criticality: error
+  name: quantity_positive
+  check: {function: sql_expression, arguments: {expression: "quantity > 0", msg: "quantity not positive"}}
+- criticality: warn
+  name: big_quantity_reviewed
+  filter: "quantity > 100"
+  check: {function: sql_expression, arguments: {expression: "quantity < 1000", msg: "huge quantity"}}
+- criticality: warn
+  name: quantity_even
+  check: {function: sql_expression, arguments: {expression: "quantity % 2 = 0", msg: "odd quantity"}}
+"#;
+
+    fn map_row(map: &MapArray, row: usize) -> Vec<(String, String)> {
+        let entries = map.value(row);
+        let (keys, values) = (entries.column(0).as_string::<i32>(), entries.column(1).as_string::<i32>());
+        (0..entries.len()).map(|i| (keys.value(i).to_owned(), values.value(i).to_owned())).collect()
+    }
+
+    #[test]
+    fn verdict_columns_per_row() {
+        let schema = Arc::new(Schema::new(vec![Field::new("quantity", DataType::Int32, true)]));
+        let quantity = Int32Array::from(vec![Some(2), Some(-3), Some(5000), Some(200), None]);
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(quantity)]).unwrap();
+        let engine = RuleSet::parse("test.yml", RULES).unwrap().compile(schema).unwrap();
+        let run = RunInfo { run_time_micros: 1_700_000_000_000_000, run_id: "run-1".into(), rule_set_fingerprint: "fp".into() };
+        let (checked, _) = engine.apply(&batch, &run).unwrap();
+        let column = |name: &str| checked.column_by_name(name).unwrap();
+
+        let flags: Vec<&str> = column("flag_check").as_string::<i32>().iter().map(Option::unwrap).collect();
+        assert_eq!(flags, ["PASS", "FAIL", "WARNING", "PASS", "PASS"]);
+        let descriptions: Vec<Option<&str>> = column("description_failure").as_string::<i32>().iter().collect();
+        assert_eq!(descriptions, [None, Some("quantity not positive; odd quantity"), Some("huge quantity"), None, None]);
+
+        let results = column("dqx_rule_results");
+        let map = results.as_map();
+        let verdicts = |row| map_row(map, row).into_iter().map(|(_, v)| v).collect::<Vec<_>>();
+        let names: Vec<String> = map_row(map, 0).into_iter().map(|(k, _)| k).collect();
+        assert_eq!(names, ["quantity_positive", "big_quantity_reviewed", "quantity_even"]);
+        assert_eq!(verdicts(0), ["PASS", "NOT_APPLICABLE", "PASS"]);
+        assert_eq!(verdicts(1), ["FAIL", "NOT_APPLICABLE", "WARN"]);
+        assert_eq!(verdicts(2), ["PASS", "WARN", "PASS"]);
+        assert_eq!(verdicts(3), ["PASS", "PASS", "PASS"]);
+        // NULL passes every check; a NULL filter does not apply.
+        assert_eq!(verdicts(4), ["PASS", "NOT_APPLICABLE", "PASS"]);
+        assert_eq!(map.null_count(), 0);
+
+        let scores: Vec<Option<f64>> = column("dqx_quality_score").as_primitive::<Float64Type>().iter().collect();
+        assert_eq!(scores, [Some(1.0), Some(0.0), Some(2.0 / 3.0), Some(1.0), Some(1.0)]);
+        let failed: Vec<i32> = column("failed_rules_count").as_primitive::<Int32Type>().values().to_vec();
+        let passed: Vec<i32> = column("passed_rules_count").as_primitive::<Int32Type>().values().to_vec();
+        assert_eq!((failed, passed), (vec![0, 2, 1, 0, 0], vec![2, 0, 2, 3, 2]));
+        let stamps = column("dqx_validation_timestamp");
+        assert!(stamps.as_primitive::<TimestampMicrosecondType>().values().iter().all(|t| *t == run.run_time_micros));
+        assert!(column("dqx_lineage_id").as_string::<i32>().iter().all(|id| id == Some("run-1")));
+        assert_eq!(checked.schema().fields()[1..].to_vec(), result_fields().into_iter().map(Arc::new).collect::<Vec<_>>());
+    }
 }
