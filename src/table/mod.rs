@@ -184,10 +184,14 @@ impl StageTable {
         if let Some(properties) = &self.writer_properties {
             writer = writer.with_writer_properties(properties.clone());
         }
-        for batch in batches.iter().filter(|batch| batch.num_rows() > 0) {
-            writer.write(batch.clone()).await.map_err(write_error)?;
-        }
-        let adds = writer.flush().await.map_err(write_error)?;
+        let adds = off_the_async_workers(async {
+            for batch in batches.iter().filter(|batch| batch.num_rows() > 0) {
+                writer.write(batch.clone()).await?;
+            }
+            writer.flush().await
+        })
+        .await
+        .map_err(write_error)?;
         let info = CommitInfo {
             version: 0,
             files: adds.len() as u64,
@@ -219,6 +223,19 @@ impl StageTable {
         self.table.update_state().await.map_err(write_error)?;
         crate::telemetry::metrics().commit_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         Ok(CommitInfo { version, ..info })
+    }
+}
+
+/// Runs `work` (Parquet encoding: CPU-bound for hundreds of milliseconds) so that it does not
+/// hold an async worker: on the multi-threaded runtime the worker is handed over to a blocking
+/// thread for the duration, and the stages sharing the runtime (bronze's consumer loop above
+/// all) keep being polled. Elsewhere (a current-thread runtime in tests) it simply runs.
+async fn off_the_async_workers<T>(work: impl std::future::Future<Output = T>) -> T {
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(|| handle.block_on(work))
+    } else {
+        work.await
     }
 }
 
