@@ -228,9 +228,13 @@ impl Status {
                 (Some(error), _) => format!("error: {error}"),
                 (None, false) => "missing".to_owned(),
                 (None, true) => format!(
-                    "version {}, {} rows, last commit {}",
+                    "version {}, {}, last commit {}",
                     t.version.unwrap_or(0),
-                    t.rows.map_or_else(|| "?".to_owned(), |r| r.to_string()),
+                    match t.rows {
+                        Some(1) => "1 row".to_owned(),
+                        Some(rows) => format!("{rows} rows"),
+                        None => "? rows".to_owned(),
+                    },
                     t.last_commit.as_deref().unwrap_or("?")
                 ),
             };

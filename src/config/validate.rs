@@ -198,8 +198,8 @@ fn origin(metadata: Option<&figment::Metadata>, path: &[String]) -> String {
                 None => format!(" (in {})", file.display()),
             }
         }
-        // Built-in defaults and flags are provided from code: their source location means nothing to a user.
         _ if metadata.name.contains("environment") => format!(" (in {})", metadata.name),
+        // Built-in defaults and flags are provided from code: their source location means nothing to a user.
         _ => String::new(),
     }
 }

@@ -182,11 +182,9 @@ fn verdict_matrix(rules: &[CompiledRule], outcomes: &[RuleOutcome], rows: usize)
     let width = rules.len();
     let mut verdicts = vec![Verdict::Pass; rows * width];
     for (index, (rule, outcome)) in rules.iter().zip(outcomes).enumerate() {
-        if let Some(mask) = &outcome.applicable {
-            for (row, applies) in mask.iter().enumerate().take(rows) {
-                if applies != Some(true) {
-                    verdicts[row * width + index] = Verdict::NotApplicable;
-                }
+        if outcome.applicable.is_some() {
+            for row in (0..rows).filter(|row| !outcome.applies(*row)) {
+                verdicts[row * width + index] = Verdict::NotApplicable;
             }
         }
         let failed = if rule.rule.criticality == Criticality::Error { Verdict::Fail } else { Verdict::Warn };

@@ -226,10 +226,12 @@ impl StageTable {
     }
 }
 
-/// Runs `work` (Parquet encoding: CPU-bound for hundreds of milliseconds) so that it does not
-/// hold an async worker: on the multi-threaded runtime the worker is handed over to a blocking
-/// thread for the duration, and the stages sharing the runtime (bronze's consumer loop above
-/// all) keep being polled. Elsewhere (a current-thread runtime in tests) it simply runs.
+/// Runs `work` (Parquet encoding: CPU-bound, up to hundreds of milliseconds) without holding an
+/// async worker: on the multi-threaded runtime the worker is handed to another thread for the
+/// duration, so the runtime's other tasks keep being polled (in `medallion run`, bronze's writer
+/// task commits while the task running the stages goes on consuming, and the other way round).
+/// The calling task itself waits, as it would have anyway. On a current-thread runtime (tests)
+/// it simply runs.
 async fn off_the_async_workers<T>(work: impl std::future::Future<Output = T>) -> T {
     let handle = tokio::runtime::Handle::current();
     if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
