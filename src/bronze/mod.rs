@@ -183,8 +183,8 @@ fn create_consumer(config: &Config, context: assignment::BronzeContext) -> Resul
         ("fetch.queue.backoff.ms", "10".to_owned()),
         // An idle fetch waits at most this long at the broker (librdkafka's default: 500 ms). At
         // 20k events/s the default put a ~500 ms stall on the slowest 1% of rows in about half
-        // of the latency bench's runs (bronze p99 1.9 s instead of 1.4 s); with 100 ms, 4 runs
-        // of 4 stayed at 1.41-1.47 s. Under load fetches return full, so throughput is unchanged.
+        // of the latency bench's runs (bronze p99 1.9 s instead of 1.4 s); with 100 ms, 6 runs
+        // of 6 stayed at 1.36-1.47 s. Under load fetches return full, so throughput is unchanged.
         ("fetch.wait.max.ms", "100".to_owned()),
     ];
     config
