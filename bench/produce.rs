@@ -37,12 +37,7 @@ async fn medallion_batch(config: &Config, producer: &FutureProducer, generator: 
     let (sender, receiver) = mpsc::channel(32);
     let (_rate, rate_updates) = watch::channel(0);
     let settings = SourceSettings { count: Some(MESSAGES), duration: None, rate_updates, encoder: Some(encoder) };
-    let policy = SendPolicy {
-        max_in_flight: config.producer.max_in_flight,
-        retries: 5,
-        backoff: Duration::from_millis(100),
-        flush_timeout: Duration::from_secs(60),
-    };
+    let policy = SendPolicy { max_in_flight: config.producer.max_in_flight, flush_timeout: Duration::from_secs(60) };
     let started = Instant::now();
     let source = tokio::spawn(run_source(generator, settings, sender, CancellationToken::new()));
     let stats = run_kafka_sink(producer.clone(), Arc::from(config.kafka.topic.as_str()), receiver, policy).await;

@@ -56,6 +56,9 @@ pub struct Metrics {
     pub decode_failures: Family<PartitionLabel, Counter>,
     /// Rows failing each rule, as silver checked them.
     pub rule_failures: Family<RuleLabel, Counter>,
+    /// Partitions whose first offset after an assignment did not continue the table (a
+    /// recreated topic, a failover, retention ahead of bronze), stopped on or accepted.
+    pub offset_resets: Family<PartitionLabel, Counter>,
     /// Time to write and commit one Delta commit, per table.
     pub commit_seconds: HistogramFamily<TableLabel>,
     /// Size of each data file written, per table.
@@ -72,6 +75,7 @@ fn size_histogram() -> Histogram {
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let (partition_lag, stage_rows, decode_failures, rule_failures) = (Family::default(), Family::default(), Family::default(), Family::default());
+    let offset_resets = Family::default();
     let commit_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
     let file_bytes = Family::new_with_constructor(size_histogram as fn() -> Histogram);
     // Families are shared handles: the registry encodes the same counters the stages update.
@@ -80,9 +84,10 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("stage_rows", "Rows into and out of each stage", stage_rows.clone());
     registry.register("decode_failures", "Messages bronze could not decode", decode_failures.clone());
     registry.register("rule_failures", "Rows failing each quality rule", rule_failures.clone());
+    registry.register("offset_resets", "Partitions that did not continue where bronze ends", offset_resets.clone());
     registry.register("commit_seconds", "Delta write and commit latency", commit_seconds.clone());
     registry.register("file_bytes", "Size of the data files written", file_bytes.clone());
-    Metrics { registry, partition_lag, stage_rows, decode_failures, rule_failures, commit_seconds, file_bytes }
+    Metrics { registry, partition_lag, stage_rows, decode_failures, rule_failures, offset_resets, commit_seconds, file_bytes }
 });
 
 /// The process-wide metrics.

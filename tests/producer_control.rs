@@ -105,3 +105,31 @@ fn sighup_applies_a_new_rate_from_the_config_file() {
     assert!((400..=600).contains(&early), "before SIGHUP: {early}/s");
     assert!((3_600..=4_400).contains(&late), "after SIGHUP: {late}/s");
 }
+
+/// Deliveries that time out (here: a 3 ms delivery budget, so many do, some after the broker
+/// stored them) are counted as failed and never sent a second time by medallion: the topic
+/// holds no payload twice, and nothing that was reported sent is missing.
+#[test]
+fn timed_out_deliveries_are_counted_and_never_resent() {
+    let topic = unique_topic("produce-timeouts");
+    let output = common::output_within(
+        medallion()
+            .args(["produce", "--count", "20000", "--seed", "13", "--topic", &topic, "--json"])
+            .env("MEDALLION_PRODUCER__LINGER", "0ms")
+            .env("MEDALLION_PRODUCER__DELIVERY_TIMEOUT", "3ms"),
+        PROCESS_DEADLINE,
+    );
+    let summary = summary(&output);
+    let (sent, failed) = (summary["sent"].as_u64().unwrap(), summary["failed"].as_u64().unwrap());
+    assert_eq!(sent + failed, 20_000, "every message counted once: {summary}");
+    if failed > 0 {
+        assert_eq!(output.status.code(), Some(1), "failed deliveries make the run fail");
+    }
+    let messages = consume_all(&topic, sent as usize, Duration::from_secs(60));
+    let mut payloads: Vec<&[u8]> = messages.iter().filter_map(rdkafka::Message::payload).collect();
+    let stored = payloads.len();
+    payloads.sort_unstable();
+    payloads.dedup();
+    assert_eq!(payloads.len(), stored, "{} payloads stored twice", stored - payloads.len());
+    assert!(stored as u64 >= sent, "every message reported sent is stored: {stored} < {sent}");
+}

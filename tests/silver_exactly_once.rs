@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
-use common::{Lake, OutputWithin, PROCESS_DEADLINE, medallion, read_bronze, read_table, run_ok, send_raw, send_signal, summary, txn_version, undecodable_payloads, unique_topic};
+use common::{Lake, OutputWithin, PROCESS_DEADLINE, medallion, read_bronze, read_table, run_ok, send_raw, send_signal, summary, table_id, txn_version, undecodable_payloads, unique_topic};
 
 const SILVER: &str = "silver/purchase_order_items";
 const QUARANTINE: &str = "silver/purchase_order_items_quarantine";
@@ -114,7 +114,7 @@ fn assert_silver_exactly_once(lake: &Lake) {
         assert_eq!(long_sum(&metrics, "failed_rows", "rule", Some(rule)), *rows, "metrics: failures of {rule}");
     }
     let bronze_version = read_table_version(&lake.bronze());
-    let app_id = format!("silver:{}", lake.bronze());
+    let app_id = format!("silver:{}", table_id(&lake.bronze()));
     for table in [SILVER, METRICS] {
         assert_eq!(txn_version(&lake.table(table), &app_id), Some(bronze_version), "txn of {table}");
     }
@@ -211,7 +211,7 @@ fn a_half_committed_batch_is_finished_not_repeated() {
 
 /// Does what a silver run killed between its metrics and silver commits leaves behind.
 async fn commit_all_but_silver(lake: &Lake) {
-    use medallion::silver::{BronzeSource, SilverSchemas, app_id, metrics_schema, refine};
+    use medallion::silver::{BronzeSource, SilverSchemas, metrics_schema, refine, source_key};
     let config = medallion::config::Config::default();
     let decoder = medallion::bronze::DecoderFactory::from_config(&config).decoder().unwrap();
     let schemas = SilverSchemas::from_bronze(&medallion::bronze::BronzeBatchBuilder::new(decoder).unwrap().schema()).unwrap();
@@ -222,7 +222,7 @@ async fn commit_all_but_silver(lake: &Lake) {
     let slice = source.read(None, last, None).await.unwrap();
     let run = engine.run_info("crashed-run".to_owned());
     let refined = refine(&engine, &schemas, &slice.batch, config.silver.mode, &run, slice.first_version..=slice.last_version).unwrap();
-    let txn = [(app_id(&lake.bronze()), last as i64)];
+    let txn = [(source_key(source.table_id().unwrap(), &lake.bronze(), "bronze/purchase_order_items").app_id(), last as i64)];
     for (table, schema, batch) in [(QUARANTINE, schemas.quarantine.clone(), &refined.quarantine), (METRICS, metrics_schema(), &refined.metrics)] {
         let mut table = medallion::table::StageTable::open_or_create(&lake.table(table), HashMap::new(), schema, &[]).await.unwrap();
         table.append(std::slice::from_ref(batch), &txn).await.unwrap();
@@ -242,7 +242,7 @@ fn fail_mode_stops_before_committing_and_names_the_row() {
     }
     // Bronze's version 0 only creates the table: it may be committed as an empty batch, but
     // nothing of version 1, whose rows failed, is.
-    let position = txn_version(&lake.table(SILVER), &format!("silver:{}", lake.bronze()));
+    let position = txn_version(&lake.table(SILVER), &format!("silver:{}", table_id(&lake.bronze())));
     assert!(position.is_none_or(|v| v < 1), "the failing batch is not committed: {position:?}");
     assert!(stderr.contains("bronze version 1,"), "{stderr}");
     assert_eq!(read_table(&lake.table(SILVER)).num_rows(), 0);

@@ -9,9 +9,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use crate::table::StageTable;
@@ -28,6 +30,7 @@ pub struct Owned {
     pub position: Option<i64>,
     /// Bumped on every assignment, so the worker notices a revoke-and-reassign.
     pub generation: u64,
+    pub assigned_at: Instant,
 }
 
 /// What the context and the worker share.
@@ -38,6 +41,9 @@ pub struct Assignment {
     pub rebalances: u64,
     /// Set when positions could not be read: the worker must stop rather than guess.
     pub failure: Option<String>,
+    /// Where each partition's log ends, as the latest fetch responses said (librdkafka's
+    /// statistics), and when that was reported.
+    pub log_ends: HashMap<i32, (i64, Instant)>,
 }
 
 /// The rdkafka context of the bronze consumer.
@@ -51,7 +57,31 @@ pub struct BronzeContext {
     pub runtime: tokio::runtime::Handle,
 }
 
-impl ClientContext for BronzeContext {}
+impl ClientContext for BronzeContext {
+    /// librdkafka reports a partition's end as an error event too; the worker handles it (as
+    /// `PartitionEOF` from the consumer), so it is no error here.
+    fn error(&self, error: KafkaError, reason: &str) {
+        if reason.contains("reached end of partition") {
+            tracing::trace!(%error, reason, "partition end");
+        } else {
+            tracing::error!(%error, reason, "librdkafka error");
+        }
+    }
+
+    /// Keeps each partition's log end from the fetch responses. (A broker that answers a fetch
+    /// beyond the log end with an empty response instead of OFFSET_OUT_OF_RANGE, as the dev broker
+    /// does, shows a recreated topic only this way.)
+    fn stats(&self, statistics: Statistics) {
+        let Some(topic) = statistics.topics.get(&self.topic) else { return };
+        let now = Instant::now();
+        let mut shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        for (partition, stats) in &topic.partitions {
+            if *partition >= 0 && stats.hi_offset >= 0 && stats.fetch_state == "active" {
+                shared.log_ends.insert(*partition, (stats.hi_offset, now));
+            }
+        }
+    }
+}
 
 impl ConsumerContext for BronzeContext {
     fn pre_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -102,9 +132,10 @@ impl BronzeContext {
                 tracing::error!(%error, partition, "cannot set the start offset");
                 shared.failure = Some(format!("cannot start partition {partition} at {offset:?}: {error}"));
             }
-            shared.owned.insert(partition, Owned { position, generation });
+            shared.owned.insert(partition, Owned { position, generation, assigned_at: Instant::now() });
         }
-        tracing::info!(topic = %self.topic, owned = ?shared.owned, "partitions assigned, positioned from the table");
+        let positions: std::collections::BTreeMap<i32, Option<i64>> = shared.owned.iter().map(|(p, o)| (*p, o.position)).collect();
+        tracing::info!(topic = %self.topic, ?positions, "partitions assigned, positioned from the table");
     }
 
     /// Positions of `partitions`, retried for a while: starting anywhere else would duplicate or lose.

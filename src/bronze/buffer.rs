@@ -4,6 +4,7 @@ use arrow::record_batch::RecordBatch;
 use chrono::Utc;
 
 use super::batch::{BatchError, BronzeBatchBuilder};
+use super::continuity::Discontinuity;
 
 /// Rows of one partition not yet in the table, and where they continue the table from.
 pub struct PartitionBuffer {
@@ -17,11 +18,24 @@ pub struct PartitionBuffer {
     pub generation: u64,
     pub rows: usize,
     pub bytes: u64,
+    /// Whether the first message since the assignment or the last seek continued the table.
+    pub continuity_checked: bool,
+    /// A discontinuity accepted (`bronze.on_offset_reset: accept`), recorded by the next commit.
+    pub accepted: Option<Discontinuity>,
+    /// When the broker reported the partition's end before any message (checked against the
+    /// log end the next statistics give).
+    pub at_end_since: Option<std::time::Instant>,
 }
 
 impl PartitionBuffer {
     pub fn new(builder: BronzeBatchBuilder, position: Option<i64>, generation: u64) -> Self {
-        Self { builder, position, last_offset: None, generation, rows: 0, bytes: 0 }
+        Self { builder, position, last_offset: None, generation, rows: 0, bytes: 0, continuity_checked: false, accepted: None, at_end_since: None }
+    }
+
+    /// Takes the partition from `offered` on, whatever the table holds (an accepted reset).
+    pub fn accept(&mut self, discontinuity: Discontinuity, offered: i64) {
+        self.accepted = Some(discontinuity);
+        self.last_offset = Some(offered - 1);
     }
 
     /// Whether `offset` is already buffered or in the table (a redelivery after a seek).
@@ -48,6 +62,9 @@ impl PartitionBuffer {
         self.last_offset = None;
         self.rows = 0;
         self.bytes = 0;
+        self.continuity_checked = false;
+        self.accepted = None;
+        self.at_end_since = None;
         dropped
     }
 }

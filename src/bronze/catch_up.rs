@@ -30,14 +30,14 @@ impl CatchUp {
     }
 
     /// True once every partition reached its target: owned partitions as far as this worker
-    /// received them (`received`: last offset buffered, in flight or committed), the others as
-    /// far as the table records. Stopping then sends the rest and waits for every commit.
+    /// received them (`received`: last offset buffered, in flight or committed; `None` until the
+    /// partition showed that it continues the table), the others as far as the table records. Stopping then sends the rest and waits for every commit.
     /// Partitions owned by nobody (say, by a killed member the broker has not expired yet) keep
     /// the worker waiting, as they must.
-    pub async fn reached(&mut self, owned: &HashMap<i32, Owned>, received: impl Fn(i32) -> Option<i64>) -> Result<bool, TableError> {
+    pub async fn reached(&mut self, owned: &HashMap<i32, Owned>, received: impl Fn(i32) -> Option<Option<i64>>) -> Result<bool, TableError> {
         self.warn_if_unassigned(owned);
         let done = |last: Option<i64>, (low, high): (i64, i64)| last.map_or(high <= low, |last| last + 1 >= high);
-        if !owned.keys().all(|&partition| done(received(partition), self.target(partition))) {
+        if !owned.keys().all(|&partition| received(partition).is_some_and(|last| done(last, self.target(partition)))) {
             return Ok(false);
         }
         let others: Vec<i32> = self.targets.keys().copied().filter(|p| !owned.contains_key(p)).collect();

@@ -15,6 +15,7 @@ mod assignment;
 pub mod batch;
 mod buffer;
 mod catch_up;
+mod continuity;
 mod summary;
 mod worker;
 mod writer;
@@ -29,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use assignment::app_id;
 pub use batch::{BatchError, BronzeBatchBuilder, KafkaMessage, PARTITION_COLUMN, bronze_schema};
+pub use continuity::Discontinuity;
 pub use summary::{BronzeStop, BronzeSummary};
 pub use crate::table::{CommitInfo, StageTable, TableError};
 
@@ -57,6 +59,12 @@ pub enum BronzeError {
     Positions(String),
     #[error("cannot use the schema registry: {0}")]
     Registry(#[from] crate::registry::RegistryError),
+    #[error("{}", continuity::message(topic, *partition, table, discontinuity))]
+    Discontinuity { topic: String, partition: i32, table: String, discontinuity: continuity::Discontinuity },
+    #[error("cannot read the watermarks of {topic} partition {partition}: {source}")]
+    Watermarks { topic: String, partition: i32, source: Box<KafkaError> },
+    #[error("stopping: the commits to {location} did not finish within the shutdown timeout ({timeout:?}); uncommitted messages will be read again on the next start")]
+    ShutdownTimedOut { location: String, timeout: std::time::Duration },
     #[error("stopping: could not commit to {location} before the shutdown timeout ({source}); uncommitted messages will be read again on the next start")]
     ShutdownTimeout { location: String, source: TableError },
 }
@@ -186,6 +194,10 @@ fn create_consumer(config: &Config, context: assignment::BronzeContext) -> Resul
         // of the latency bench's runs (bronze p99 1.9 s instead of 1.4 s); with 100 ms, 6 runs
         // of 6 stayed at 1.36-1.47 s. Under load fetches return full, so throughput is unchanged.
         ("fetch.wait.max.ms", "100".to_owned()),
+        // A partition's end and its log end show whether it continues the table when it has no
+        // message to give (see continuity.rs).
+        ("enable.partition.eof", "true".to_owned()),
+        ("statistics.interval.ms", "1000".to_owned()),
     ];
     config
         .kafka

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
@@ -81,13 +82,17 @@ impl Worker {
                     match received {
                         Ok(message) => {
                             self.learn_writer_schema(&message).await;
-                            self.receive(&message)?;
+                            self.receive(consumer, &message)?;
                         }
+                        Err(KafkaError::PartitionEOF(partition)) => self.reached_log_end(partition)?,
                         Err(error) => tracing::warn!(%error, topic = %self.topic, "consume error (librdkafka retries)"),
                     }
                     false
                 }
-                _ = ticker.tick() => true,
+                _ = ticker.tick() => {
+                    self.check_unverified_partitions(consumer)?;
+                    true
+                }
             };
             // The clock is read on ticks and every 64th message, not for every message.
             if self.flush_due(ticked || self.buffered_rows.is_multiple_of(64)) {
@@ -107,16 +112,17 @@ impl Worker {
         writer: tokio::task::JoinHandle<StageTable>,
         stop: BronzeStop,
     ) -> Result<BronzeSummary, BronzeError> {
-        let deadline = Instant::now() + self.settings.shutdown_timeout;
+        let timeout = self.settings.shutdown_timeout;
+        let deadline = Instant::now() + timeout;
         let _ = self.give_up_at.send(Some(deadline));
-        self.flush().await?;
-        self.jobs = None;
-        while self.in_flight > 0 {
-            match self.outcomes.recv().await {
-                Some(outcome) => self.apply(consumer, outcome)?,
-                None => break,
-            }
-        }
+        // A store that hangs (rather than fails) must not hold the stop past its timeout: what
+        // is not committed by then is read again on the next start.
+        let drained = tokio::time::timeout_at(deadline.into(), self.commit_what_is_held(consumer)).await;
+        let Ok(drained) = drained else {
+            writer.abort();
+            return Err(BronzeError::ShutdownTimedOut { location: self.summary.table.clone(), timeout });
+        };
+        drained?;
         self.commit_kafka_offsets(consumer, CommitMode::Sync);
         let table = writer.await.map_err(|e| BronzeError::Positions(format!("the writer task failed: {e}")))?;
         self.summary.stop_reason = Some(stop);
@@ -129,9 +135,22 @@ impl Worker {
         Ok(self.summary)
     }
 
+    /// Sends what is buffered and waits for the outcome of every commit sent.
+    async fn commit_what_is_held(&mut self, consumer: &StreamConsumer<BronzeContext>) -> Result<(), BronzeError> {
+        self.flush().await?;
+        self.jobs = None;
+        while self.in_flight > 0 {
+            match self.outcomes.recv().await {
+                Some(outcome) => self.apply(consumer, outcome)?,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
     /// Aligns the buffers with the current assignment: revoked partitions lose their buffers.
     /// Cheap when nothing changed (one uncontended lock), so it runs for every message.
-    fn sync_assignment(&mut self) -> Result<(), BronzeError> {
+    pub(super) fn sync_assignment(&mut self) -> Result<(), BronzeError> {
         let owned = {
             let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
             let changes = (shared.generation, shared.rebalances);
@@ -190,9 +209,13 @@ impl Worker {
         }
     }
 
-    fn receive(&mut self, message: &BorrowedMessage<'_>) -> Result<(), BronzeError> {
+    fn receive(&mut self, consumer: &StreamConsumer<BronzeContext>, message: &BorrowedMessage<'_>) -> Result<(), BronzeError> {
         self.sync_assignment()?;
         let partition = message.partition();
+        let Some(buffer) = self.buffers.get_mut(&partition) else { return Ok(()) };
+        if !buffer.continuity_checked {
+            self.check_continuity(consumer, partition, message.offset(), false)?;
+        }
         let Some(buffer) = self.buffers.get_mut(&partition) else { return Ok(()) };
         if buffer.already_has(message.offset()) {
             return Ok(());
@@ -232,7 +255,7 @@ impl Worker {
         let mut parts = Vec::new();
         for (&partition, buffer) in &mut self.buffers {
             let (Some(batch), Some(last)) = (buffer.take_batch()?, buffer.last_offset) else { continue };
-            parts.push(JobPart { partition, expected: buffer.position, last, batches: vec![batch] });
+            parts.push(JobPart { partition, expected: buffer.position, last, batches: vec![batch], accepted: buffer.accepted.take() });
             buffer.position = Some(last);
             buffer.rows = 0;
             buffer.bytes = 0;
@@ -312,11 +335,20 @@ impl Worker {
     /// Whether `--until-caught-up` may stop now (see [`CatchUp::reached`]).
     async fn caught_up(&mut self) -> Result<bool, BronzeError> {
         let Some(catch_up) = &mut self.catch_up else { return Ok(false) };
-        let owned = self.shared.lock().unwrap_or_else(PoisonError::into_inner).owned.clone();
+        let (owned, generation) = {
+            let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
+            (shared.owned.clone(), shared.generation)
+        };
+        // Before the group's first assignment the table's positions alone would decide, and a
+        // table ahead of a recreated topic's high watermarks would read as caught up.
+        if generation == 0 {
+            return Ok(false);
+        }
         let buffers = &self.buffers;
+        // A partition counts only once it showed that it continues the table: a message, or its end.
         let received = |partition: i32| match buffers.get(&partition) {
-            Some(buffer) => buffer.last_offset.or(buffer.position),
-            None => owned.get(&partition).and_then(|o| o.position),
+            Some(buffer) if buffer.continuity_checked => Some(buffer.last_offset.or(buffer.position)),
+            _ => None,
         };
         Ok(catch_up.reached(&owned, received).await?)
     }

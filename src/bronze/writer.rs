@@ -13,6 +13,7 @@ use arrow::record_batch::RecordBatch;
 use tokio::sync::{mpsc, watch};
 
 use super::assignment::app_id;
+use super::continuity::Discontinuity;
 use crate::table::{CommitInfo, StageTable, TableError};
 
 /// Rows of one partition, continuing the table from `expected` up to `last`.
@@ -21,6 +22,8 @@ pub struct JobPart {
     pub expected: Option<i64>,
     pub last: i64,
     pub batches: Vec<RecordBatch>,
+    /// An accepted offset reset this part starts with, recorded in the commit.
+    pub accepted: Option<Discontinuity>,
 }
 
 /// One commit's worth of parts.
@@ -108,7 +111,13 @@ async fn try_commit(table: &mut StageTable, topic: &str, job: &mut CommitJob, ou
     let ranges: Vec<(i32, i64, i64)> = job.parts.iter().map(|p| (p.partition, p.expected.map_or(0, |e| e + 1), p.last)).collect();
     let started = Instant::now();
     let span = tracing::info_span!("bronze_commit", topic = %topic, table = %table.location(), offsets = ?ranges);
-    let info = tracing::Instrument::instrument(table.append(&batches, &positions), span.clone()).await?;
+    let resets: Vec<serde_json::Value> = job
+        .parts
+        .iter()
+        .filter_map(|p| p.accepted.map(|d| serde_json::json!({"topic": topic, "partition": p.partition, "accepted": d})))
+        .collect();
+    let metadata = (!resets.is_empty()).then(|| ("medallion.acceptedOffsetResets".to_owned(), serde_json::Value::Array(resets)));
+    let info = tracing::Instrument::instrument(table.append_recording(&batches, &positions, metadata), span.clone()).await?;
     span.in_scope(|| {
         let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
         tracing::info!(version = info.version, files = info.files, rows, elapsed = ?started.elapsed(), "committed");

@@ -4,6 +4,22 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// What the bronze worker does when a partition does not continue where the table ends: the
+/// broker offers an offset below the table's position (the topic was recreated, Event Hubs
+/// failed over to another namespace) or after a gap that retention deleted before bronze read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OffsetResetPolicy {
+    /// Stop with an error naming topic, partition, table position and the offset offered;
+    /// nothing is written.
+    #[default]
+    Stop,
+    /// Take the partition from the offset the broker offers: below the position, its messages
+    /// land as new rows (offsets then repeat in bronze); after a gap, the lost messages stay
+    /// lost. Each accepted reset is recorded in the commit that follows it.
+    Accept,
+}
+
 /// How the bronze worker buffers, commits and retries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -28,6 +44,10 @@ pub struct BronzeConfig {
     /// uncommitted messages are read again on the next start).
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// `stop` or `accept`: what to do when a partition's first offset after an assignment
+    /// does not continue the table (see [`OffsetResetPolicy`]). Set `accept` for one run to
+    /// resume after the stop explained why.
+    pub on_offset_reset: OffsetResetPolicy,
 }
 
 impl Default for BronzeConfig {
@@ -40,6 +60,7 @@ impl Default for BronzeConfig {
             offset_commit_interval: Duration::from_secs(1),
             retry_backoff: Duration::from_millis(500),
             shutdown_timeout: Duration::from_secs(60),
+            on_offset_reset: OffsetResetPolicy::Stop,
         }
     }
 }

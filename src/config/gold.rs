@@ -23,6 +23,11 @@ pub struct GoldConfig {
     /// How often `medallion run` refreshes gold while silver moves.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
+    /// First pause after a refresh failed on storage trouble or a concurrent writer (another
+    /// `medallion gold` on the same lake); doubled per attempt up to 30 s. A one-off
+    /// `medallion gold` gives up after 6 attempts.
+    #[serde(with = "humantime_serde")]
+    pub retry_backoff: Duration,
 }
 
 impl Default for GoldConfig {
@@ -34,6 +39,7 @@ impl Default for GoldConfig {
             vendor_spend_table: "gold/vendor_spend_quarterly".to_owned(),
             quality_daily_table: "gold/quality_daily".to_owned(),
             interval: Duration::from_secs(5),
+            retry_backoff: Duration::from_millis(500),
         }
     }
 }

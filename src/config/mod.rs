@@ -20,7 +20,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Yaml};
 use serde::{Deserialize, Serialize};
 
-pub use bronze::BronzeConfig;
+pub use bronze::{BronzeConfig, OffsetResetPolicy};
 pub use gold::GoldConfig;
 pub use kafka::{ClientRole, KafkaConfig, Profile};
 pub use producer::{Output, ProducerConfig, parse_start_time};

@@ -121,11 +121,19 @@ pub struct ProducerConfig {
     pub batch_size_bytes: u32,
     /// Idempotent producer (no duplicates on internal retries).
     pub enable_idempotence: bool,
-    /// Times a send that failed with a retriable error is tried again before it counts as failed.
+    /// Times librdkafka resends a batch that failed with a retriable error (timeouts,
+    /// throttling, leader moves; `message.send.max.retries`). medallion never sends a message
+    /// again itself: a resend of a message whose first copy was stored would duplicate it, after
+    /// later events of its key. A message that still fails is counted and reported.
     pub send_retries: u32,
-    /// Pause before the first resend; doubled on each further attempt.
+    /// librdkafka's pause before the first resend (`retry.backoff.ms`), doubled per attempt up
+    /// to 1 s.
     #[serde(with = "humantime_serde")]
     pub retry_backoff: Duration,
+    /// How long librdkafka may take to deliver a message, resends included
+    /// (`message.timeout.ms`); after that it counts as failed (it may still have been stored).
+    #[serde(with = "humantime_serde")]
+    pub delivery_timeout: Duration,
     /// Longest wait for outstanding deliveries when stopping.
     #[serde(with = "humantime_serde")]
     pub flush_timeout: Duration,
@@ -148,6 +156,7 @@ impl Default for ProducerConfig {
             enable_idempotence: true,
             send_retries: 5,
             retry_backoff: Duration::from_millis(200),
+            delivery_timeout: Duration::from_secs(120),
             flush_timeout: Duration::from_secs(30),
         }
     }

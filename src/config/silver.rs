@@ -58,6 +58,11 @@ pub struct SilverConfig {
     /// First pause after a failed storage read or write; doubled per attempt up to 30 s.
     #[serde(with = "humantime_serde")]
     pub retry_backoff: Duration,
+    /// Bronze versions silver goes past without reading. Silver consumes bronze's appends (and
+    /// skips compaction); a version that deletes or rewrites rows (DELETE, UPDATE, MERGE,
+    /// RESTORE) stops it, naming the version. Once the same change has been applied to silver
+    /// and quarantine, list the version here to go on.
+    pub skip_bronze_versions: Vec<u64>,
 }
 
 impl Default for SilverConfig {
@@ -72,6 +77,7 @@ impl Default for SilverConfig {
             max_batch_bytes: 16 * 1024 * 1024,
             poll_interval: Duration::from_millis(250),
             retry_backoff: Duration::from_millis(500),
+            skip_bronze_versions: Vec::new(),
         }
     }
 }

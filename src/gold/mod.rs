@@ -6,9 +6,9 @@
 //!                       product_sales_monthly, vendor_spend_quarterly)
 //!  silver + quarantine logs ──► quality_daily (rows added since its txn, folded in per day)
 //! ```
-//! Exactly once and idempotent: the current table records `current:<silver table path>` = the
-//! silver version it reflects, each gold table `gold:<silver table path>` (quality_daily also
-//! `gold:<quarantine table path>`). A refresh commits only tables whose position is behind the
+//! Exactly once and idempotent: the current table records `current:<silver table id>` = the
+//! silver version it reflects, each gold table `gold:<silver table id>` (quality_daily also
+//! `gold:<quarantine table id>`). A refresh commits only tables whose position is behind the
 //! silver version it read, so a second refresh with no new silver data commits nothing; a crash
 //! between tables leaves some behind, and the next refresh brings them to the same version.
 
@@ -22,16 +22,17 @@ pub use current::{CurrentSpec, EVENTS, FIRST_EVENT_TIME};
 pub use quality::{DayQuality, QualityDaily, schema as quality_daily_schema};
 pub use refresh::{Gold, GoldSummary, TableRefresh, run};
 
-use crate::table::TableError;
+use crate::table::{SourceKey, TableError};
 
-/// The `txn` application id of the current table.
-pub fn current_app_id(silver_location: &str) -> String {
-    format!("current:{silver_location}")
+/// How the current table records its position in silver: `txn` app id `current:<silver id>`.
+pub fn current_source_key(silver_id: String, silver_location: &str, silver_table: &str) -> SourceKey {
+    SourceKey::new("current", silver_id, silver_location, silver_table)
 }
 
-/// The `txn` application id of the gold tables, per source table.
-pub fn gold_app_id(source_location: &str) -> String {
-    format!("gold:{source_location}")
+/// How the gold tables record their position in a source table (silver, and quarantine for
+/// `quality_daily`): `txn` app id `gold:<source id>`.
+pub fn gold_source_key(source_id: String, source_location: &str, source_table: &str) -> SourceKey {
+    SourceKey::new("gold", source_id, source_location, source_table)
 }
 
 /// Why a gold refresh failed. Each variant names the table.
@@ -41,6 +42,8 @@ pub enum GoldError {
     Table(#[from] TableError),
     #[error("the silver table at {location} does not exist yet; run `medallion silver` first")]
     SilverMissing { location: String },
+    #[error("the bronze table at {location} that silver reads does not exist")]
+    BronzeMissing { location: String },
     #[error("cannot compute gold table {table}: {message}")]
     Aggregate { table: &'static str, message: String },
     #[error("cannot build the {table} table: {message}")]

@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 use super::aggregate::{AGGREGATES, Aggregate};
 use super::current::CurrentSpec;
 use super::quality::{self, QualityDaily};
-use super::{GoldError, current_app_id, gold_app_id};
+use super::{GoldError, current_source_key, gold_source_key};
 use crate::config::Config;
-use crate::table::{DataFile, StageTable, TableReader};
+use crate::table::{DataFile, SourceKey, StageTable, TableReader};
 
 /// What a refresh did to one table.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -43,10 +43,15 @@ pub struct Gold {
     storage_options: std::collections::HashMap<String, String>,
     spec: CurrentSpec,
     silver: TableReader,
+    /// How the current table and the gold tables record their position in silver.
+    current_key: SourceKey,
+    gold_key: SourceKey,
     quarantine_location: String,
-    quarantine: Option<TableReader>,
-    /// Silver's own `txn` id (its bronze position): quarantine versions beyond it are not final.
-    silver_app_id: String,
+    quarantine_table: String,
+    /// Quarantine, once it exists, and how `quality_daily` records its position there.
+    quarantine: Option<(TableReader, SourceKey)>,
+    /// Silver's own position in bronze: quarantine versions beyond it are not final.
+    bronze_key: SourceKey,
     /// Silver columns the current state needs.
     silver_read_schema: SchemaRef,
     current_schema: SchemaRef,
@@ -68,6 +73,10 @@ impl Gold {
         let silver = TableReader::open(&silver_location, storage_options.clone())
             .await?
             .ok_or_else(|| GoldError::SilverMissing { location: silver_location.clone() })?;
+        let bronze_location = location(&config.bronze.table);
+        let bronze = TableReader::open(&bronze_location, storage_options.clone()).await?.ok_or(GoldError::BronzeMissing { location: bronze_location.clone() })?;
+        let bronze_key = crate::silver::source_key(bronze.table_id()?, &bronze_location, &config.bronze.table);
+        let silver_id = silver.table_id()?;
         let silver_schema = crate::silver::schemas(config).map_err(|e| GoldError::Schema(e.to_string()))?.silver;
         let spec = CurrentSpec::purchase_orders();
         let current_schema = spec.schema(&silver_schema).map_err(|e| GoldError::Schema(format!("current state: {e}")))?;
@@ -79,8 +88,11 @@ impl Gold {
         let aggregate_tables = [&gold.order_status_table, &gold.product_sales_table, &gold.vendor_spend_table];
         let aggregates = AGGREGATES.iter().zip(aggregate_tables).map(|(aggregate, table)| (*aggregate, location(table), None)).collect();
         Ok(Self {
-            silver_app_id: crate::silver::app_id(&location(&config.bronze.table)),
+            current_key: current_source_key(silver_id.clone(), &silver_location, &config.silver.table),
+            gold_key: gold_source_key(silver_id, &silver_location, &config.silver.table),
+            bronze_key,
             quarantine_location: location(&config.silver.quarantine_table),
+            quarantine_table: config.silver.quarantine_table.clone(),
             quarantine: None,
             storage_options,
             spec,
@@ -97,7 +109,7 @@ impl Gold {
     /// Brings every table to the newest silver version; commits nothing when all are there.
     pub async fn refresh(&mut self) -> Result<GoldSummary, GoldError> {
         let silver_version = self.silver.refresh().await?;
-        let bronze_position = self.silver.position(&self.silver_app_id).await?;
+        let bronze_position = self.silver.source_position(&self.bronze_key, &[]).await?;
         let mut summary = GoldSummary { silver_table: self.silver.location().to_owned(), silver_version, refreshes: 1, ..GoldSummary::default() };
         self.refresh_current(silver_version, &mut summary).await?;
         for index in 0..self.aggregates.len() {
@@ -111,8 +123,8 @@ impl Gold {
 
     async fn refresh_current(&mut self, silver_version: u64, summary: &mut GoldSummary) -> Result<(), GoldError> {
         self.current.refresh().await?;
-        let app_id = current_app_id(self.silver.location());
-        let position = as_version(self.current.position(&app_id).await?);
+        let app_id = self.current_key.app_id();
+        let position = as_version(self.current.source_position(&self.current_key, &[]).await?);
         if position.is_some_and(|p| p >= silver_version) {
             summary.tables.push(report("current", &self.current, None));
             return Ok(());
@@ -142,11 +154,11 @@ impl Gold {
     }
 
     async fn refresh_aggregate(&mut self, index: usize, silver_version: u64, summary: &mut GoldSummary) -> Result<(), GoldError> {
-        let app_id = gold_app_id(self.silver.location());
+        let app_id = self.gold_key.app_id();
         let (aggregate, _, table) = &mut self.aggregates[index];
         if let Some(table) = table.as_mut() {
             table.refresh().await?;
-            if as_version(table.position(&app_id).await?).is_some_and(|p| p >= silver_version) {
+            if as_version(table.source_position(&self.gold_key, &[]).await?).is_some_and(|p| p >= silver_version) {
                 summary.tables.push(report(aggregate.name, table, None));
                 return Ok(());
             }
@@ -158,7 +170,7 @@ impl Gold {
             Some(table) => table,
             None => table.insert(StageTable::open_or_create(location, self.storage_options.clone(), rows.schema(), &[]).await?),
         };
-        let written = if as_version(table.position(&app_id).await?).is_none_or(|p| p < silver_version) {
+        let written = if as_version(table.source_position(&self.gold_key, &[]).await?).is_none_or(|p| p < silver_version) {
             table.replace(std::slice::from_ref(&rows), &[(app_id, silver_version as i64)]).await?;
             Some(&rows)
         } else {
@@ -170,9 +182,13 @@ impl Gold {
 
     async fn refresh_quality(&mut self, silver_version: u64, bronze_position: Option<i64>, summary: &mut GoldSummary) -> Result<(), GoldError> {
         self.quality.refresh().await?;
-        let (silver_app, quarantine_app) = (gold_app_id(self.silver.location()), gold_app_id(&self.quarantine_location));
-        let silver_position = as_version(self.quality.position(&silver_app).await?);
-        let quarantine_position = as_version(self.quality.position(&quarantine_app).await?);
+        let quarantine_key = self.open_quarantine().await?.map(|(_, key)| key.clone());
+        let quarantine_keys: Vec<SourceKey> = quarantine_key.iter().cloned().collect();
+        let silver_position = as_version(self.quality.source_position(&self.gold_key, &quarantine_keys).await?);
+        let quarantine_position = match &quarantine_key {
+            Some(key) => as_version(self.quality.source_position(key, std::slice::from_ref(&self.gold_key)).await?),
+            None => None,
+        };
         let (quarantine_files, quarantine_last) = self.final_quarantine_files(quarantine_position, bronze_position).await?;
         if silver_position.is_some_and(|p| p >= silver_version) && quarantine_last == quarantine_position {
             summary.tables.push(report("quality_daily", &self.quality, None));
@@ -183,13 +199,13 @@ impl Gold {
         let mut daily = QualityDaily::default();
         let silver_files = added_since(&self.silver, silver_position, silver_version).await?;
         daily.add_rows(&self.silver.read(&silver_files, &input, None).await?).map_err(|e| arrow_error("quality_daily", e))?;
-        if let Some(quarantine) = &self.quarantine {
+        if let Some((quarantine, _)) = &self.quarantine {
             daily.add_rows(&quarantine.read(&quarantine_files, &input, None).await?).map_err(|e| arrow_error("quality_daily", e))?;
         }
         daily.absorb(QualityDaily::from_batch(&existing).map_err(|e| arrow_error("quality_daily", e))?);
         let rows = daily.to_batch().map_err(|e| arrow_error("quality_daily", e))?;
-        let mut positions = vec![(silver_app, silver_version as i64)];
-        positions.extend(quarantine_last.map(|q| (quarantine_app, q as i64)));
+        let mut positions = vec![(self.gold_key.app_id(), silver_version as i64)];
+        positions.extend(quarantine_key.zip(quarantine_last).map(|(key, q)| (key.app_id(), q as i64)));
         self.quality.replace(std::slice::from_ref(&rows), &positions).await?;
         summary.tables.push(report("quality_daily", &self.quality, Some(&rows)));
         Ok(())
@@ -198,59 +214,81 @@ impl Gold {
     /// Quarantine files added after version `after` by batches silver has finished (quarantine
     /// commits before silver, so its newest batch may not be final yet), and the last such version.
     async fn final_quarantine_files(&mut self, after: Option<u64>, bronze_position: Option<i64>) -> Result<(Vec<DataFile>, Option<u64>), GoldError> {
-        if self.quarantine.is_none() {
-            self.quarantine = TableReader::open(&self.quarantine_location, self.storage_options.clone()).await?;
-        }
-        let Some(quarantine) = self.quarantine.as_mut() else { return Ok((Vec::new(), after)) };
+        let Some((quarantine, _)) = self.quarantine.as_mut() else { return Ok((Vec::new(), after)) };
         let latest = quarantine.refresh().await?;
         let (mut files, mut last) = (Vec::new(), after);
         for version in after.map_or(0, |v| v + 1)..=latest {
             let entry = quarantine.entry(version).await?;
-            let batch_end = entry.positions.iter().find(|(app, _)| *app == self.silver_app_id).map(|(_, end)| *end);
+            let batch_end = entry.positions.iter().find(|(app, _)| self.bronze_key.matches(app)).map(|(_, end)| *end);
             if batch_end.is_some_and(|end| Some(end) > bronze_position) {
                 break;
             }
-            files.extend(entry.added);
+            files.extend(entry.appended_only(quarantine.location(), version)?);
             last = Some(version);
         }
         Ok((files, last))
     }
 }
 
-/// Refreshes once (`medallion gold`), or every `gold.interval` until cancelled when `keep_running`
-/// (storage trouble is retried with backoff; other errors stop it).
-pub async fn run(config: &Config, keep_running: bool, cancel: CancellationToken) -> Result<GoldSummary, GoldError> {
-    let mut gold = Gold::open(config).await?;
-    let mut total = gold.refresh().await?;
-    if !keep_running {
-        return Ok(total);
-    }
-    let mut backoff = config.silver.retry_backoff;
-    loop {
-        let pause = if backoff > config.silver.retry_backoff { backoff } else { config.gold.interval };
-        tokio::select! {
-            () = cancel.cancelled() => break,
-            () = tokio::time::sleep(pause) => {}
+impl Gold {
+    /// Quarantine and its key, opened once it exists (silver creates it on its first batch).
+    async fn open_quarantine(&mut self) -> Result<Option<&(TableReader, SourceKey)>, GoldError> {
+        if self.quarantine.is_none()
+            && let Some(reader) = TableReader::open(&self.quarantine_location, self.storage_options.clone()).await?
+        {
+            let key = gold_source_key(reader.table_id()?, &self.quarantine_location, &self.quarantine_table);
+            self.quarantine = Some((reader, key));
         }
-        match gold.refresh().await {
-            Ok(summary) => {
-                backoff = config.silver.retry_backoff;
-                total = GoldSummary { refreshes: total.refreshes + 1, commits: total.commits + summary.commits, ..summary };
-            }
-            Err(error) if error.is_transient() => {
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-                tracing::warn!(%error, retry_in = ?backoff, "gold refresh failed; retrying");
-            }
-            Err(error) => return Err(error),
-        }
+        Ok(self.quarantine.as_ref())
     }
-    Ok(total)
 }
 
+/// How often a one-off refresh (`medallion gold`) tries before a transient failure is final.
+const ONE_OFF_ATTEMPTS: u32 = 6;
+
+/// Refreshes once (`medallion gold`), or every `gold.interval` until cancelled when
+/// `keep_running`. Storage trouble and concurrent writers (another gold on the same lake) are
+/// retried with backoff, a one-off refresh [`ONE_OFF_ATTEMPTS`] times; other errors stop it.
+pub async fn run(config: &Config, keep_running: bool, cancel: CancellationToken) -> Result<GoldSummary, GoldError> {
+    let mut gold = Gold::open(config).await?;
+    let mut total: Option<GoldSummary> = None;
+    let (mut backoff, mut failures) = (config.gold.retry_backoff, 0);
+    loop {
+        let pause = match gold.refresh().await {
+            Ok(summary) => {
+                (backoff, failures) = (config.gold.retry_backoff, 0);
+                let refreshed = match total.take() {
+                    Some(before) => GoldSummary { refreshes: before.refreshes + 1, commits: before.commits + summary.commits, ..summary },
+                    None => summary,
+                };
+                if !keep_running {
+                    return Ok(refreshed);
+                }
+                total = Some(refreshed);
+                config.gold.interval
+            }
+            Err(error) if error.is_transient() && (keep_running || failures + 1 < ONE_OFF_ATTEMPTS) => {
+                failures += 1;
+                tracing::warn!(%error, retry_in = ?backoff, failures, "gold refresh failed; retrying");
+                let pause = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                pause
+            }
+            Err(error) => return Err(error),
+        };
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(total.unwrap_or_default()),
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+/// The files versions `after+1..=until` of `reader` appended; a version that deleted or
+/// rewrote rows stops gold (the current state and aggregates would miss the change).
 async fn added_since(reader: &TableReader, after: Option<u64>, until: u64) -> Result<Vec<DataFile>, GoldError> {
     let mut files = Vec::new();
     for version in after.map_or(0, |v| v + 1)..=until {
-        files.extend(reader.entry(version).await?.added);
+        files.extend(reader.entry(version).await?.appended_only(reader.location(), version)?);
     }
     Ok(files)
 }

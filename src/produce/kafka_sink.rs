@@ -1,5 +1,5 @@
 //! The sending half of the producer for Kafka: bounded in-flight sends through rdkafka's
-//! `FutureProducer`, retriable failures retried with backoff, every outcome counted.
+//! `FutureProducer` (librdkafka retries retriable failures itself), every outcome counted.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,12 +16,10 @@ use super::source::Outgoing;
 use super::summary::DeliveryStats;
 use crate::generate::DefectKind;
 
-/// How sends are bounded and retried.
+/// How sends are bounded.
 #[derive(Debug, Clone, Copy)]
 pub struct SendPolicy {
     pub max_in_flight: usize,
-    pub retries: u32,
-    pub backoff: Duration,
     pub flush_timeout: Duration,
 }
 
@@ -46,7 +44,7 @@ pub async fn run_kafka_sink(
     loop {
         while in_flight.len() < policy.max_in_flight {
             let Some(message) = waiting.pop_front() else { break };
-            in_flight.push(deliver(producer.clone(), Arc::clone(&topic), message, policy));
+            in_flight.push(deliver(producer.clone(), Arc::clone(&topic), message));
         }
         tokio::select! {
             Some(outcome) = in_flight.next(), if !in_flight.is_empty() => record(&mut stats, outcome),
@@ -85,10 +83,11 @@ fn record(stats: &mut DeliveryStats, outcome: DeliveryOutcome) {
     }
 }
 
-/// Sends one message, retrying retriable failures; local queue-full waits without counting.
-async fn deliver(producer: FutureProducer, topic: Arc<str>, message: Outgoing, policy: SendPolicy) -> DeliveryOutcome {
+/// Sends one message. Only a send librdkafka refused to queue (its queue is full) is tried again:
+/// a delivery that failed after queueing was already retried by librdkafka, and sending it again
+/// could store it twice, after later events of its key.
+async fn deliver(producer: FutureProducer, topic: Arc<str>, message: Outgoing) -> DeliveryOutcome {
     let started = Instant::now();
-    let mut attempt = 0;
     let result = loop {
         let mut record = FutureRecord::<[u8], [u8]>::to(&topic).payload(&message.payload);
         if let Some(key) = &message.key {
@@ -105,53 +104,19 @@ async fn deliver(producer: FutureProducer, topic: Arc<str>, message: Outgoing, p
         match outcome {
             Ok(()) => break Ok(()),
             Err(error) if is_queue_full(&error) => tokio::time::sleep(Duration::from_millis(2)).await,
-            Err(error) if is_retriable(&error) && attempt < policy.retries => {
-                attempt += 1;
-                let backoff = policy.backoff.saturating_mul(1 << (attempt - 1).min(10));
-                tracing::warn!(%error, attempt, ?backoff, topic = %topic, "send failed, retrying");
-                tokio::time::sleep(backoff).await;
-            }
             Err(error) => {
-                tracing::error!(%error, attempts = attempt + 1, topic = %topic, key = ?message.key.as_deref().map(String::from_utf8_lossy), "send failed");
-                break Err(format!("{error} (after {} attempts)", attempt + 1));
+                tracing::error!(%error, topic = %topic, key = ?message.key.as_deref().map(String::from_utf8_lossy), "delivery failed (librdkafka's resends included)");
+                break Err(error.to_string());
             }
         }
     };
     DeliveryOutcome { defect: message.defect, latency: started.elapsed(), result }
 }
 
-fn error_code(error: &KafkaError) -> Option<RDKafkaErrorCode> {
-    match error {
+fn is_queue_full(error: &KafkaError) -> bool {
+    let code = match error {
         KafkaError::MessageProduction(code) => Some(*code),
         _ => error.rdkafka_error_code(),
-    }
-}
-
-fn is_queue_full(error: &KafkaError) -> bool {
-    error_code(error) == Some(RDKafkaErrorCode::QueueFull)
-}
-
-/// Failures worth another try: timeouts, leadership moves, throttling (Event Hubs reports
-/// throttled produces as policy violations), transport trouble.
-fn is_retriable(error: &KafkaError) -> bool {
-    use RDKafkaErrorCode::*;
-    matches!(
-        error_code(error),
-        Some(
-            MessageTimedOut
-                | RequestTimedOut
-                | OperationTimedOut
-                | PolicyViolation
-                | NotEnoughReplicas
-                | NotEnoughReplicasAfterAppend
-                | LeaderNotAvailable
-                | NotLeaderForPartition
-                | NetworkException
-                | BrokerNotAvailable
-                | AllBrokersDown
-                | BrokerTransportFailure
-                | ThrottlingQuotaExceeded
-                | KafkaStorageError
-        )
-    )
+    };
+    code == Some(RDKafkaErrorCode::QueueFull)
 }

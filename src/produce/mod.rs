@@ -110,12 +110,7 @@ async fn spawn_sink(
             run.schema_ref = Some(schema_ref.to_string());
             source_settings.encoder = Some(RecordEncoder::new(entry, schema_ref)?);
             let producer = create_producer(config)?;
-            let policy = SendPolicy {
-                max_in_flight: settings.max_in_flight,
-                retries: settings.send_retries,
-                backoff: settings.retry_backoff,
-                flush_timeout: settings.flush_timeout,
-            };
+            let policy = SendPolicy { max_in_flight: settings.max_in_flight, flush_timeout: settings.flush_timeout };
             let topic: Arc<str> = Arc::from(topic.name);
             tokio::spawn(async move { Ok(kafka_sink::run_kafka_sink(producer, topic, receiver, policy).await) })
         }
@@ -172,6 +167,11 @@ pub fn create_producer(config: &Config) -> Result<FutureProducer, KafkaSetupErro
         ("enable.idempotence", settings.enable_idempotence.to_string()),
         ("linger.ms", settings.linger.as_millis().to_string()),
         ("batch.size", settings.batch_size_bytes.to_string()),
+        // Resends are librdkafka's alone: with idempotence they keep order and never duplicate.
+        ("message.send.max.retries", settings.send_retries.to_string()),
+        ("retry.backoff.ms", settings.retry_backoff.as_millis().to_string()),
+        ("retry.backoff.max.ms", settings.retry_backoff.max(std::time::Duration::from_secs(1)).as_millis().to_string()),
+        ("message.timeout.ms", settings.delivery_timeout.as_millis().to_string()),
         // Bounded by max_in_flight above; keep librdkafka's own queue larger so it never refuses.
         ("queue.buffering.max.messages", (settings.max_in_flight * 2).max(100_000).to_string()),
     ];

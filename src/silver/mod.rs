@@ -6,7 +6,7 @@
 //!                   ──► refine (decode errors → quarantine; rules; route by mode; metrics)
 //!                   ──► tables (quarantine → metrics → silver, each commit with the same txn)
 //! ```
-//! Exactly once: every commit carries `txn` `silver:<bronze table path>` = the last bronze
+//! Exactly once: every commit carries `txn` `silver:<bronze table id>` = the last bronze
 //! version of its batch; the stage resumes after silver's. `tables.rs` explains the commit
 //! order and how a crash between the three commits is repaired.
 
@@ -23,7 +23,7 @@ pub use stage::{SilverStop, SilverSummary, run};
 pub use tables::{Positions, SilverTables};
 
 use crate::rules::RulesError;
-use crate::table::TableError;
+use crate::table::{SourceKey, TableError};
 
 /// The rules built into medallion, used when `silver.rules` is not set.
 pub const BUILT_IN_RULES: &str = include_str!("../../rules/purchase_orders.yml");
@@ -35,9 +35,11 @@ pub fn schemas(config: &crate::config::Config) -> Result<SilverSchemas, SilverEr
     SilverSchemas::from_bronze(&bronze_schema)
 }
 
-/// The `txn` application id silver, quarantine and metrics record their bronze position under.
-pub fn app_id(bronze_location: &str) -> String {
-    format!("silver:{bronze_location}")
+/// How silver, quarantine and metrics record their position in bronze: `txn` app id
+/// `silver:<bronze metaData.id>` (see [`SourceKey`]). `bronze_table` is bronze's path under the
+/// lake root.
+pub fn source_key(bronze_id: String, bronze_location: &str, bronze_table: &str) -> SourceKey {
+    SourceKey::new("silver", bronze_id, bronze_location, bronze_table)
 }
 
 /// Why the silver stage stopped with a failure. Each variant names the table, file or row.
@@ -59,8 +61,14 @@ pub enum SilverError {
         "mode `fail`: {count} row(s) failed error checks; first: bronze version {bronze_version}, partition {partition}, offset {offset}, rules {rules}. Nothing was committed for this batch"
     )]
     RowsFailed { count: usize, bronze_version: i64, partition: i64, offset: i64, rules: String },
+    #[error("bronze version {version} ({location}): {source}")]
+    BronzeVersion { location: String, version: u64, source: Box<TableError> },
     #[error("the rules task failed: {0}")]
     Task(String),
+    #[error(
+        "{source}. Silver keeps the rows it read before that version. Apply the same change to silver and quarantine, then list the version in silver.skip_bronze_versions (MEDALLION_SILVER__SKIP_BRONZE_VERSIONS=[{version}]) to go on past it; or move the silver tables aside to rebuild them from bronze"
+    )]
+    BronzeRewritten { version: u64, source: Box<TableError> },
 }
 
 impl SilverError {
@@ -68,7 +76,8 @@ impl SilverError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Table(error) => error.is_transient() || matches!(error, TableError::TxnConflict { .. }),
-            Self::Bronze { .. } => true,
+            Self::BronzeVersion { source, .. } => source.is_transient(),
+            // Bronze's files that do not concatenate (their columns differ) stay so.
             _ => false,
         }
     }

@@ -33,16 +33,29 @@ pub struct BronzeSlice {
 pub struct BronzeSource {
     reader: TableReader,
     read_schema: SchemaRef,
+    /// Versions gone past without reading (`silver.skip_bronze_versions`).
+    skipped_versions: Vec<u64>,
 }
 
 impl BronzeSource {
     /// Opens bronze at `location`; `None` while the table does not exist yet.
     pub async fn open(location: &str, storage_options: HashMap<String, String>, read_schema: SchemaRef) -> Result<Option<Self>, SilverError> {
-        Ok(TableReader::open(location, storage_options).await?.map(|reader| Self { reader, read_schema }))
+        Ok(TableReader::open(location, storage_options).await?.map(|reader| Self { reader, read_schema, skipped_versions: Vec::new() }))
+    }
+
+    /// Goes past `versions` without reading them.
+    pub fn skipping(mut self, versions: &[u64]) -> Self {
+        self.skipped_versions = versions.to_vec();
+        self
     }
 
     pub fn location(&self) -> &str {
         self.reader.location()
+    }
+
+    /// Bronze's `metaData.id`, which silver keys its positions by.
+    pub fn table_id(&self) -> Result<String, SilverError> {
+        Ok(self.reader.table_id()?)
     }
 
     /// The newest bronze version, after reloading the log.
@@ -63,10 +76,11 @@ impl BronzeSource {
             {
                 break;
             }
-            let entry = self.reader.entry(version).await?;
-            files += entry.added.len();
-            bytes += entry.added.iter().map(|file| file.size).sum::<u64>();
-            batches.push(self.reader.read(&entry.added, &self.read_schema, Some((BRONZE_VERSION, version))).await?);
+            let added = self.appended(version).await?;
+            files += added.len();
+            bytes += added.iter().map(|file| file.size).sum::<u64>();
+            let rows = self.reader.read(&added, &self.read_schema, Some((BRONZE_VERSION, version))).await;
+            batches.push(rows.map_err(|source| SilverError::BronzeVersion { location: self.location().to_owned(), version, source: Box::new(source) })?);
             last_version = version;
         }
         let batch = concat_batches(&self.read_schema, &batches).map_err(|e| SilverError::Bronze {
@@ -74,5 +88,16 @@ impl BronzeSource {
             message: format!("versions {first_version}..={last_version}: {e}"),
         })?;
         Ok(BronzeSlice { first_version, last_version, batch, files, bytes })
+    }
+
+    /// The files bronze version `version` appended (none for a skipped version); a version that
+    /// deleted or rewrote rows stops silver.
+    async fn appended(&self, version: u64) -> Result<Vec<crate::table::DataFile>, SilverError> {
+        if self.skipped_versions.contains(&version) {
+            tracing::warn!(bronze = %self.location(), version, "going past a bronze version without reading it (silver.skip_bronze_versions)");
+            return Ok(Vec::new());
+        }
+        let entry = self.reader.entry(version).await?;
+        entry.appended_only(self.location(), version).map_err(|source| SilverError::BronzeRewritten { version, source: Box::new(source) })
     }
 }

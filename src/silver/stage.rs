@@ -11,7 +11,7 @@ use super::metrics::{RowCounts, metrics_schema};
 use super::refine::{SilverSchemas, refine};
 use super::source::{BatchLimits, BronzeSlice, BronzeSource};
 use super::tables::{Positions, SilverTables};
-use super::{BUILT_IN_RULES, SilverError, app_id};
+use super::{BUILT_IN_RULES, SilverError, source_key};
 use crate::config::Config;
 use crate::rules::{RuleSet, RulesEngine};
 
@@ -66,7 +66,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         [&locations[0], &locations[1], &locations[2]],
         config.lake.storage_options(),
         [schemas.silver.clone(), schemas.quarantine.clone(), metrics_schema()],
-        app_id(&bronze_location),
+        source_key(source.table_id()?, &bronze_location, &config.bronze.table),
     )
     .await?;
     let target = if until_caught_up { Some(source.latest_version().await?) } else { None };
@@ -102,7 +102,7 @@ async fn wait_for_bronze(
     let mut waited = Duration::ZERO;
     loop {
         if let Some(source) = BronzeSource::open(location, config.lake.storage_options(), schemas.read.clone()).await? {
-            return Ok(Some(source));
+            return Ok(Some(source.skipping(&config.silver.skip_bronze_versions)));
         }
         if until_caught_up {
             return Err(SilverError::BronzeMissing { location: location.to_owned() });

@@ -1,7 +1,7 @@
 //! The three tables silver writes, and the order it commits them in.
 //!
 //! Delta has no transaction across tables, so "all or none" is built from the `txn` every
-//! commit carries (`silver:<bronze table path>` = last bronze version of the batch):
+//! commit carries (`silver:<bronze table id>` = last bronze version of the batch):
 //!
 //! 1. quarantine (only when the batch has quarantine rows), 2. quality metrics (always: at least
 //!    the totals row), 3. silver (always, even with no rows: it is the commit point).
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use arrow::datatypes::SchemaRef;
 
 use super::refine::Refined;
-use crate::table::{StageTable, TableError};
+use crate::table::{SourceKey, StageTable, TableError};
 
 /// Each table's position: the last bronze version it holds (None: never committed).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,12 +44,12 @@ pub struct CommitReport {
     pub bytes: u64,
 }
 
-/// Silver, quarantine and metrics, positioned by `app_id`.
+/// Silver, quarantine and metrics, positioned in bronze by `source`.
 pub struct SilverTables {
     silver: StageTable,
     quarantine: StageTable,
     metrics: StageTable,
-    app_id: String,
+    source: SourceKey,
 }
 
 impl SilverTables {
@@ -57,7 +57,7 @@ impl SilverTables {
         locations: [&str; 3],
         storage_options: HashMap<String, String>,
         schemas: [SchemaRef; 3],
-        app_id: String,
+        source: SourceKey,
     ) -> Result<Self, TableError> {
         let [silver_schema, quarantine_schema, metrics_schema] = schemas;
         // Statistics for the top-level columns only (see `rules::writer_properties`).
@@ -68,7 +68,7 @@ impl SilverTables {
             .await?
             .with_writer_properties(crate::rules::writer_properties(&quarantine_schema));
         let metrics = StageTable::open_or_create(locations[2], storage_options, metrics_schema, &[]).await?;
-        Ok(Self { silver, quarantine, metrics, app_id })
+        Ok(Self { silver, quarantine, metrics, source })
     }
 
     pub fn silver_location(&self) -> &str {
@@ -79,7 +79,7 @@ impl SilverTables {
     pub async fn positions(&mut self) -> Result<Positions, TableError> {
         let read = async |table: &mut StageTable| -> Result<Option<u64>, TableError> {
             table.refresh().await?;
-            Ok(table.position(&self.app_id).await?.and_then(|v| u64::try_from(v).ok()))
+            Ok(table.source_position(&self.source, &[]).await?.and_then(|v| u64::try_from(v).ok()))
         };
         Ok(Positions { silver: read(&mut self.silver).await?, quarantine: read(&mut self.quarantine).await?, metrics: read(&mut self.metrics).await? })
     }
@@ -87,7 +87,7 @@ impl SilverTables {
     /// Commits one batch ending at bronze version `last`, skipping the tables that hold it
     /// already; `positions` is updated as each commit lands.
     pub async fn commit(&mut self, refined: &Refined, last: u64, positions: &mut Positions) -> Result<CommitReport, TableError> {
-        let txn = [(self.app_id.clone(), last as i64)];
+        let txn = [(self.source.app_id(), last as i64)];
         let holds = |position: Option<u64>| position.is_some_and(|p| p >= last);
         let mut report = CommitReport::default();
         let count = |info: crate::table::CommitInfo, report: &mut CommitReport| {

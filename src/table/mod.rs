@@ -13,7 +13,9 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 
 mod reader;
+mod source;
 pub use reader::{DataFile, TableReader, VersionEntry};
+pub use source::SourceKey;
 
 /// A storage or table problem, naming the table.
 #[derive(Debug, thiserror::Error)]
@@ -30,10 +32,26 @@ pub enum TableError {
     Write { location: String, source: Box<DeltaTableError> },
     #[error("another writer committed positions for the same partitions to {location}")]
     TxnConflict { location: String },
+    #[error("another writer committed to {location} at the same time ({message}); this commit is retried from the new version")]
+    Conflict { location: String, message: String },
     #[error("cannot read the Delta table at {location}: {message}")]
     Read { location: String, message: String },
     #[error("cannot read data file {file} of the Delta table at {location}: {message}")]
     ReadFile { location: String, file: String, message: String },
+    #[error("data file {file} of the Delta table at {location} is gone (vacuumed or deleted by hand) although the log still lists it: its rows cannot be read")]
+    FileGone { location: String, file: String },
+    #[error("data file {file} of the Delta table at {location} cannot be decoded: {message}")]
+    BadFile { location: String, file: String, message: String },
+    #[error("the log entry of version {version} of the Delta table at {location} is gone (log retention cleaned it up): the versions after the position recorded cannot be read incrementally")]
+    LogEntryGone { location: String, version: u64 },
+    #[error(
+        "the table at {location} has no position in its source {source_location} (app id `{app_id}`) but holds {found}: it was filled from another table (the source was recreated, or the lake mixes tables of two pipelines). Resuming would append the whole source again, so the stage stops. To rebuild it from this source, move the table (and the tables downstream of it) aside; medallion creates them anew"
+    )]
+    ForeignSource { location: String, source_location: String, app_id: String, found: String },
+    #[error(
+        "version {version} of the Delta table at {location} ({operation}) deleted or rewrote rows ({removed} file(s) removed): medallion's stages consume appends (and compaction) only, so it stops here rather than read rewritten rows again or miss deleted ones"
+    )]
+    NotAppendOnly { location: String, version: u64, operation: String, removed: usize },
 }
 
 impl TableError {
@@ -43,7 +61,7 @@ impl TableError {
         match self {
             Self::Write { source, .. } | Self::Positions { source, .. } | Self::Open { source, .. } => is_storage_error(source.as_ref()),
             // A reader sees storage, or a log being written: both are worth another look.
-            Self::Read { .. } | Self::ReadFile { .. } => true,
+            Self::Read { .. } | Self::ReadFile { .. } | Self::Conflict { .. } => true,
             _ => false,
         }
     }
@@ -165,19 +183,47 @@ impl StageTable {
         snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(positions_error)
     }
 
+    /// The position recorded for `source`, as of the last load or refresh (see [`SourceKey`]).
+    /// `siblings` are the table's other sources, when it has several.
+    pub async fn source_position(&self, source: &SourceKey, siblings: &[SourceKey]) -> Result<Option<i64>, TableError> {
+        source::resolve(&self.table, &self.location, source, siblings).await
+    }
+
+    /// The table's `metaData.id`: what other tables key their positions in it by.
+    pub fn table_id(&self) -> Result<String, TableError> {
+        source::table_id(&self.table, &self.location)
+    }
+
     /// Appends `batches` and records `positions` (app id → version) in the same commit. Empty
     /// batches write no file: a commit with none records only its positions.
     pub async fn append(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(batches, positions, SaveMode::Append).await
+        self.commit(batches, positions, SaveMode::Append, None).await
+    }
+
+    /// [`Self::append`], with `metadata` (a key and a value) in the commit's `commitInfo`: a
+    /// decision the commit carries out, readable in the table's history.
+    pub async fn append_recording(
+        &mut self,
+        batches: &[RecordBatch],
+        positions: &[(String, i64)],
+        metadata: Option<(String, serde_json::Value)>,
+    ) -> Result<CommitInfo, TableError> {
+        self.commit(batches, positions, SaveMode::Append, metadata).await
     }
 
     /// Replaces every row of the table with `batches` and records `positions`, in one commit
     /// (readers see the old rows or the new ones, never a mix).
     pub async fn replace(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(batches, positions, SaveMode::Overwrite).await
+        self.commit(batches, positions, SaveMode::Overwrite, None).await
     }
 
-    async fn commit(&mut self, batches: &[RecordBatch], positions: &[(String, i64)], mode: SaveMode) -> Result<CommitInfo, TableError> {
+    async fn commit(
+        &mut self,
+        batches: &[RecordBatch],
+        positions: &[(String, i64)],
+        mode: SaveMode,
+        metadata: Option<(String, serde_json::Value)>,
+    ) -> Result<CommitInfo, TableError> {
         let started = std::time::Instant::now();
         let write_error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
         let mut writer = RecordBatchWriter::for_table(&self.table).map_err(write_error)?;
@@ -209,7 +255,8 @@ impl StageTable {
         }
         let partition_by = Some(snapshot.metadata().partition_columns().to_vec()).filter(|p| !p.is_empty());
         let operation = DeltaOperation::Write { mode, partition_by, predicate: None };
-        let committed = CommitBuilder::from(CommitProperties::default().with_application_transactions(transactions))
+        let properties = CommitProperties::default().with_application_transactions(transactions).with_metadata(metadata);
+        let committed = CommitBuilder::from(properties)
             .with_actions(actions)
             .build(Some(snapshot), self.table.log_store(), operation)
             .await;
@@ -217,6 +264,10 @@ impl StageTable {
             Ok(finalized) => finalized.version(),
             Err(DeltaTableError::Transaction { source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction) }) => {
                 return Err(TableError::TxnConflict { location: self.location.clone() });
+            }
+            // A concurrent writer of a replaced table (two gold refreshes), or of the metadata.
+            Err(DeltaTableError::Transaction { source: TransactionError::CommitConflict(conflict) }) => {
+                return Err(TableError::Conflict { location: self.location.clone(), message: conflict.to_string() });
             }
             Err(source) => return Err(write_error(source)),
         };

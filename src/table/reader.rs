@@ -32,8 +32,30 @@ pub struct DataFile {
 pub struct VersionEntry {
     /// Data files added with `dataChange = true`.
     pub added: Vec<DataFile>,
+    /// Data files removed with `dataChange = true`: rows deleted or rewritten (DELETE, UPDATE,
+    /// MERGE, RESTORE, an overwrite; with deletion vectors too). Compaction removes with
+    /// `dataChange = false` and is not counted.
+    pub removed: usize,
     /// The `txn` positions the commit recorded (app id → version).
     pub positions: Vec<(String, i64)>,
+    /// The operation `commitInfo` names (WRITE, DELETE, OPTIMIZE, ...), when it has one.
+    pub operation: Option<String>,
+}
+
+impl VersionEntry {
+    /// The files the commit appended, or an error when it also deleted or rewrote rows: an
+    /// incremental reader would read those rows again (or miss that they are gone).
+    pub fn appended_only(self, location: &str, version: u64) -> Result<Vec<DataFile>, TableError> {
+        if self.removed == 0 {
+            return Ok(self.added);
+        }
+        Err(TableError::NotAppendOnly {
+            location: location.to_owned(),
+            version,
+            operation: self.operation.unwrap_or_else(|| "an operation without commitInfo".to_owned()),
+            removed: self.removed,
+        })
+    }
 }
 
 /// A Delta table opened for reading.
@@ -82,6 +104,17 @@ impl TableReader {
         snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(|e| self.error(e.to_string()))
     }
 
+    /// The position recorded for `source` as of the loaded version (see [`super::SourceKey`]).
+    /// `siblings` are the table's other sources, when it has several.
+    pub async fn source_position(&self, source: &super::SourceKey, siblings: &[super::SourceKey]) -> Result<Option<i64>, TableError> {
+        super::source::resolve(&self.table, &self.location, source, siblings).await
+    }
+
+    /// The table's `metaData.id`: what other tables key their positions in it by.
+    pub fn table_id(&self) -> Result<String, TableError> {
+        super::source::table_id(&self.table, &self.location)
+    }
+
     /// The commit time of the loaded version, milliseconds since the epoch.
     pub fn commit_time_millis(&self) -> Option<i64> {
         let snapshot = self.table.snapshot().ok()?;
@@ -108,14 +141,16 @@ impl TableReader {
         let log_store = self.table.log_store();
         let bytes = log_store.read_commit_entry(version).await.map_err(|e| self.error(format!("version {version}: {e}")))?;
         let Some(bytes) = bytes else {
-            return Err(self.error(format!("the log entry of version {version} is gone (log retention?); cannot resume incrementally")));
+            return Err(TableError::LogEntryGone { location: self.location.clone(), version });
         };
         let actions = deltalake::logstore::get_actions(version, &bytes).map_err(|e| self.error(format!("version {version}: {e}")))?;
         let mut entry = VersionEntry::default();
         for action in actions {
             match action {
                 Action::Add(add) if add.data_change => entry.added.push(DataFile { path: add.path, size: u64::try_from(add.size).unwrap_or(0) }),
+                Action::Remove(remove) if remove.data_change => entry.removed += 1,
                 Action::Txn(txn) => entry.positions.push((txn.app_id, txn.version)),
+                Action::CommitInfo(info) => entry.operation = info.operation,
                 _ => {}
             }
         }
@@ -146,18 +181,24 @@ impl TableReader {
         schema: &SchemaRef,
         version_column: Option<(&str, u64)>,
     ) -> Result<Vec<RecordBatch>, TableError> {
+        // Storage trouble is worth another try; a file that is gone or does not decode is not.
         let file_error = |message: String| TableError::ReadFile { location: self.location.clone(), file: file.path.clone(), message };
-        let object = Path::from_url_path(&file.path).map_err(|e| file_error(e.to_string()))?;
-        let bytes = store.get(&object).await.map_err(|e| file_error(e.to_string()))?.bytes().await.map_err(|e| file_error(e.to_string()))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| file_error(e.to_string()))?;
+        let bad_file = |message: String| TableError::BadFile { location: self.location.clone(), file: file.path.clone(), message };
+        let fetch_error = |error: object_store::Error| match error {
+            object_store::Error::NotFound { .. } => TableError::FileGone { location: self.location.clone(), file: file.path.clone() },
+            other => file_error(other.to_string()),
+        };
+        let object = Path::from_url_path(&file.path).map_err(|e| bad_file(e.to_string()))?;
+        let bytes = store.get(&object).await.map_err(fetch_error)?.bytes().await.map_err(fetch_error)?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| bad_file(e.to_string()))?;
         let wanted: Vec<usize> =
             builder.schema().fields().iter().enumerate().filter(|(_, f)| schema.field_with_name(f.name()).is_ok()).map(|(i, _)| i).collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-        let reader = builder.with_projection(mask).with_batch_size(65_536).build().map_err(|e| file_error(e.to_string()))?;
+        let reader = builder.with_projection(mask).with_batch_size(65_536).build().map_err(|e| bad_file(e.to_string()))?;
         reader
             .map(|batch| {
-                let batch = batch.map_err(|e| file_error(e.to_string()))?;
-                conform(&batch, schema, version_column).map_err(file_error)
+                let batch = batch.map_err(|e| bad_file(e.to_string()))?;
+                conform(&batch, schema, version_column).map_err(bad_file)
             })
             .collect()
     }

@@ -279,6 +279,15 @@ pub fn txn_version(location: &str, app_id: &str) -> Option<i64> {
     })
 }
 
+/// The `metaData.id` of the local Delta table at `location`, read from its first log entry.
+pub fn table_id(location: &str) -> String {
+    let log = std::fs::read_to_string(std::path::Path::new(location).join("_delta_log/00000000000000000000.json")).unwrap();
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find_map(|action| action["metaData"]["id"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no metaData id in the log of {location}"))
+}
+
 /// Sends raw `payloads` (not medallion's encoding) to `topic`, keyed, to partitions round-robin.
 pub fn send_raw(topic: &str, payloads: &[Vec<u8>]) {
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
