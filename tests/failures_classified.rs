@@ -97,11 +97,15 @@ fn concurrent_gold_refreshes_never_stop_medallion_run() {
     );
     let current = lake.table("silver/purchase_order_items_current");
     assert!(wait_until(Duration::from_secs(120), || std::path::Path::new(&current).join("_delta_log").exists()), "gold never started");
-    for round in 0..6u64 {
+    for round in 0..8u64 {
         produce(&topic, 300, 10 + round);
-        let output = medallion().args(["gold", "--lake", &lake.root()]).output_within();
-        assert!(output.status.success(), "gold beside run, round {round}: {}", String::from_utf8_lossy(&output.stderr));
-        assert!(run.try_wait().unwrap().is_none(), "medallion run stopped beside a concurrent gold");
+        // Three one-off refreshes at once, beside run's own every 200 ms.
+        let golds: Vec<_> = (0..3).map(|_| medallion().args(["gold", "--lake", &lake.root()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+        for gold in golds {
+            let output = common::collect_output(gold, PROCESS_DEADLINE);
+            assert!(output.status.success(), "gold beside run, round {round}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        assert!(run.try_wait().unwrap().is_none(), "medallion run stopped beside concurrent golds");
     }
     send_signal(&run, "TERM");
     assert!(wait_within(&mut run, PROCESS_DEADLINE).success(), "run exits 0 after the concurrent refreshes");
@@ -138,11 +142,12 @@ fn a_stop_while_the_store_fails_keeps_the_shutdown_timeout_and_resumes_exactly()
     let first_commit = log_dir(&lake).join(format!("{:020}.json", 1));
     assert!(wait_until(Duration::from_secs(60), || first_commit.exists()), "bronze never committed");
     assert!(wait_until(Duration::from_secs(60), || read_bronze(&lake.table(BRONZE)).len() == 500), "bronze never committed the first messages");
-    // The store fails: the log directory is no longer a directory.
-    let log = log_dir(&lake);
-    let moved = lake.path().join("delta_log_moved");
-    std::fs::rename(&log, &moved).unwrap();
-    std::fs::write(&log, b"not a directory").unwrap();
+    // The store fails (transiently, as far as medallion can tell): the partition directory the
+    // next data file goes to is no longer a directory.
+    let partition_dir = std::fs::read_dir(lake.path().join(BRONZE)).unwrap().flatten().find(|d| d.file_name().to_string_lossy().starts_with("ingestion_date=")).unwrap().path();
+    let moved = lake.path().join("partition_moved");
+    std::fs::rename(&partition_dir, &moved).unwrap();
+    std::fs::write(&partition_dir, b"not a directory").unwrap();
     produce(&topic, 300, 5);
     std::thread::sleep(Duration::from_secs(3));
     let stopped = Instant::now();
@@ -151,8 +156,8 @@ fn a_stop_while_the_store_fails_keeps_the_shutdown_timeout_and_resumes_exactly()
     let took = stopped.elapsed();
     assert!(took < Duration::from_secs(10), "the stop took {took:?} with a 3 s shutdown timeout");
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
-    std::fs::remove_file(&log).unwrap();
-    std::fs::rename(&moved, &log).unwrap();
+    std::fs::remove_file(&partition_dir).unwrap();
+    std::fs::rename(&moved, &partition_dir).unwrap();
     bronze_caught_up(&lake, &topic);
     let rows = read_bronze(&lake.table(BRONZE));
     let mut coordinates: Vec<(i32, i64)> = rows.iter().map(|r| (r.partition, r.offset)).collect();
