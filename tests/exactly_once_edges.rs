@@ -85,27 +85,90 @@ fn read_version(location: &str) -> i64 {
     runtime.block_on(deltalake::open_table(url)).unwrap().version().unwrap() as i64
 }
 
-/// Commits one silver batch the way medallion did before positions were keyed by table id:
-/// quarantine, metrics and silver with `txn` `silver:<bronze path as typed>`.
-async fn commit_batch_with_path_key(lake: &Lake, bronze_spelling: &str) -> u64 {
-    use medallion::silver::{BronzeSource, SilverSchemas, metrics_schema, refine};
+/// Bronze's whole table checked by `rules` as silver checks it, at `run`'s time; with the last
+/// bronze version and the schemas.
+async fn check_all_of_bronze(lake: &Lake, rules: &medallion::rules::RuleSet, run: &medallion::rules::RunInfo) -> (medallion::silver::Refined, u64, medallion::silver::SilverSchemas, String) {
+    use medallion::silver::{BronzeSource, SilverSchemas, refine};
     let config = medallion::config::Config::default();
     let decoder = medallion::bronze::DecoderFactory::from_config(&config).decoder().unwrap();
     let schemas = SilverSchemas::from_bronze(&medallion::bronze::BronzeBatchBuilder::new(decoder).unwrap().schema()).unwrap();
-    let rules = medallion::rules::RuleSet::parse("built-in", medallion::silver::BUILT_IN_RULES).unwrap();
     let engine = rules.compile(schemas.input.clone()).unwrap();
     let mut source = BronzeSource::open(&lake.table(BRONZE), HashMap::new(), schemas.read.clone()).await.unwrap().unwrap();
     let last = source.latest_version().await.unwrap();
     let slice = source.read(None, last, None).await.unwrap();
-    let run = engine.run_info("before-table-ids".to_owned());
-    let refined = refine(&engine, &schemas, &slice.batch, config.silver.mode, &run, slice.first_version..=slice.last_version).unwrap();
+    let refined = refine(&engine, &schemas, &slice.batch, config.silver.mode, run, slice.first_version..=slice.last_version).unwrap();
+    (refined, last, schemas, source.table_id().unwrap())
+}
+
+fn run_info(run_id: &str, run_time_micros: i64, rules: &medallion::rules::RuleSet) -> medallion::rules::RunInfo {
+    medallion::rules::RunInfo { run_time_micros, run_id: run_id.to_owned(), rule_set_fingerprint: rules.fingerprint.clone() }
+}
+
+/// Commits one silver batch the way medallion did before positions were keyed by table id:
+/// quarantine, metrics and silver with `txn` `silver:<bronze path as typed>`.
+async fn commit_batch_with_path_key(lake: &Lake, bronze_spelling: &str) -> u64 {
+    let rules = medallion::rules::RuleSet::parse("built-in", medallion::silver::BUILT_IN_RULES).unwrap();
+    let (refined, last, schemas, _) = check_all_of_bronze(lake, &rules, &run_info("before-table-ids", chrono::Utc::now().timestamp_micros(), &rules)).await;
     let txn = [(format!("silver:{bronze_spelling}"), last as i64)];
-    let tables = [(QUARANTINE, schemas.quarantine.clone(), &refined.quarantine), (METRICS, metrics_schema(), &refined.metrics), (SILVER, schemas.silver.clone(), &refined.silver)];
+    let tables = [(QUARANTINE, schemas.quarantine.clone(), &refined.quarantine), (METRICS, medallion::silver::metrics_schema(), &refined.metrics), (SILVER, schemas.silver.clone(), &refined.silver)];
     for (table, schema, batch) in tables {
         let mut table = medallion::table::StageTable::open_or_create(&lake.table(table), HashMap::new(), schema, &[]).await.unwrap();
         table.append(std::slice::from_ref(batch), &txn).await.unwrap();
     }
     last
+}
+
+/// Rows are "in the future" when checked as of 2020, not when checked now.
+const CLOCK_RULES: &str = "- criticality: error\n  name: not_in_future\n  check: {function: is_not_in_future, arguments: {column: event_time, offset: 0}}\n";
+
+/// Does what a silver run checking bronze as of 2020 leaves when killed after its quarantine and
+/// metrics commits: every table committed through the stage's own code, then silver's commit
+/// taken back (its log entry removed, as if it never happened).
+async fn half_commit_as_of_2020(lake: &Lake, rules_path: &std::path::Path) -> i64 {
+    use medallion::silver::{BatchRecord, Positions, SilverTables, metrics_schema, source_key};
+    let rules = medallion::rules::RuleSet::load(rules_path.to_str().unwrap()).unwrap();
+    let in_2020 = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z").unwrap().timestamp_micros();
+    let run = run_info("the-run-that-crashed", in_2020, &rules);
+    let (refined, last, schemas, bronze_id) = check_all_of_bronze(lake, &rules, &run).await;
+    assert!(refined.silver.num_rows() == 0 && refined.quarantine.num_rows() > 0, "as of 2020 every row is in the future");
+    let locations = [lake.table(SILVER), lake.table(QUARANTINE), lake.table(METRICS)];
+    let schemas = [schemas.silver.clone(), schemas.quarantine.clone(), metrics_schema()];
+    let key = source_key(bronze_id, &lake.table(BRONZE), BRONZE);
+    let mut tables = SilverTables::open([&locations[0], &locations[1], &locations[2]], HashMap::new(), schemas, key).await.unwrap();
+    let record = BatchRecord { run_id: run.run_id.clone(), run_time_micros: in_2020, rule_set_fingerprint: rules.fingerprint.clone(), mode: "split".into() };
+    let report = tables.commit(&refined, last, &record, &mut Positions::default()).await.unwrap();
+    std::fs::remove_file(std::path::Path::new(&locations[0]).join(format!("_delta_log/{:020}.json", report.silver_version))).unwrap();
+    in_2020
+}
+
+#[test]
+fn a_half_committed_batch_is_finished_as_it_was_begun() {
+    let (topic, lake) = (unique_topic("edges-repair"), Lake::new());
+    produce(&topic, 400, 10);
+    run_ok(&["bronze", "--until-caught-up", "--topic", &topic, "--group", &unique_topic("g"), "--lake", &lake.root()]);
+    let rules = lake.path().join("clock.yml");
+    std::fs::write(&rules, CLOCK_RULES).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let in_2020 = runtime.block_on(half_commit_as_of_2020(&lake, &rules));
+    let quarantined = read_table(&lake.table(QUARANTINE)).num_rows();
+
+    // Other rules cannot finish it: the rows already committed were checked by the first ones.
+    let output = medallion().args(["silver", "--until-caught-up", "--lake", &lake.root()]).output_within();
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("was half-committed by rules") && stderr.contains("Run silver once with the rules and mode it began with"), "{stderr}");
+
+    // The same rules finish it as of 2020, as it began: no row in both tables.
+    let output = medallion().args(["silver", "--until-caught-up", "--lake", &lake.root(), "--rules", rules.to_str().unwrap()]).output_within();
+    assert_success(&output, "silver finishing the batch");
+    assert_eq!(read_table(&lake.table(QUARANTINE)).num_rows(), quarantined, "quarantine is not committed again");
+    assert_eq!(coordinates(&lake.table(SILVER)).len(), 0, "rows quarantined as of 2020 are not also in silver");
+    let log = std::fs::read_dir(lake.table(&format!("{SILVER}/_delta_log"))).unwrap();
+    let recorded = log.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".json")).any(|e| {
+        let entry = std::fs::read_to_string(e.path()).unwrap();
+        entry.contains("the-run-that-crashed") && entry.contains(&format!("\"run_time_micros\":{in_2020}"))
+    });
+    assert!(recorded, "silver's commit records the first run's id and time");
 }
 
 #[test]

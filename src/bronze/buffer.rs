@@ -22,8 +22,7 @@ pub struct PartitionBuffer {
     pub continuity_checked: bool,
     /// A discontinuity accepted (`bronze.on_offset_reset: accept`), recorded by the next commit.
     pub accepted: Option<Discontinuity>,
-    /// When the broker reported the partition's end before any message (checked against the
-    /// log end the next statistics give).
+    /// When the broker first reported the partition's end since the assignment or seek.
     pub at_end_since: Option<std::time::Instant>,
 }
 

@@ -12,6 +12,15 @@ const TABLE_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// How long to wait for an assignment before saying why nothing happens.
 const ASSIGNMENT_PATIENCE: Duration = Duration::from_secs(30);
 
+/// How far an owned partition got since its assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// The last offset buffered, in flight or committed.
+    Received(Option<i64>),
+    /// The broker reported the partition's end: past any high watermark seen before.
+    AtEnd,
+}
+
 /// The targets and what is needed to check them.
 pub struct CatchUp {
     /// (low, high) watermarks of every partition when the worker started.
@@ -30,14 +39,19 @@ impl CatchUp {
     }
 
     /// True once every partition reached its target: owned partitions as far as this worker
-    /// received them (`received`: last offset buffered, in flight or committed; `None` until the
-    /// partition showed that it continues the table), the others as far as the table records. Stopping then sends the rest and waits for every commit.
+    /// got (`progress`; `None` until the partition showed that it continues the table), the
+    /// others as far as the table records. Stopping then sends the rest and waits for every commit.
     /// Partitions owned by nobody (say, by a killed member the broker has not expired yet) keep
     /// the worker waiting, as they must.
-    pub async fn reached(&mut self, owned: &HashMap<i32, Owned>, received: impl Fn(i32) -> Option<Option<i64>>) -> Result<bool, TableError> {
+    pub async fn reached(&mut self, owned: &HashMap<i32, Owned>, progress: impl Fn(i32) -> Option<Progress>) -> Result<bool, TableError> {
         self.warn_if_unassigned(owned);
         let done = |last: Option<i64>, (low, high): (i64, i64)| last.map_or(high <= low, |last| last + 1 >= high);
-        if !owned.keys().all(|&partition| received(partition).is_some_and(|last| done(last, self.target(partition)))) {
+        let owned_done = |partition: i32| match progress(partition) {
+            Some(Progress::AtEnd) => true,
+            Some(Progress::Received(last)) => done(last, self.target(partition)),
+            None => false,
+        };
+        if !owned.keys().all(|&partition| owned_done(partition)) {
             return Ok(false);
         }
         let others: Vec<i32> = self.targets.keys().copied().filter(|p| !owned.contains_key(p)).collect();

@@ -104,11 +104,13 @@ impl Worker {
             .map_err(|source| BronzeError::Seek { partition, source: Box::new(source) })
     }
 
-    /// The broker reported the end of `partition`'s log. Where it ends comes with the next
-    /// statistics (the consumer has no position before its first message).
+    /// The broker reported the end of `partition`'s log: for a partition not yet checked, where
+    /// it ends comes with the next statistics (the consumer has no position before its first
+    /// message); for `--until-caught-up`, the partition has reached any earlier high watermark
+    /// (which transaction markers or compaction can put past its last record).
     pub(super) fn reached_log_end(&mut self, partition: i32) -> Result<(), BronzeError> {
         self.sync_assignment()?;
-        if let Some(buffer) = self.buffers.get_mut(&partition).filter(|b| !b.continuity_checked) {
+        if let Some(buffer) = self.buffers.get_mut(&partition) {
             buffer.at_end_since.get_or_insert_with(Instant::now);
         }
         Ok(())

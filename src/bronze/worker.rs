@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::assignment::{Assignment, BronzeContext, app_id};
 use super::batch::{BronzeBatchBuilder, KafkaMessage};
 use super::buffer::PartitionBuffer;
-use super::catch_up::CatchUp;
+use super::catch_up::{CatchUp, Progress};
 use super::summary::{BronzeStop, BronzeSummary};
 use crate::table::{StageTable, TableError};
 use super::writer::{CommitJob, CommitOutcome, JobPart};
@@ -301,6 +301,14 @@ impl Worker {
             self.buffered_rows -= buffer.rows;
             self.buffered_bytes -= buffer.bytes;
             self.summary.dropped_for_reread += buffer.discard(current) as u64;
+            // Revoked while the commit ran: the new owner reads it from the table; seeking a
+            // partition this consumer no longer has would fail.
+            let generation = buffer.generation;
+            let owned = self.shared.lock().unwrap_or_else(PoisonError::into_inner).owned.get(&partition).is_some_and(|o| o.generation == generation);
+            if !owned {
+                continue;
+            }
+            // A seek that fails leaves the consumer past the table's end: stop rather than skip.
             let offset = current.map_or(Offset::Beginning, |last| Offset::Offset(last + 1));
             consumer
                 .seek(&self.topic, partition, offset, Duration::from_secs(10))
@@ -345,9 +353,11 @@ impl Worker {
             return Ok(false);
         }
         let buffers = &self.buffers;
-        // A partition counts only once it showed that it continues the table: a message, or its end.
+        // A partition counts only once it showed that it continues the table (a message, or its
+        // end); at its end it has reached the target whatever offsets markers took.
         let received = |partition: i32| match buffers.get(&partition) {
-            Some(buffer) if buffer.continuity_checked => Some(buffer.last_offset.or(buffer.position)),
+            Some(buffer) if buffer.continuity_checked && buffer.at_end_since.is_some() => Some(Progress::AtEnd),
+            Some(buffer) if buffer.continuity_checked => Some(Progress::Received(buffer.last_offset.or(buffer.position))),
             _ => None,
         };
         Ok(catch_up.reached(&owned, received).await?)

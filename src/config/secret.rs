@@ -59,7 +59,8 @@ impl<'de> Deserialize<'de> for Secret {
 /// `account_key`, `client_secret`, `sas_key`, ...).
 pub fn is_sensitive_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "secret", "key", "token", "credential", "connection_string", "jaas"]
+    // `sasl.oauthbearer.config` holds a client secret or a token in its `key=value` pairs.
+    ["password", "secret", "key", "token", "credential", "connection_string", "jaas", "oauthbearer.config"]
         .iter()
         .any(|word| key.contains(word))
         // Kafka message keys and key serializers are not credentials.

@@ -127,3 +127,29 @@ fn missing_file_is_an_error() {
     let error = Config::load_with_env(Some(Path::new("/nonexistent/medallion.yaml")), Serialized::defaults(serde_json::json!({})), false);
     assert!(matches!(error, Err(ConfigError::FileMissing { .. })));
 }
+
+#[test]
+fn batch_sizes_that_overflow_arrow_columns_are_refused() {
+    let message = problems("bronze:\n  flush_bytes: 3000000000\n  flush_rows: 20000000\nsilver:\n  max_batch_bytes: 1073741824\n");
+    for expected in ["bronze.flush_bytes: 3000000000 is more than", "bronze.flush_rows: 20000000 is more than", "silver.max_batch_bytes: 1073741824 is more than"] {
+        assert!(message.contains(expected), "{expected:?} missing from: {message}");
+    }
+}
+
+#[test]
+fn registry_credentials_never_travel_in_the_url_or_in_clear() {
+    let message = problems("schema:\n  registry: {url: \"https://user:hunter2@registry.example.com\"}\n");
+    assert!(message.contains("holds credentials") && !message.contains("hunter2"), "{message}");
+    let message = problems("schema:\n  registry: {url: \"http://registry.example.com:8081\", username: u, password: p4ss}\n");
+    assert!(message.contains("plain http://") && !message.contains("p4ss"), "{message}");
+    for url in ["http://127.0.0.1:18081", "http://localhost:18081", "https://registry.example.com"] {
+        load_yaml(&format!("schema:\n  registry: {{url: \"{url}\", username: u, password: p4ss}}\n")).unwrap_or_else(|e| panic!("{url}: {e}"));
+    }
+}
+
+#[test]
+fn the_oauthbearer_config_is_a_secret() {
+    assert!(is_sensitive_key("sasl.oauthbearer.config"));
+    assert!(is_sensitive_key("sasl.oauthbearer.client.secret"));
+    assert!(!is_sensitive_key("sasl.oauthbearer.method"));
+}

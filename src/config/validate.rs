@@ -5,6 +5,12 @@ use super::{Config, Profile};
 use crate::framing::Framing;
 use crate::schema::EMBEDDED_SCHEMAS;
 
+/// Largest `bronze.flush_bytes`: half of what an Arrow binary column can hold.
+const MAX_FLUSH_BYTES: u64 = 1 << 30;
+const MAX_FLUSH_ROWS: usize = 10_000_000;
+/// Largest `silver.max_batch_bytes` (of compressed bronze files).
+const MAX_SILVER_BATCH_BYTES: u64 = 256 << 20;
+
 impl Config {
     /// Every semantic problem of a parsed configuration, one line each.
     pub fn problems(&self) -> Vec<String> {
@@ -14,6 +20,19 @@ impl Config {
         self.check_producer(&mut problems);
         if self.bronze.flush_rows == 0 || self.bronze.flush_bytes == 0 {
             problems.push("bronze.flush_rows, bronze.flush_bytes: must be at least 1".to_owned());
+        }
+        // One commit's payloads are one Arrow binary column, whose offsets end at 2 GiB.
+        if self.bronze.flush_bytes > MAX_FLUSH_BYTES {
+            problems.push(format!("bronze.flush_bytes: {} is more than {MAX_FLUSH_BYTES} (1 GiB): a commit's payloads must fit one Arrow column", self.bronze.flush_bytes));
+        }
+        if self.bronze.flush_rows > MAX_FLUSH_ROWS {
+            problems.push(format!("bronze.flush_rows: {} is more than {MAX_FLUSH_ROWS}", self.bronze.flush_rows));
+        }
+        if self.silver.max_batch_bytes > MAX_SILVER_BATCH_BYTES {
+            problems.push(format!(
+                "silver.max_batch_bytes: {} is more than {MAX_SILVER_BATCH_BYTES} (256 MiB of bronze files decode to several times that, and a text column ends at 2 GiB)",
+                self.silver.max_batch_bytes
+            ));
         }
         if self.bronze.flush_interval.is_zero() {
             problems.push("bronze.flush_interval: must be longer than 0".to_owned());
@@ -108,10 +127,8 @@ impl Config {
                 schema.version
             ));
         }
-        if let Some(registry) = &schema.registry
-            && !(registry.url.starts_with("http://") || registry.url.starts_with("https://"))
-        {
-            problems.push(format!("schema.registry.url: `{}` must start with http:// or https://", registry.url));
+        if let Some(registry) = &schema.registry {
+            check_registry_url(registry, problems);
         }
     }
 
@@ -231,4 +248,27 @@ pub(super) fn key_line(text: &str, path: &[String]) -> Option<usize> {
         (found, start, parent_indent) = (Some(index + 1), index + 1, Some(indent));
     }
     found
+}
+
+/// The registry URL is printed (config check, errors), so credentials go in `username` and
+/// `password`; and a password is never sent in clear over the network.
+fn check_registry_url(registry: &super::RegistryConfig, problems: &mut Vec<String>) {
+    let Ok(url) = url::Url::parse(&registry.url) else {
+        problems.push("schema.registry.url: not a URL (expected http:// or https://)".to_owned());
+        return;
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        problems.push("schema.registry.url: holds credentials; give them as schema.registry.username and password (the URL is printed, they are not)".to_owned());
+        return;
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = matches!(url.host(), Some(url::Host::Domain("localhost"))) || url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
+            if registry.password.is_some() && !loopback {
+                problems.push(format!("schema.registry.url: `{url}` is plain http:// but a password is set: basic auth would send it in clear; use https://"));
+            }
+        }
+        _ => problems.push(format!("schema.registry.url: `{url}` must start with http:// or https://")),
+    }
 }

@@ -43,6 +43,8 @@ pub enum MessageError {
     EnumIndex { field: String, index: i32 },
     #[error("field `{field}`: decimal wider than 128 bits")]
     DecimalTooWide { field: String },
+    #[error("field `{field}`: decimal with unscaled value {unscaled} has more than the {precision} digits of its declared precision")]
+    DecimalPrecision { field: String, precision: u8, unscaled: i128 },
     #[error("{count} bytes left after the record: the datum does not match writer schema {schema_ref}")]
     TrailingBytes { count: usize, schema_ref: SchemaRef },
 }
@@ -219,13 +221,18 @@ fn read_value<'a>(read: &'a Read, cursor: &mut Cursor<'a>, field: &dyn Fn() -> S
         Read::BytesAsBinary => Cell::Binary(cursor.read_bytes().map_err(datum)?),
         Read::BytesAsString => Cell::String(cursor.read_str().map_err(datum)?),
         Read::FixedAsBinary(size) => Cell::Binary(cursor.read_fixed(*size).map_err(datum)?),
-        Read::DecimalBytes | Read::DecimalFixed(_) => {
+        Read::DecimalBytes { precision } | Read::DecimalFixed { precision, .. } => {
             let bytes = match read {
-                Read::DecimalFixed(size) => cursor.read_fixed(*size),
+                Read::DecimalFixed { size, .. } => cursor.read_fixed(*size),
                 _ => cursor.read_bytes(),
             }
             .map_err(datum)?;
-            Cell::Decimal(decimal_from_bytes(bytes).ok_or_else(|| MessageError::DecimalTooWide { field: field() })?)
+            let value = decimal_from_bytes(bytes).ok_or_else(|| MessageError::DecimalTooWide { field: field() })?;
+            // Parquet would keep only the declared digits of a wider value: a wrapped amount.
+            if value.unsigned_abs() >= 10u128.pow(u32::from(*precision)) {
+                return Err(MessageError::DecimalPrecision { field: field(), precision: *precision, unscaled: value });
+            }
+            Cell::Decimal(value)
         }
         Read::EnumAsString(symbols) => {
             let index = cursor.read_int().map_err(datum)?;

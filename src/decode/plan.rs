@@ -132,8 +132,10 @@ pub enum Read {
     BytesAsBinary,
     BytesAsString,
     FixedAsBinary(usize),
-    DecimalBytes,
-    DecimalFixed(usize),
+    /// Avro `decimal` on bytes, into a column of this precision.
+    DecimalBytes { precision: u8 },
+    /// Avro `decimal` on a fixed of `size` bytes, into a column of this precision.
+    DecimalFixed { size: usize, precision: u8 },
     EnumAsString(Arc<[String]>),
     /// `timestamp-millis` into microseconds.
     MillisAsMicros,
@@ -276,9 +278,9 @@ fn resolve(writer: &Schema, kind: &ColumnKind) -> Option<Read> {
         (Schema::String | Schema::Bytes | Schema::Uuid(_), K::String) => Read::BytesAsString,
         (Schema::Fixed(fixed), K::Binary) => Read::FixedAsBinary(fixed.size),
         (Schema::Enum(symbols), K::String) => Read::EnumAsString(Arc::from(symbols.symbols.clone())),
-        (Schema::Decimal(decimal), K::Decimal { scale, .. }) if decimal.scale as i8 == *scale => match &decimal.inner {
-            InnerDecimalSchema::Bytes => Read::DecimalBytes,
-            InnerDecimalSchema::Fixed(fixed) => Read::DecimalFixed(fixed.size),
+        (Schema::Decimal(decimal), K::Decimal { scale, precision }) if decimal.scale as i8 == *scale => match &decimal.inner {
+            InnerDecimalSchema::Bytes => Read::DecimalBytes { precision: *precision },
+            InnerDecimalSchema::Fixed(fixed) => Read::DecimalFixed { size: fixed.size, precision: *precision },
         },
         _ => return None,
     })

@@ -182,3 +182,31 @@ fn a_schema_of_another_record_is_a_clear_error() {
     let error = decoder.push(&[0, 0, 0, 0, 5, 2, b'x']).error.unwrap().to_string();
     assert!(error.contains("writer schema id:5 cannot be read") && error.contains("Payment"), "{error}");
 }
+
+#[test]
+fn a_decimal_wider_than_its_precision_is_a_decode_error_not_a_wrapped_amount() {
+    // decimal(12,2) holds at most 9,999,999,999.99; one more digit would wrap in Parquet.
+    let v2 = SchemaCatalog::embedded().by_version(2).unwrap().embedded.json;
+    let plain = apache_avro::Schema::parse_str(&v2.replace("\"logicalType\": \"decimal\",", "")).unwrap();
+    let record_with_price = |unscaled: i128| {
+        let mut record = apache_avro::types::Record::new(&plain).unwrap();
+        for (name, value) in plain_record_fields() {
+            record.put(name, value);
+        }
+        let bytes = unscaled.to_be_bytes()[8..].to_vec();
+        record.put("unit_price", Value::Union(1, Box::new(Value::Bytes(bytes))));
+        for name in ["quantity", "total_amount", "discount_amount"] {
+            record.put(name, Value::Union(0, Box::new(Value::Null)));
+        }
+        let mut message = vec![0, 0, 0, 0, 2];
+        message.extend_from_slice(&datum(&plain, record));
+        message
+    };
+    let mut decoder = decoder();
+    assert_eq!(decoder.push(&record_with_price(999_999_999_999)).error, None, "12 digits fit");
+    let error = decoder.push(&record_with_price(-1_000_000_000_000)).error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("unit_price") && error.contains("-1000000000000") && error.contains("12 digits"), "{error}");
+    let columns = decoder.finish();
+    let prices = column(&columns, &decoder, "unit_price").as_primitive::<Decimal128Type>();
+    assert_eq!((prices.value(0), prices.is_null(1)), (999_999_999_999, true), "the bad row is kept undecoded, its neighbour intact");
+}

@@ -22,7 +22,7 @@ pub enum Part {
 }
 
 /// How a check decides which rows fail.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Condition {
     /// Fails where the expression is TRUE (NULL passes).
     Sql(CompiledExpr),
@@ -31,7 +31,7 @@ pub enum Condition {
 }
 
 /// A rule ready to run on batches of one schema.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CompiledRule {
     pub rule: Rule,
     /// Rows where this is not TRUE are not checked (`filter`).
@@ -228,7 +228,9 @@ fn range(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, St
 }
 
 fn regex_match(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, String)> {
-    let regex = rule.text("regex").unwrap_or_default().replace('\'', "''");
+    // DQX runs the pattern with Java's engine: the same meaning, in Rust's syntax.
+    let regex = super::java_regex::translate(rule.text("regex").unwrap_or_default()).map_err(arg_error("check.arguments.regex"))?;
+    let regex = regex.replace('\'', "''");
     let column = rule.column();
     let matching = format!("regexp_like(CAST({c} AS VARCHAR), '{regex}')");
     let (condition_sql, message) = if rule.flag("negate", false) {

@@ -15,6 +15,7 @@ mod compile;
 mod evaluate;
 pub mod file;
 mod fingerprint;
+mod java_regex;
 mod names;
 mod native;
 mod results;
@@ -90,7 +91,8 @@ impl RuleSet {
         if !problems.is_empty() {
             return Err(RulesError::Invalid { path: self.path.clone(), problems });
         }
-        Ok(RulesEngine { rules: compiled, fingerprint: self.fingerprint.clone(), input: schema })
+        let clock_rules = self.rules.iter().enumerate().filter(|(_, rule)| reads_the_clock(rule)).map(|(i, _)| i).collect();
+        Ok(RulesEngine { rules: compiled, fingerprint: self.fingerprint.clone(), input: schema, planner, clock_rules })
     }
 }
 
@@ -111,12 +113,30 @@ fn syntax_problems(rule: &Rule) -> Vec<RuleProblem> {
     problems
 }
 
+/// Whether `rule`'s verdict depends on when it runs: a clock check, or SQL that reads the clock.
+fn reads_the_clock(rule: &Rule) -> bool {
+    const CLOCK_FUNCTIONS: [&str; 4] = ["is_not_in_future", "is_not_in_near_future", "is_older_than_n_days", "is_data_fresh"];
+    const CLOCK_SQL: [&str; 5] = ["now(", "current_timestamp", "current_date", "localtimestamp", "curdate"];
+    let arguments = serde_yaml::to_string(&rule.arguments).unwrap_or_default();
+    let sql = format!("{} {arguments}", rule.filter.as_deref().unwrap_or_default()).to_lowercase();
+    CLOCK_FUNCTIONS.contains(&rule.function.name) || CLOCK_SQL.iter().any(|f| sql.contains(f))
+}
+
 /// Rules planned for one input schema.
-#[derive(Debug)]
 pub struct RulesEngine {
     pub rules: Vec<CompiledRule>,
     pub fingerprint: String,
     input: SchemaRef,
+    /// The planner the rules were planned with, for planning the clock rules again.
+    planner: sql::SqlPlanner,
+    /// Rules whose verdict depends on "now": planned again for each run time.
+    clock_rules: Vec<usize>,
+}
+
+impl std::fmt::Debug for RulesEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RulesEngine").field("rules", &self.rules).field("fingerprint", &self.fingerprint).field("clock_rules", &self.clock_rules).finish()
+    }
 }
 
 impl RulesEngine {
@@ -135,8 +155,32 @@ impl RulesEngine {
             .collect()
     }
 
-    /// `batch` with the result columns appended, and the outcomes (for metrics).
+    /// This engine with "now" at `now_micros`: the clock rules planned again, when there are any
+    /// and their "now" differs (`None`: this engine as it is).
+    pub fn at(&self, now_micros: i64) -> Result<Option<RulesEngine>, RulesError> {
+        if self.clock_rules.is_empty() || self.planner.now_micros() == now_micros {
+            return Ok(None);
+        }
+        let planner = self.planner.clone().at(now_micros);
+        let mut rules = Vec::with_capacity(self.rules.len());
+        for (index, compiled) in self.rules.iter().enumerate() {
+            let rule = &compiled.rule;
+            let planned = if self.clock_rules.contains(&index) {
+                compile::compile(rule, &planner).map_err(|(field, message)| RulesError::Evaluate { rule: rule.name.clone(), message: format!("{field}: {message}") })?
+            } else {
+                compiled.clone()
+            };
+            rules.push(planned);
+        }
+        Ok(Some(RulesEngine { rules, fingerprint: self.fingerprint.clone(), input: self.input.clone(), planner, clock_rules: self.clock_rules.clone() }))
+    }
+
+    /// `batch` with the result columns appended, and the outcomes (for metrics). Clock checks
+    /// compare with `run`'s time, so the same batch at the same run time gets the same verdicts.
     pub fn apply(&self, batch: &RecordBatch, run: &RunInfo) -> Result<(RecordBatch, Vec<RuleOutcome>), RulesError> {
+        if let Some(at_run_time) = self.at(run.run_time_micros)? {
+            return at_run_time.apply(batch, run);
+        }
         let outcomes = self.evaluate(batch)?;
         let mut columns = batch.columns().to_vec();
         columns.extend(results::result_columns(&self.rules, &outcomes, batch.num_rows(), run));

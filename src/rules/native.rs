@@ -14,7 +14,7 @@ use super::spec::Rule;
 use super::sql::{CompiledExpr, SqlPlanner};
 
 /// Which native predicate a check uses.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum NativeKind {
     /// Valid when the text matches (NULL passes).
     Pattern(&'static Regex),
@@ -27,7 +27,7 @@ pub enum NativeKind {
     Unique { keys: Vec<CompiledExpr>, nulls_distinct: bool },
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct NativeCheck {
     /// The checked value (the first key for uniqueness).
     pub value: CompiledExpr,

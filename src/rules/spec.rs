@@ -304,7 +304,10 @@ fn check_kind(kind: ArgKind, value: &Value) -> Result<(), String> {
         ArgKind::Limit => is_limit(value),
         ArgKind::Limits => value.as_sequence().is_some_and(|items| !items.is_empty() && items.iter().all(is_limit)),
         ArgKind::Regex => match value.as_str() {
-            Some(pattern) => return regex::Regex::new(pattern).map(|_| ()).map_err(|e| format!("not a supported regular expression: {e}")),
+            Some(pattern) => {
+                let translated = super::java_regex::translate(pattern).map_err(|e| format!("not a supported regular expression: {e}"))?;
+                return regex::Regex::new(&translated).map(|_| ()).map_err(|e| format!("not a supported regular expression: {e}"));
+            }
             None => false,
         },
     };

@@ -9,6 +9,9 @@ use arrow::datatypes::{DataType, SchemaRef};
 use datafusion::common::DFSchema;
 use datafusion::logical_expr::{ColumnarValue, Expr};
 use datafusion::physical_expr::PhysicalExpr;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::simplify::SimplifyContext;
+use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::dialect::DatabricksDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -42,28 +45,51 @@ pub fn check_syntax(sql: &str) -> Result<(), String> {
     Parser::new(&DatabricksDialect {}).try_with_sql(sql).and_then(|mut parser| parser.parse_expr()).map(|_| ()).map_err(|e| e.to_string())
 }
 
-/// Plans expressions against one input schema.
+/// Plans expressions against one input schema, at one "now" (what `current_timestamp()` and the
+/// clock checks compare with, as in one Spark query).
+#[derive(Clone)]
 pub struct SqlPlanner {
-    context: SessionContext,
+    state: SessionState,
     schema: DFSchema,
 }
 
 impl SqlPlanner {
     pub fn new(schema: SchemaRef) -> Result<Self, String> {
         let config = datafusion::prelude::SessionConfig::new().set_str("datafusion.sql_parser.dialect", "databricks");
-        let context = SessionContext::new_with_config(config);
+        let state = SessionContext::new_with_config(config).state();
         let schema = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| e.to_string())?;
-        Ok(Self { context, schema })
+        Ok(Self { state, schema }.at(chrono::Utc::now().timestamp_micros()))
+    }
+
+    /// The same planner with "now" at `now_micros` (UTC).
+    pub fn at(mut self, now_micros: i64) -> Self {
+        self.state.execution_props_mut().query_execution_start_time = chrono::DateTime::from_timestamp_micros(now_micros);
+        self
+    }
+
+    /// "Now" as this planner plans, microseconds since the epoch.
+    pub fn now_micros(&self) -> i64 {
+        self.state.execution_props().query_execution_start_time.map_or(0, |now| now.timestamp_micros())
     }
 
     /// Parses `sql` into a logical expression, resolving columns and functions.
     pub fn parse(&self, sql: &str) -> Result<Expr, String> {
-        self.context.parse_sql_expr(sql, &self.schema).map_err(|e| clean_error(&e.to_string()))
+        self.state.create_logical_expr(sql, &self.schema).map_err(|e| clean_error(&e.to_string()))
     }
 
-    /// Plans a logical expression (type coercion included).
+    /// Plans a logical expression: type coercion, then simplification, which also turns the
+    /// functions DataFusion only evaluates simplified into what it can run (`now()` and
+    /// `current_timestamp()` into this planner's "now", `coalesce`/`nvl` into CASE).
     pub fn compile(&self, sql: &str, expr: Expr) -> Result<CompiledExpr, String> {
-        let physical = self.context.create_physical_expr(expr, &self.schema).map_err(|e| clean_error(&e.to_string()))?;
+        let error = |e: datafusion::error::DataFusionError| clean_error(&e.to_string());
+        let context = SimplifyContext::builder()
+            .with_schema(Arc::new(self.schema.clone()))
+            .with_config_options(Arc::clone(self.state.config_options()))
+            .with_query_execution_start_time(self.state.execution_props().query_execution_start_time)
+            .build();
+        let simplifier = ExprSimplifier::new(context);
+        let expr = simplifier.simplify(simplifier.coerce(expr, &self.schema).map_err(error)?).map_err(error)?;
+        let physical = self.state.create_physical_expr(expr, &self.schema).map_err(error)?;
         Ok(CompiledExpr { sql: sql.to_owned(), physical })
     }
 

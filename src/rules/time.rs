@@ -1,6 +1,7 @@
 //! Checks against the clock: `is_not_in_future`, `is_not_in_near_future`,
-//! `is_older_than_n_days`, `is_data_fresh`. "Now" is fixed when the rules are planned, like
-//! Spark's `current_timestamp()` within one query.
+//! `is_older_than_n_days`, `is_data_fresh`. "Now" is the planner's (like Spark's
+//! `current_timestamp()` within one query): the engine plans these checks again for each run
+//! time it is applied at (see `RulesEngine::apply`).
 
 use super::compile::{Condition, Part, expr};
 use super::spark_text::timestamp_micros;
@@ -8,7 +9,7 @@ use super::spec::Rule;
 use super::sql::SqlPlanner;
 
 pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition, Vec<Part>), (String, String)> {
-    let now = chrono::Utc::now().timestamp_micros();
+    let now = planner.now_micros();
     let now_seconds = now / 1_000_000 * 1_000_000;
     let literal = |micros: i64| format!("TIMESTAMP '{}'", timestamp_micros(micros));
     let int = |key: &str| rule.arg(key).and_then(|v| v.as_i64()).unwrap_or(0);
@@ -35,7 +36,7 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
             )
         }
         "is_older_than_n_days" => {
-            let today = chrono::Utc::now().date_naive();
+            let today = chrono::DateTime::from_timestamp_micros(now).unwrap_or_default().date_naive();
             let threshold = today - chrono::Duration::days(int("days"));
             let date = format!("to_date({c})");
             let negate = rule.flag("negate", false);
@@ -63,4 +64,42 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
     };
     let condition = planner.boolean(&condition_sql).map_err(|e| ("check.arguments".to_owned(), e))?;
     Ok((Condition::Sql(condition), message))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{AsArray, RecordBatch, TimestampMicrosecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    use crate::rules::{RuleSet, RunInfo};
+
+    const RULES: &str = r#"
+- criticality: error
+  name: not_in_future
+  check: {function: is_not_in_future, arguments: {column: event_time, offset: 0}}
+- criticality: warn
+  name: sql_now
+  check: {function: sql_expression, arguments: {expression: "event_time <= current_timestamp()", msg: "after now"}}
+"#;
+
+    /// A stage runs for months: "now" is each run's time, not the time the rules were planned.
+    #[test]
+    fn clock_checks_compare_with_the_run_time() {
+        let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let schema = Arc::new(Schema::new(vec![Field::new("event_time", utc, true)]));
+        let in_a_year = chrono::Utc::now().timestamp_micros() + 365 * 86_400_000_000;
+        let times = TimestampMicrosecondArray::from(vec![in_a_year]).with_timezone("UTC");
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(times)]).unwrap();
+        let engine = RuleSet::parse("clock.yml", RULES).unwrap().compile(schema).unwrap();
+        let flag_at = |run_time_micros| {
+            let run = RunInfo { run_time_micros, run_id: "r".into(), rule_set_fingerprint: "fp".into() };
+            let (checked, _) = engine.apply(&batch, &run).unwrap();
+            checked.column_by_name("flag_check").unwrap().as_string::<i32>().value(0).to_owned()
+        };
+        assert_eq!(flag_at(chrono::Utc::now().timestamp_micros()), "FAIL", "a year ahead of now");
+        assert_eq!(flag_at(in_a_year + 86_400_000_000), "PASS", "a day behind a run two days later");
+        assert_eq!(flag_at(in_a_year - 1_000_000), "FAIL", "a second ahead of the run: both checks fail (FAIL wins)");
+    }
 }

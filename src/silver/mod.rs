@@ -20,7 +20,7 @@ pub use metrics::{RowCounts, batch_metrics, metrics_schema};
 pub use refine::{BRONZE_VERSION, QUARANTINE_REASON, Refined, SilverSchemas, refine};
 pub use source::{BatchLimits, BronzeSlice, BronzeSource};
 pub use stage::{SilverStop, SilverSummary, run};
-pub use tables::{Positions, SilverTables};
+pub use tables::{BatchRecord, Positions, SilverTables};
 
 use crate::rules::RulesError;
 use crate::table::{SourceKey, TableError};
@@ -63,6 +63,10 @@ pub enum SilverError {
     RowsFailed { count: usize, bronze_version: i64, partition: i64, offset: i64, rules: String },
     #[error("bronze version {version} ({location}): {source}")]
     BronzeVersion { location: String, version: u64, source: Box<TableError> },
+    #[error(
+        "the batch ending at bronze version {bronze_version} was half-committed by rules {recorded_rules} in mode `{recorded_mode}`, but the configured rules are {rules} in mode `{mode}`: finishing it now would check its rows differently from the part already committed. Run silver once with the rules and mode it began with to finish it, then switch"
+    )]
+    RepairMismatch { bronze_version: u64, recorded_rules: String, recorded_mode: String, rules: String, mode: String },
     #[error("the rules task failed: {0}")]
     Task(String),
     #[error(

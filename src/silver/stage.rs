@@ -10,10 +10,10 @@ use tracing::Instrument;
 use super::metrics::{RowCounts, metrics_schema};
 use super::refine::{SilverSchemas, refine};
 use super::source::{BatchLimits, BronzeSlice, BronzeSource};
-use super::tables::{Positions, SilverTables};
+use super::tables::{BatchRecord, Positions, SilverTables};
 use super::{BUILT_IN_RULES, SilverError, source_key};
 use crate::config::Config;
-use crate::rules::{RuleSet, RulesEngine};
+use crate::rules::{RuleSet, RulesEngine, RunInfo};
 
 /// Why the stage stopped (successfully).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -180,31 +180,63 @@ impl Stage<'_> {
         if current.silver.is_some_and(|done| done >= latest) {
             return Ok(Step::CaughtUp);
         }
-        let slice = match current.unfinished_batch_end() {
+        let (slice, repair) = match current.unfinished_batch_end() {
             Some(end) => {
-                tracing::info!(silver = ?current.silver, batch_end = end, "finishing the batch a previous run left half-committed");
-                source.read(current.silver, end, None).await?
+                let record = tables.recorded_batch(end).await?;
+                self.check_repairable(record.as_ref(), end)?;
+                tracing::info!(silver = ?current.silver, batch_end = end, ?record, "finishing the batch a previous run left half-committed");
+                (source.read(current.silver, end, None).await?, record)
             }
-            None => source.read(current.silver, latest, Some(limits)).await?,
+            None => (source.read(current.silver, latest, Some(limits)).await?, None),
         };
         let span = tracing::info_span!("silver_batch", bronze_from = slice.first_version, bronze_to = slice.last_version, rows = slice.batch.num_rows());
         let mut updated = current;
-        let result = self.check_and_commit(slice, tables, &mut updated).instrument(span).await;
+        let result = self.check_and_commit(slice, tables, &mut updated, repair).instrument(span).await;
         // Commits that landed count even when a later one failed.
         *positions = Some(updated);
         result.map(|()| Step::Committed)
     }
 
-    async fn check_and_commit(&mut self, slice: BronzeSlice, tables: &mut SilverTables, positions: &mut Positions) -> Result<(), SilverError> {
+    /// A half-committed batch is finished only as it was begun: same rules, same mode (a batch
+    /// recorded before records existed is checked with the configured ones).
+    fn check_repairable(&self, record: Option<&BatchRecord>, end: u64) -> Result<(), SilverError> {
+        let mode = self.config.silver.mode.as_str();
+        match record {
+            Some(record) if record.rule_set_fingerprint != self.engine.fingerprint || record.mode != mode => Err(SilverError::RepairMismatch {
+                bronze_version: end,
+                recorded_rules: record.rule_set_fingerprint.clone(),
+                recorded_mode: record.mode.clone(),
+                rules: self.engine.fingerprint.clone(),
+                mode: mode.to_owned(),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                tracing::warn!(batch_end = end, "the half-committed batch has no record of how it was checked (written by an earlier version): checking it with the configured rules");
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks and commits one batch; `repair` is how a half-committed batch was first checked.
+    async fn check_and_commit(&mut self, slice: BronzeSlice, tables: &mut SilverTables, positions: &mut Positions, repair: Option<BatchRecord>) -> Result<(), SilverError> {
         let started = std::time::Instant::now();
         let (engine, schemas, mode) = (Arc::clone(&self.engine), self.schemas.clone(), self.config.silver.mode);
-        let run = engine.run_info(self.summary.run_id.clone());
+        let run = match repair {
+            Some(record) => RunInfo { run_time_micros: record.run_time_micros, run_id: record.run_id, rule_set_fingerprint: engine.fingerprint.clone() },
+            None => engine.run_info(self.summary.run_id.clone()),
+        };
+        let record = BatchRecord {
+            run_id: run.run_id.clone(),
+            run_time_micros: run.run_time_micros,
+            rule_set_fingerprint: run.rule_set_fingerprint.clone(),
+            mode: mode.as_str().to_owned(),
+        };
         let versions = slice.first_version..=slice.last_version;
         let batch = slice.batch;
         let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions))
             .await
             .map_err(|e| SilverError::Task(e.to_string()))??;
-        let report = tables.commit(&refined, slice.last_version, positions).await?;
+        let report = tables.commit(&refined, slice.last_version, &record, positions).await?;
         let counts = refined.counts;
         record_metrics(&refined);
         tracing::info!(

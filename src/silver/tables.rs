@@ -9,7 +9,10 @@
 //! Silver's `txn` is where the stage resumes. A crash after step 1 or 2 leaves quarantine or
 //! metrics one batch ahead; on restart the batch after silver's position is re-read exactly up to
 //! the furthest position found (so it is the same batch, dataset rules included), and each table
-//! whose position already covers it skips its commit. Silver last also means readers of silver
+//! whose position already covers it skips its commit. Every commit also records in its
+//! `commitInfo` how the batch was checked ([`BatchRecord`]: run id and time, rule set, mode), so
+//! the repair checks it again at the same time with the same run id (same verdicts, same
+//! validation timestamp, even for clock checks), and refuses when the rules or the mode changed. Silver last also means readers of silver
 //! never see a row whose metrics and quarantined siblings are not yet written.
 
 use std::collections::HashMap;
@@ -34,6 +37,21 @@ impl Positions {
         (ahead > self.silver).then_some(ahead).flatten()
     }
 }
+
+/// How a batch was checked: recorded in the `commitInfo` of each of its commits
+/// (`medallion.silverBatch`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BatchRecord {
+    pub run_id: String,
+    pub run_time_micros: i64,
+    pub rule_set_fingerprint: String,
+    pub mode: String,
+}
+
+/// The `commitInfo` key of a [`BatchRecord`].
+const BATCH_RECORD: &str = "medallion.silverBatch";
+/// How many of quarantine's and metrics' newest commits are searched for a half-committed batch.
+const RECORD_SEARCH_VERSIONS: u64 = 20;
 
 /// What one batch's commits produced.
 #[derive(Debug, Clone, Copy, Default)]
@@ -86,8 +104,9 @@ impl SilverTables {
 
     /// Commits one batch ending at bronze version `last`, skipping the tables that hold it
     /// already; `positions` is updated as each commit lands.
-    pub async fn commit(&mut self, refined: &Refined, last: u64, positions: &mut Positions) -> Result<CommitReport, TableError> {
+    pub async fn commit(&mut self, refined: &Refined, last: u64, record: &BatchRecord, positions: &mut Positions) -> Result<CommitReport, TableError> {
         let txn = [(self.source.app_id(), last as i64)];
+        let metadata = serde_json::to_value(record).ok().map(|value| (BATCH_RECORD.to_owned(), value));
         let holds = |position: Option<u64>| position.is_some_and(|p| p >= last);
         let mut report = CommitReport::default();
         let count = |info: crate::table::CommitInfo, report: &mut CommitReport| {
@@ -97,18 +116,39 @@ impl SilverTables {
             info.version
         };
         if refined.quarantine.num_rows() > 0 && !holds(positions.quarantine) {
-            let info = self.quarantine.append(std::slice::from_ref(&refined.quarantine), &txn).await?;
+            let info = self.quarantine.append_recording(std::slice::from_ref(&refined.quarantine), &txn, metadata.clone()).await?;
             count(info, &mut report);
             positions.quarantine = Some(last);
         }
         if !holds(positions.metrics) {
-            let info = self.metrics.append(std::slice::from_ref(&refined.metrics), &txn).await?;
+            let info = self.metrics.append_recording(std::slice::from_ref(&refined.metrics), &txn, metadata.clone()).await?;
             count(info, &mut report);
             positions.metrics = Some(last);
         }
-        let info = self.silver.append(std::slice::from_ref(&refined.silver), &txn).await?;
+        let info = self.silver.append_recording(std::slice::from_ref(&refined.silver), &txn, metadata).await?;
         report.silver_version = count(info, &mut report);
         positions.silver = Some(last);
         Ok(report)
+    }
+}
+
+impl SilverTables {
+    /// How the batch ending at bronze version `end` was checked, as its first commits recorded
+    /// (`None` when they were written before records existed).
+    pub async fn recorded_batch(&self, end: u64) -> Result<Option<BatchRecord>, TableError> {
+        let app_id = self.source.app_id();
+        for table in [&self.quarantine, &self.metrics] {
+            let Some(latest) = table.version() else { continue };
+            for version in (latest.saturating_sub(RECORD_SEARCH_VERSIONS)..=latest).rev() {
+                let entry = table.entry(version).await?;
+                if !entry.positions.iter().any(|(id, position)| (*id == app_id || self.source.matches(id)) && *position == end as i64) {
+                    continue;
+                }
+                if let Some(record) = entry.metadata.get(BATCH_RECORD).and_then(|value| serde_json::from_value(value.clone()).ok()) {
+                    return Ok(Some(record));
+                }
+            }
+        }
+        Ok(None)
     }
 }

@@ -194,6 +194,11 @@ impl StageTable {
         source::table_id(&self.table, &self.location)
     }
 
+    /// What commit `version` recorded (files, positions, `commitInfo`).
+    pub async fn entry(&self, version: u64) -> Result<VersionEntry, TableError> {
+        reader::read_entry(&self.table, &self.location, version).await
+    }
+
     /// Appends `batches` and records `positions` (app id → version) in the same commit. Empty
     /// batches write no file: a commit with none records only its positions.
     pub async fn append(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {

@@ -40,6 +40,8 @@ pub struct VersionEntry {
     pub positions: Vec<(String, i64)>,
     /// The operation `commitInfo` names (WRITE, DELETE, OPTIMIZE, ...), when it has one.
     pub operation: Option<String>,
+    /// What else `commitInfo` holds: the writer's own keys (e.g. `medallion.silverBatch`).
+    pub metadata: HashMap<String, serde_json::Value>,
 }
 
 impl VersionEntry {
@@ -138,23 +140,7 @@ impl TableReader {
 
     /// The files and positions commit `version` recorded.
     pub async fn entry(&self, version: u64) -> Result<VersionEntry, TableError> {
-        let log_store = self.table.log_store();
-        let bytes = log_store.read_commit_entry(version).await.map_err(|e| self.error(format!("version {version}: {e}")))?;
-        let Some(bytes) = bytes else {
-            return Err(TableError::LogEntryGone { location: self.location.clone(), version });
-        };
-        let actions = deltalake::logstore::get_actions(version, &bytes).map_err(|e| self.error(format!("version {version}: {e}")))?;
-        let mut entry = VersionEntry::default();
-        for action in actions {
-            match action {
-                Action::Add(add) if add.data_change => entry.added.push(DataFile { path: add.path, size: u64::try_from(add.size).unwrap_or(0) }),
-                Action::Remove(remove) if remove.data_change => entry.removed += 1,
-                Action::Txn(txn) => entry.positions.push((txn.app_id, txn.version)),
-                Action::CommitInfo(info) => entry.operation = info.operation,
-                _ => {}
-            }
-        }
-        Ok(entry)
+        read_entry(&self.table, &self.location, version).await
     }
 
     /// Every row of the loaded version, as `schema`.
@@ -202,6 +188,29 @@ impl TableReader {
             })
             .collect()
     }
+}
+
+/// What commit `version` of `table` recorded.
+pub(super) async fn read_entry(table: &DeltaTable, location: &str, version: u64) -> Result<VersionEntry, TableError> {
+    let error = |message: String| TableError::Read { location: location.to_owned(), message: format!("version {version}: {message}") };
+    let bytes = table.log_store().read_commit_entry(version).await.map_err(|e| error(e.to_string()))?;
+    let Some(bytes) = bytes else {
+        return Err(TableError::LogEntryGone { location: location.to_owned(), version });
+    };
+    let mut entry = VersionEntry::default();
+    for action in deltalake::logstore::get_actions(version, &bytes).map_err(|e| error(e.to_string()))? {
+        match action {
+            Action::Add(add) if add.data_change => entry.added.push(DataFile { path: add.path, size: u64::try_from(add.size).unwrap_or(0) }),
+            Action::Remove(remove) if remove.data_change => entry.removed += 1,
+            Action::Txn(txn) => entry.positions.push((txn.app_id, txn.version)),
+            Action::CommitInfo(info) => {
+                entry.operation = info.operation;
+                entry.metadata = info.info;
+            }
+            _ => {}
+        }
+    }
+    Ok(entry)
 }
 
 /// `batch` as `schema`: columns by name, cast where the file's types differ, absent nullable
