@@ -16,6 +16,17 @@ pub enum RegistryError {
     Status { url: String, status: u16, body: String },
 }
 
+impl RegistryError {
+    /// Worth asking again: the registry was unreachable, slow, overloaded or failing (5xx, 429),
+    /// as opposed to an answer (a schema id it does not have, a request it refuses).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Request { .. } => true,
+            Self::Status { status, .. } => *status >= 500 || *status == 429,
+        }
+    }
+}
+
 const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
 /// A registry at one base URL.

@@ -59,6 +59,8 @@ pub struct Metrics {
     /// Partitions whose first offset after an assignment did not continue the table (a
     /// recreated topic, a failover, retention ahead of bronze), stopped on or accepted.
     pub offset_resets: Family<PartitionLabel, Counter>,
+    /// Schema-registry lookups that failed for want of an answer (bronze waits and retries).
+    pub registry_failures: Counter,
     /// Time to write and commit one Delta commit, per table.
     pub commit_seconds: HistogramFamily<TableLabel>,
     /// Size of each data file written, per table.
@@ -75,7 +77,7 @@ fn size_histogram() -> Histogram {
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let (partition_lag, stage_rows, decode_failures, rule_failures) = (Family::default(), Family::default(), Family::default(), Family::default());
-    let offset_resets = Family::default();
+    let (offset_resets, registry_failures) = (Family::default(), Counter::default());
     let commit_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
     let file_bytes = Family::new_with_constructor(size_histogram as fn() -> Histogram);
     // Families are shared handles: the registry encodes the same counters the stages update.
@@ -85,9 +87,10 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("decode_failures", "Messages bronze could not decode", decode_failures.clone());
     registry.register("rule_failures", "Rows failing each quality rule", rule_failures.clone());
     registry.register("offset_resets", "Partitions that did not continue where bronze ends", offset_resets.clone());
+    registry.register("registry_failures", "Schema registry lookups without an answer", registry_failures.clone());
     registry.register("commit_seconds", "Delta write and commit latency", commit_seconds.clone());
     registry.register("file_bytes", "Size of the data files written", file_bytes.clone());
-    Metrics { registry, partition_lag, stage_rows, decode_failures, rule_failures, offset_resets, commit_seconds, file_bytes }
+    Metrics { registry, partition_lag, stage_rows, decode_failures, rule_failures, offset_resets, registry_failures, commit_seconds, file_bytes }
 });
 
 /// The process-wide metrics.

@@ -16,7 +16,10 @@ use medallion::schema::SchemaCatalog;
 
 /// Serves `/schemas/ids/77` (the v1 schema) and 404 for anything else, one request per connection.
 fn registry() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    serve_registry(TcpListener::bind("127.0.0.1:0").unwrap())
+}
+
+fn serve_registry(listener: TcpListener) -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let v1 = SchemaCatalog::embedded().by_version(1).unwrap().embedded.json;
     let body_77 = serde_json::json!({ "schema": v1 }).to_string();
@@ -38,9 +41,8 @@ fn registry() -> String {
     url
 }
 
-#[test]
-fn unknown_confluent_ids_are_fetched_from_the_registry() {
-    let topic = unique_topic("bronze-registry");
+/// 60 v1 events framed with registry id 77 (known to the test registry) and 40 with id 78 (not).
+fn send_registry_framed(topic: &str) {
     let v1 = SchemaCatalog::embedded().by_version(1).unwrap();
     let mut generator = Generator::new(&GeneratorSettings { seed: 4, invalid_ratio: 0.0, start_time: None, rate: 0, time_scale: 1.0 });
     let mut payloads = Vec::new();
@@ -52,8 +54,13 @@ fn unknown_confluent_ids_are_fetched_from_the_registry() {
             payloads.push(payload);
         }
     }
-    send_raw(&topic, &payloads);
+    send_raw(topic, &payloads);
+}
 
+#[test]
+fn unknown_confluent_ids_are_fetched_from_the_registry() {
+    let topic = unique_topic("bronze-registry");
+    send_registry_framed(&topic);
     let lake = tempfile::tempdir().unwrap();
     let config = lake.path().join("medallion.yaml");
     std::fs::write(&config, format!("schema:\n  registry:\n    url: {}\n    timeout: 5s\n", registry())).unwrap();
@@ -71,4 +78,36 @@ fn unknown_confluent_ids_are_fetched_from_the_registry() {
     let unknown: Vec<_> = rows.iter().filter_map(|r| r.decode_error.as_deref()).collect();
     assert!(unknown.iter().all(|e| e.contains("unknown writer schema id:78")), "{unknown:?}");
     assert!(rows.iter().filter(|r| r.decode_error.is_none()).all(|r| r.order_id.is_some()));
+}
+
+/// A registry that does not answer pauses bronze: nothing is written while it is down (no
+/// message becomes undecodable for good), and once it answers every message decodes as it
+/// would have.
+#[test]
+fn a_registry_outage_pauses_bronze_instead_of_leaving_messages_undecoded() {
+    let topic = unique_topic("bronze-registry-down");
+    send_registry_framed(&topic);
+    let lake = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = lake.path().join("medallion.yaml");
+    std::fs::write(&config, format!("schema:\n  registry:\n    url: http://127.0.0.1:{port}\n    timeout: 2s\nbronze:\n  retry_backoff: 200ms\n")).unwrap();
+    let bronze = medallion()
+        .args(["bronze", "--until-caught-up", "--json", "--topic", &topic, "--group", &unique_topic("g"), "--config"])
+        .arg(&config)
+        .arg("--lake")
+        .arg(lake.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let table = format!("{}/bronze/purchase_order_items", lake.path().display());
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let written = if std::path::Path::new(&table).join("_delta_log").exists() { read_bronze(&table).len() } else { 0 };
+    assert_eq!(written, 0, "nothing is written while the registry is down");
+    serve_registry(TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let output = common::collect_output(bronze, common::PROCESS_DEADLINE);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = summary(&output);
+    assert_eq!((summary["decoded"].as_u64(), summary["undecodable"].as_u64()), (Some(60), Some(40)), "{summary}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("the schema registry does not answer"), "the pause is said");
 }

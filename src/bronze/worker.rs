@@ -24,6 +24,23 @@ use crate::config::BronzeConfig;
 use crate::framing::{self, SchemaRef};
 use crate::registry::RegistryClient;
 
+/// How long an id the registry does not have is taken as unknown before it is asked again.
+const UNKNOWN_ID_RETRY: Duration = Duration::from_secs(60);
+/// At most this many unknown ids are remembered (payloads that only look Confluent-framed carry
+/// arbitrary ids).
+const UNKNOWN_IDS_KEPT: usize = 4_096;
+
+/// Remembers that the registry has no schema `id`, forgetting the oldest past [`UNKNOWN_IDS_KEPT`].
+fn remember_unknown_id(unknown: &mut HashMap<u32, Instant>, id: u32) {
+    if unknown.len() >= UNKNOWN_IDS_KEPT {
+        unknown.retain(|_, asked| asked.elapsed() < UNKNOWN_ID_RETRY);
+        if unknown.len() >= UNKNOWN_IDS_KEPT {
+            unknown.clear();
+        }
+    }
+    unknown.insert(id, Instant::now());
+}
+
 /// The worker's state between polls.
 pub struct Worker {
     /// Looks up Confluent schema ids the static map lacks.
@@ -81,8 +98,9 @@ impl Worker {
                 received = consumer.recv() => {
                     match received {
                         Ok(message) => {
-                            self.learn_writer_schema(&message).await;
-                            self.receive(consumer, &message)?;
+                            if self.learn_writer_schema(&message, &cancel).await {
+                                self.receive(consumer, &message)?;
+                            }
                         }
                         Err(KafkaError::PartitionEOF(partition)) => self.reached_log_end(partition)?,
                         Err(error) => tracing::warn!(%error, topic = %self.topic, "consume error (librdkafka retries)"),
@@ -183,17 +201,35 @@ impl Worker {
     }
 
     /// Fetches the writer schema of a Confluent frame whose id no decoder knows yet, so the
-    /// message decodes instead of landing with `unknown writer schema`.
-    async fn learn_writer_schema(&mut self, message: &BorrowedMessage<'_>) {
-        let Some(registry) = &self.registry else { return };
-        let Some(Ok((schema_ref @ SchemaRef::RegistryId(id), _))) = message.payload().map(framing::parse) else { return };
-        if self.decoders.knows(&schema_ref) || self.registry_failures.get(&id).is_some_and(|t| t.elapsed() < Duration::from_secs(60)) {
-            return;
+    /// message decodes instead of landing with `unknown writer schema`. A registry that does not
+    /// answer pauses consumption (retried with backoff) rather than leave messages undecoded for
+    /// good; an id it does not have is asked again after a minute. Returns false when cancelled
+    /// while paused: the message is then not taken (it is read again on the next start).
+    async fn learn_writer_schema(&mut self, message: &BorrowedMessage<'_>, cancel: &CancellationToken) -> bool {
+        let Some(registry) = &self.registry else { return true };
+        let Some(Ok((schema_ref @ SchemaRef::RegistryId(id), _))) = message.payload().map(framing::parse) else { return true };
+        if self.decoders.knows(&schema_ref) || self.registry_failures.get(&id).is_some_and(|t| t.elapsed() < UNKNOWN_ID_RETRY) {
+            return true;
         }
-        let fetched = registry.schema_by_id(id).await.map_err(|e| e.to_string()).and_then(|text| {
-            apache_avro::Schema::parse_str(&text).map_err(|e| format!("schema id {id} from the registry does not parse: {e}"))
-        });
-        match fetched {
+        let mut backoff = self.settings.retry_backoff;
+        let fetched = loop {
+            match registry.schema_by_id(id).await {
+                Err(error) if error.is_transient() => {
+                    tracing::warn!(%error, id, retry_in = ?backoff, "the schema registry does not answer; consumption waits for it (the message is kept for decoding)");
+                    crate::telemetry::metrics().registry_failures.inc();
+                    tokio::select! {
+                        () = cancel.cancelled() => return false,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+                result => break result,
+            }
+        };
+        let parsed = fetched
+            .map_err(|e| e.to_string())
+            .and_then(|text| apache_avro::Schema::parse_str(&text).map_err(|e| format!("schema id {id} from the registry does not parse: {e}")));
+        match parsed {
             Ok(schema) => {
                 tracing::info!(id, "learned writer schema from the registry");
                 for buffer in self.buffers.values_mut() {
@@ -203,10 +239,11 @@ impl Worker {
                 self.registry_failures.remove(&id);
             }
             Err(error) => {
-                tracing::warn!(%error, id, "cannot fetch writer schema; such messages are kept undecoded");
-                self.registry_failures.insert(id, Instant::now());
+                tracing::warn!(%error, id, "no writer schema for this id; such messages are kept undecoded");
+                remember_unknown_id(&mut self.registry_failures, id);
             }
         }
+        true
     }
 
     fn receive(&mut self, consumer: &StreamConsumer<BronzeContext>, message: &BorrowedMessage<'_>) -> Result<(), BronzeError> {
