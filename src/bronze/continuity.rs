@@ -55,7 +55,6 @@ impl Discontinuity {
     }
 }
 
-
 /// The text of [`BronzeError::Discontinuity`]: what happened, and how to go on.
 pub fn message(topic: &str, partition: i32, table: &str, discontinuity: &Discontinuity) -> String {
     let cause = match *discontinuity {
@@ -122,6 +121,9 @@ impl Worker {
     /// beyond the end with nothing).
     pub(super) fn check_unverified_partitions(&mut self, consumer: &StreamConsumer<BronzeContext>) -> Result<(), BronzeError> {
         self.sync_assignment()?;
+        if self.buffers.values().all(|buffer| buffer.continuity_checked) {
+            return Ok(());
+        }
         let (owned, log_ends) = {
             let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
             (shared.owned.clone(), shared.log_ends.clone())

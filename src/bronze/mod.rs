@@ -64,7 +64,7 @@ pub enum BronzeError {
     #[error("cannot read the watermarks of {topic} partition {partition}: {source}")]
     Watermarks { topic: String, partition: i32, source: Box<KafkaError> },
     #[error("stopping: the commits to {location} did not finish within the shutdown timeout ({timeout:?}); uncommitted messages will be read again on the next start")]
-    ShutdownTimedOut { location: String, timeout: std::time::Duration },
+    ShutdownStalled { location: String, timeout: std::time::Duration },
     #[error("stopping: could not commit to {location} before the shutdown timeout ({source}); uncommitted messages will be read again on the next start")]
     ShutdownTimeout { location: String, source: TableError },
 }

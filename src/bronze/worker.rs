@@ -138,7 +138,7 @@ impl Worker {
         let drained = tokio::time::timeout_at(deadline.into(), self.commit_what_is_held(consumer)).await;
         let Ok(drained) = drained else {
             writer.abort();
-            return Err(BronzeError::ShutdownTimedOut { location: self.summary.table.clone(), timeout });
+            return Err(BronzeError::ShutdownStalled { location: self.summary.table.clone(), timeout });
         };
         drained?;
         self.commit_kafka_offsets(consumer, CommitMode::Sync);
