@@ -24,11 +24,14 @@ pub struct PartitionBuffer {
     pub accepted: Option<Discontinuity>,
     /// When the broker first reported the partition's end since the assignment or seek.
     pub at_end_since: Option<std::time::Instant>,
+    /// The offset the partition was sought back to (its message waited for a writer schema):
+    /// not caught up before it is taken.
+    pub sought_back_to: Option<i64>,
 }
 
 impl PartitionBuffer {
     pub fn new(builder: BronzeBatchBuilder, position: Option<i64>, generation: u64) -> Self {
-        Self { builder, position, last_offset: None, generation, rows: 0, bytes: 0, continuity_checked: false, accepted: None, at_end_since: None }
+        Self { builder, position, last_offset: None, generation, rows: 0, bytes: 0, continuity_checked: false, accepted: None, at_end_since: None, sought_back_to: None }
     }
 
     /// Takes the partition from `offered` on, whatever the table holds (an accepted reset).
@@ -64,6 +67,7 @@ impl PartitionBuffer {
         self.continuity_checked = false;
         self.accepted = None;
         self.at_end_since = None;
+        self.sought_back_to = None;
         dropped
     }
 }

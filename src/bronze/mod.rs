@@ -16,6 +16,7 @@ pub mod batch;
 mod buffer;
 mod catch_up;
 mod continuity;
+mod lookups;
 mod summary;
 mod worker;
 mod writer;
@@ -133,9 +134,10 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     let (give_up_at, give_up_watch) = tokio::sync::watch::channel(None);
     let writer = tokio::spawn(writer::run_writer(table, topic.clone(), job_queue, outcome_sender, give_up_watch, config.bronze.retry_backoff));
     let registry = config.schema.registry.as_ref().map(crate::registry::RegistryClient::new).transpose()?;
+    let lookups = registry.map(|registry| lookups::Lookups::new(registry, config.bronze.retry_backoff));
     let worker = worker::Worker {
-        registry,
-        registry_failures: HashMap::new(),
+        lookups,
+        rebalanced: false,
         topic,
         settings: config.bronze.clone(),
         shared,

@@ -16,37 +16,20 @@ use super::assignment::{Assignment, BronzeContext, app_id};
 use super::batch::{BronzeBatchBuilder, KafkaMessage};
 use super::buffer::PartitionBuffer;
 use super::catch_up::{CatchUp, Progress};
+use super::lookups::{Found, Lookups};
 use super::summary::{BronzeStop, BronzeSummary};
 use crate::table::{StageTable, TableError};
 use super::writer::{CommitJob, CommitOutcome, JobPart};
 use super::{BronzeError, DecoderFactory};
 use crate::config::BronzeConfig;
-use crate::framing::{self, SchemaRef};
-use crate::registry::RegistryClient;
 
-/// How long an id the registry does not have is taken as unknown before it is asked again.
-const UNKNOWN_ID_RETRY: Duration = Duration::from_secs(60);
-/// At most this many unknown ids are remembered (payloads that only look Confluent-framed carry
-/// arbitrary ids).
-const UNKNOWN_IDS_KEPT: usize = 4_096;
-
-/// Remembers that the registry has no schema `id`, forgetting the oldest past [`UNKNOWN_IDS_KEPT`].
-fn remember_unknown_id(unknown: &mut HashMap<u32, Instant>, id: u32) {
-    if unknown.len() >= UNKNOWN_IDS_KEPT {
-        unknown.retain(|_, asked| asked.elapsed() < UNKNOWN_ID_RETRY);
-        if unknown.len() >= UNKNOWN_IDS_KEPT {
-            unknown.clear();
-        }
-    }
-    unknown.insert(id, Instant::now());
-}
 
 /// The worker's state between polls.
 pub struct Worker {
-    /// Looks up Confluent schema ids the static map lacks.
-    pub registry: Option<RegistryClient>,
-    /// Ids the registry could not give, and when it last failed (asked again after a minute).
-    pub registry_failures: HashMap<u32, Instant>,
+    /// Looks up Confluent schema ids the static map lacks, off the consume loop.
+    pub lookups: Option<Lookups>,
+    /// Set when the assignment changed: paused partitions that wait for nothing resume.
+    pub rebalanced: bool,
     pub topic: String,
     pub settings: BronzeConfig,
     pub shared: Arc<Mutex<Assignment>>,
@@ -95,10 +78,14 @@ impl Worker {
                     self.apply(consumer, outcome)?;
                     false
                 }
+                Some(found) = next_found(&mut self.lookups) => {
+                    self.schema_found(consumer, found);
+                    false
+                }
                 received = consumer.recv() => {
                     match received {
                         Ok(message) => {
-                            if self.learn_writer_schema(&message, &cancel).await {
+                            if !self.waits_for_schema(consumer, &message, &cancel)? {
                                 self.receive(consumer, &message)?;
                             }
                         }
@@ -112,6 +99,9 @@ impl Worker {
                     true
                 }
             };
+            if std::mem::take(&mut self.rebalanced) {
+                self.resume_unless_waiting(consumer);
+            }
             // The clock is read on ticks and every 64th message, not for every message.
             if self.flush_due(ticked || self.buffered_rows.is_multiple_of(64)) {
                 self.flush().await?;
@@ -176,6 +166,7 @@ impl Worker {
                 return Ok(());
             }
             self.seen_changes = changes;
+            self.rebalanced = true;
             shared.owned.clone()
         };
         let summary = &mut self.summary;
@@ -200,52 +191,6 @@ impl Worker {
         Ok(())
     }
 
-    /// Fetches the writer schema of a Confluent frame whose id no decoder knows yet, so the
-    /// message decodes instead of landing with `unknown writer schema`. A registry that does not
-    /// answer pauses consumption (retried with backoff) rather than leave messages undecoded for
-    /// good; an id it does not have is asked again after a minute. Returns false when cancelled
-    /// while paused: the message is then not taken (it is read again on the next start).
-    async fn learn_writer_schema(&mut self, message: &BorrowedMessage<'_>, cancel: &CancellationToken) -> bool {
-        let Some(registry) = &self.registry else { return true };
-        let Some(Ok((schema_ref @ SchemaRef::RegistryId(id), _))) = message.payload().map(framing::parse) else { return true };
-        if self.decoders.knows(&schema_ref) || self.registry_failures.get(&id).is_some_and(|t| t.elapsed() < UNKNOWN_ID_RETRY) {
-            return true;
-        }
-        let mut backoff = self.settings.retry_backoff;
-        let fetched = loop {
-            match registry.schema_by_id(id).await {
-                Err(error) if error.is_transient() => {
-                    tracing::warn!(%error, id, retry_in = ?backoff, "the schema registry does not answer; consumption waits for it (the message is kept for decoding)");
-                    crate::telemetry::metrics().registry_failures.inc();
-                    tokio::select! {
-                        () = cancel.cancelled() => return false,
-                        () = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                }
-                result => break result,
-            }
-        };
-        let parsed = fetched
-            .map_err(|e| e.to_string())
-            .and_then(|text| apache_avro::Schema::parse_str(&text).map_err(|e| format!("schema id {id} from the registry does not parse: {e}")));
-        match parsed {
-            Ok(schema) => {
-                tracing::info!(id, "learned writer schema from the registry");
-                for buffer in self.buffers.values_mut() {
-                    buffer.builder.decoder_mut().add_writer_schema(schema_ref, schema.clone());
-                }
-                self.decoders.learn(id, schema);
-                self.registry_failures.remove(&id);
-            }
-            Err(error) => {
-                tracing::warn!(%error, id, "no writer schema for this id; such messages are kept undecoded");
-                remember_unknown_id(&mut self.registry_failures, id);
-            }
-        }
-        true
-    }
-
     fn receive(&mut self, consumer: &StreamConsumer<BronzeContext>, message: &BorrowedMessage<'_>) -> Result<(), BronzeError> {
         self.sync_assignment()?;
         let partition = message.partition();
@@ -254,6 +199,9 @@ impl Worker {
             self.check_continuity(consumer, partition, message.offset(), false)?;
         }
         let Some(buffer) = self.buffers.get_mut(&partition) else { return Ok(()) };
+        if buffer.sought_back_to.is_some_and(|offset| message.offset() >= offset) {
+            buffer.sought_back_to = None;
+        }
         if buffer.already_has(message.offset()) {
             return Ok(());
         }
@@ -389,14 +337,25 @@ impl Worker {
         if generation == 0 {
             return Ok(false);
         }
-        let buffers = &self.buffers;
+        let (buffers, lookups) = (&self.buffers, &self.lookups);
         // A partition counts only once it showed that it continues the table (a message, or its
-        // end); at its end it has reached the target whatever offsets markers took.
+        // end), and not while it waits for a writer schema; at its end it has reached the target
+        // whatever offsets markers took.
         let received = |partition: i32| match buffers.get(&partition) {
+            _ if lookups.as_ref().is_some_and(|l| l.waits(partition)) => None,
+            Some(buffer) if buffer.sought_back_to.is_some() => None,
             Some(buffer) if buffer.continuity_checked && buffer.at_end_since.is_some() => Some(Progress::AtEnd),
             Some(buffer) if buffer.continuity_checked => Some(Progress::Received(buffer.last_offset.or(buffer.position))),
             _ => None,
         };
         Ok(catch_up.reached(&owned, received).await?)
+    }
+}
+
+/// The next schema lookup that ended (never, without a registry).
+async fn next_found(lookups: &mut Option<Lookups>) -> Option<Found> {
+    match lookups {
+        Some(lookups) => lookups.results.recv().await,
+        None => std::future::pending().await,
     }
 }
