@@ -80,6 +80,25 @@ fn unknown_confluent_ids_are_fetched_from_the_registry() {
     assert!(rows.iter().filter(|r| r.decode_error.is_none()).all(|r| r.order_id.is_some()));
 }
 
+/// `bronze --until-caught-up` against a registry on a loopback port nothing listens on yet;
+/// the port, for the test to serve the registry on later.
+fn bronze_with_registry_down(topic: &str, lake: &std::path::Path) -> (u16, std::process::Child) {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = lake.join("medallion.yaml");
+    let settings = format!("schema:\n  registry:\n    url: http://127.0.0.1:{port}\n    timeout: 2s\nbronze:\n  retry_backoff: 200ms\n  flush_interval: 200ms\n");
+    std::fs::write(&config, settings).unwrap();
+    let bronze = medallion()
+        .args(["bronze", "--until-caught-up", "--json", "--topic", topic, "--group", &unique_topic("g"), "--config"])
+        .arg(&config)
+        .arg("--lake")
+        .arg(lake)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    (port, bronze)
+}
+
 /// A registry that does not answer pauses bronze: nothing is written while it is down (no
 /// message becomes undecodable for good), and once it answers every message decodes as it
 /// would have.
@@ -88,18 +107,7 @@ fn a_registry_outage_pauses_bronze_instead_of_leaving_messages_undecoded() {
     let topic = unique_topic("bronze-registry-down");
     send_registry_framed(&topic);
     let lake = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = lake.path().join("medallion.yaml");
-    std::fs::write(&config, format!("schema:\n  registry:\n    url: http://127.0.0.1:{port}\n    timeout: 2s\nbronze:\n  retry_backoff: 200ms\n")).unwrap();
-    let bronze = medallion()
-        .args(["bronze", "--until-caught-up", "--json", "--topic", &topic, "--group", &unique_topic("g"), "--config"])
-        .arg(&config)
-        .arg("--lake")
-        .arg(lake.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (port, bronze) = bronze_with_registry_down(&topic, lake.path());
     let table = format!("{}/bronze/purchase_order_items", lake.path().display());
     std::thread::sleep(std::time::Duration::from_secs(6));
     let written = if std::path::Path::new(&table).join("_delta_log").exists() { read_bronze(&table).len() } else { 0 };
@@ -152,18 +160,7 @@ fn only_the_partition_that_needs_the_registry_waits_for_it() {
     send_to_partition(&topic, 1, &self_described);
 
     let lake = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = lake.path().join("medallion.yaml");
-    std::fs::write(&config, format!("schema:\n  registry:\n    url: http://127.0.0.1:{port}\n    timeout: 2s\nbronze:\n  retry_backoff: 200ms\n  flush_interval: 200ms\n")).unwrap();
-    let bronze = medallion()
-        .args(["bronze", "--until-caught-up", "--json", "--topic", &topic, "--group", &unique_topic("g"), "--config"])
-        .arg(&config)
-        .arg("--lake")
-        .arg(lake.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (port, bronze) = bronze_with_registry_down(&topic, lake.path());
     let table = format!("{}/bronze/purchase_order_items", lake.path().display());
     let first_commit = std::path::Path::new(&table).join(format!("_delta_log/{:020}.json", 1));
     assert!(common::wait_until(std::time::Duration::from_secs(60), || first_commit.exists()), "the partition that needs no registry is written");
