@@ -136,12 +136,11 @@ impl SilverTables {
     /// How the batch ending at bronze version `end` was checked, as its first commits recorded
     /// (`None` when they were written before records existed).
     pub async fn recorded_batch(&self, end: u64) -> Result<Option<BatchRecord>, TableError> {
-        let app_id = self.source.app_id();
         for table in [&self.quarantine, &self.metrics] {
             let Some(latest) = table.version() else { continue };
             for version in (latest.saturating_sub(RECORD_SEARCH_VERSIONS)..=latest).rev() {
                 let entry = table.entry(version).await?;
-                if !entry.positions.iter().any(|(id, position)| (*id == app_id || self.source.matches(id)) && *position == end as i64) {
+                if !entry.positions.iter().any(|(id, position)| self.source.matches(id) && *position == end as i64) {
                     continue;
                 }
                 if let Some(record) = entry.metadata.get(BATCH_RECORD).and_then(|value| serde_json::from_value(value.clone()).ok()) {

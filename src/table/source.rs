@@ -17,7 +17,6 @@
 //! siblings: their positions are its own, and one of them is enough to own its rows.
 
 use deltalake::DeltaTable;
-use deltalake::kernel::Action;
 
 use super::TableError;
 
@@ -108,18 +107,17 @@ pub(crate) async fn resolve(target: &DeltaTable, location: &str, source: &Source
 /// The `txn` positions of `stage` in the newest commits of `table` (newest value per app id).
 async fn recent_positions(table: &DeltaTable, location: &str, stage: &str) -> Result<Vec<(String, i64)>, TableError> {
     let Some(latest) = table.version() else { return Ok(Vec::new()) };
-    let log_store = table.log_store();
     let mut found: Vec<(String, i64)> = Vec::new();
     for version in (latest.saturating_sub(LEGACY_SEARCH_VERSIONS)..=latest).rev() {
-        let read_error = |message: String| TableError::Read { location: location.to_owned(), message: format!("version {version}: {message}") };
-        // Entries before the last checkpoint may be cleaned up: search what is there.
-        let Some(bytes) = log_store.read_commit_entry(version).await.map_err(|e| read_error(e.to_string()))? else { break };
-        for action in deltalake::logstore::get_actions(version, &bytes).map_err(|e| read_error(e.to_string()))? {
-            if let Action::Txn(txn) = action
-                && txn.app_id.starts_with(stage)
-                && !found.iter().any(|(app_id, _)| *app_id == txn.app_id)
-            {
-                found.push((txn.app_id, txn.version));
+        let entry = match super::reader::read_entry(table, location, version).await {
+            Ok(entry) => entry,
+            // Entries before the last checkpoint may be cleaned up: search what is there.
+            Err(TableError::LogEntryGone { .. }) => break,
+            Err(other) => return Err(other),
+        };
+        for (app_id, position) in entry.positions {
+            if app_id.starts_with(stage) && !found.iter().any(|(seen, _)| *seen == app_id) {
+                found.push((app_id, position));
             }
         }
     }
