@@ -40,17 +40,14 @@ fn fail(message: &str) -> ! {
 /// Parses every `<name>.v<N>.avsc` in `dir`, sorted by file name.
 fn load_schema_files(dir: &Path) -> Result<Vec<SchemaFile>, String> {
     let entries = fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "avsc"))
-        .collect();
+    let mut paths: Vec<PathBuf> =
+        entries.filter_map(|entry| entry.ok().map(|e| e.path())).filter(|path| path.extension().is_some_and(|ext| ext == "avsc")).collect();
     paths.sort();
     let mut files = Vec::new();
     for path in paths {
         let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
         println!("cargo:rerun-if-changed={}", path.display());
-        let version = parse_version(&file_name)
-            .ok_or_else(|| format!("{}: schema file names must end in .v<N>.avsc", path.display()))?;
+        let version = parse_version(&file_name).ok_or_else(|| format!("{}: schema file names must end in .v<N>.avsc", path.display()))?;
         let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
         let schema = Schema::parse_str(&text).map_err(|e| format!("{}: invalid Avro schema: {e}", path.display()))?;
         if !matches!(schema, Schema::Record(_)) {
@@ -89,9 +86,8 @@ fn check_versions_resolve(files: &[SchemaFile]) -> Result<(), String> {
                 if a.version == b.version {
                     return Err(format!("{} and {} declare the same version", a.file_name, b.file_name));
                 }
-                SchemaCompatibility::mutual_read(&a.schema, &b.schema).map_err(|e| {
-                    format!("{} and {} do not resolve against each other: {e}", a.file_name, b.file_name)
-                })?;
+                SchemaCompatibility::mutual_read(&a.schema, &b.schema)
+                    .map_err(|e| format!("{} and {} do not resolve against each other: {e}", a.file_name, b.file_name))?;
             }
         }
     }
@@ -99,7 +95,8 @@ fn check_versions_resolve(files: &[SchemaFile]) -> Result<(), String> {
 }
 
 fn render(files: &[SchemaFile]) -> String {
-    let mut out = String::from("/// Schemas embedded from `schemas/` and checked by `build.rs`.\npub static EMBEDDED_SCHEMAS: &[EmbeddedSchema] = &[\n");
+    let mut out =
+        String::from("/// Schemas embedded from `schemas/` and checked by `build.rs`.\npub static EMBEDDED_SCHEMAS: &[EmbeddedSchema] = &[\n");
     for file in files {
         out.push_str(&format!(
             "    EmbeddedSchema {{ file_name: {:?}, full_name: {:?}, version: {}, json: include_str!({:?}) }},\n",

@@ -27,7 +27,11 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// for rows sent at or after `since_ms`.
 fn visibility_millis(table: &Path, since_ms: i64) -> Vec<i64> {
     let mut latencies = Vec::new();
-    let mut logs: Vec<_> = std::fs::read_dir(table.join("_delta_log")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let mut logs: Vec<_> = std::fs::read_dir(table.join("_delta_log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     logs.sort();
     for log in logs {
         let (mut committed_at, mut files) = (None, Vec::new());
@@ -62,7 +66,8 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 /// Peak resident set of a process, in MiB.
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kib: f64 =
+        status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
     kib / 1024.0
 }
 
@@ -78,12 +83,20 @@ fn main() {
     let lake = tempfile::tempdir().unwrap();
     let topic = format!("latency-{}", std::process::id());
     let common = |command: &mut Command| {
-        command.env("KAFKA_BOOTSTRAP", &bootstrap).env("MEDALLION_LOG", "warn").args(["--topic", &topic, "--lake", &lake.path().display().to_string()]);
+        command.env("KAFKA_BOOTSTRAP", &bootstrap).env("MEDALLION_LOG", "warn").args([
+            "--topic",
+            &topic,
+            "--lake",
+            &lake.path().display().to_string(),
+        ]);
     };
     // Create the topic first, so the pipeline's consumer finds all partitions at once.
     let mut create = Command::new(medallion);
     common(create.args(["produce", "--count", "1"]));
-    assert!(create.stdout(Stdio::null()).status().unwrap().success(), "cannot produce to {bootstrap}: start the dev broker (scripts/dev-broker start)");
+    assert!(
+        create.stdout(Stdio::null()).status().unwrap().success(),
+        "cannot produce to {bootstrap}: start the dev broker (scripts/dev-broker start)"
+    );
 
     let mut pipeline = Command::new(medallion);
     common(pipeline.args(["run", "--group", &format!("{topic}-g")]));

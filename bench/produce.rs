@@ -142,9 +142,9 @@ fn bench(c: &mut Criterion) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let topic = format!("bench-produce-{}", uuid::Uuid::new_v4().simple());
     let config = config(&topic);
-    runtime.block_on(medallion::kafka::ensure_topic(&config)).unwrap_or_else(|e| {
-        panic!("{e}: start the dev broker with `scripts/dev-broker start` or set KAFKA_BOOTSTRAP")
-    });
+    runtime
+        .block_on(medallion::kafka::ensure_topic(&config))
+        .unwrap_or_else(|e| panic!("{e}: start the dev broker with `scripts/dev-broker start` or set KAFKA_BOOTSTRAP"));
     let producer = create_producer(&config).expect("producer");
     let encoded = Arc::new(pre_encoded(&config, &runtime));
     let mean_size = encoded.iter().map(Vec::len).sum::<usize>() / encoded.len();
@@ -159,9 +159,7 @@ fn bench(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(3));
     for (variant, name) in Variants::NAMES.iter().enumerate() {
-        group.bench_function(*name, |b| {
-            b.iter_custom(|iterations| (0..iterations).map(|i| variants.run(variant, i)).sum())
-        });
+        group.bench_function(*name, |b| b.iter_custom(|iterations| (0..iterations).map(|i| variants.run(variant, i)).sum()));
     }
     group.finish();
 }

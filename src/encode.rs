@@ -2,8 +2,8 @@
 //! frame header, and a JSON view for inspection.
 
 use apache_avro::writer::datum::GenericDatumWriter;
-use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 
 use crate::framing::{self, SchemaRef};
 use crate::generate::{Cents, PurchaseOrderItem};

@@ -93,21 +93,13 @@ pub fn parse(value: &[u8]) -> Result<(SchemaRef, &[u8]), FramingError> {
         [] => Err(FramingError::Empty),
         [CONFLUENT_MAGIC, rest @ ..] => {
             let Some((id, datum)) = rest.split_first_chunk::<4>() else {
-                return Err(FramingError::Truncated {
-                    framing: Framing::Confluent,
-                    len: value.len(),
-                    needed: CONFLUENT_HEADER_LEN,
-                });
+                return Err(FramingError::Truncated { framing: Framing::Confluent, len: value.len(), needed: CONFLUENT_HEADER_LEN });
             };
             Ok((SchemaRef::RegistryId(u32::from_be_bytes(*id)), datum))
         }
         [0xC3, 0x01, rest @ ..] => {
             let Some((fingerprint, datum)) = rest.split_first_chunk::<8>() else {
-                return Err(FramingError::Truncated {
-                    framing: Framing::SingleObject,
-                    len: value.len(),
-                    needed: SINGLE_OBJECT_HEADER_LEN,
-                });
+                return Err(FramingError::Truncated { framing: Framing::SingleObject, len: value.len(), needed: SINGLE_OBJECT_HEADER_LEN });
             };
             Ok((SchemaRef::Fingerprint(*fingerprint), datum))
         }
@@ -140,14 +132,8 @@ mod tests {
     fn bad_frames_say_what_is_wrong() {
         assert_eq!(parse(&[]), Err(FramingError::Empty));
         assert_eq!(parse(b"{\"json\":1}"), Err(FramingError::UnknownMagic(b'{')));
-        assert_eq!(
-            parse(&[0, 0, 1]),
-            Err(FramingError::Truncated { framing: Framing::Confluent, len: 3, needed: 5 })
-        );
-        assert_eq!(
-            parse(&[0xC3, 0x01, 9]),
-            Err(FramingError::Truncated { framing: Framing::SingleObject, len: 3, needed: 10 })
-        );
+        assert_eq!(parse(&[0, 0, 1]), Err(FramingError::Truncated { framing: Framing::Confluent, len: 3, needed: 5 }));
+        assert_eq!(parse(&[0xC3, 0x01, 9]), Err(FramingError::Truncated { framing: Framing::SingleObject, len: 3, needed: 10 }));
     }
 
     #[test]

@@ -74,11 +74,8 @@ async fn create_topic(admin: &AdminClient<DefaultClientContext>, config: &Config
     let kafka = &config.kafka;
     let topic = NewTopic::new(&kafka.topic, kafka.partitions, TopicReplication::Fixed(kafka.replication_factor));
     let options = AdminOptions::new().operation_timeout(Some(kafka.connect_timeout));
-    let create_error = |source| KafkaSetupError::CreateTopic {
-        topic: kafka.topic.clone(),
-        bootstrap: kafka.effective_bootstrap(),
-        source: Box::new(source),
-    };
+    let create_error =
+        |source| KafkaSetupError::CreateTopic { topic: kafka.topic.clone(), bootstrap: kafka.effective_bootstrap(), source: Box::new(source) };
     let results = admin.create_topics([&topic], &options).await.map_err(create_error)?;
     for result in results {
         match result {
@@ -92,19 +89,10 @@ async fn create_topic(admin: &AdminClient<DefaultClientContext>, config: &Config
 
 /// Partitions of `topic` (0 when it does not exist). librdkafka's metadata call blocks, so it
 /// runs on the blocking pool.
-async fn topic_partitions(
-    admin: &Arc<AdminClient<DefaultClientContext>>,
-    topic: &str,
-    timeout: Duration,
-) -> Result<usize, KafkaError> {
+async fn topic_partitions(admin: &Arc<AdminClient<DefaultClientContext>>, topic: &str, timeout: Duration) -> Result<usize, KafkaError> {
     let admin = Arc::clone(admin);
     let topic = topic.to_owned();
-    let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(Some(&topic), timeout))
-        .await
-        .map_err(|_| KafkaError::Canceled)??;
-    Ok(metadata
-        .topics()
-        .first()
-        .filter(|t| t.error().is_none())
-        .map_or(0, |t| t.partitions().len()))
+    let metadata =
+        tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(Some(&topic), timeout)).await.map_err(|_| KafkaError::Canceled)??;
+    Ok(metadata.topics().first().filter(|t| t.error().is_none()).map_or(0, |t| t.partitions().len()))
 }

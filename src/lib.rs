@@ -36,22 +36,22 @@
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
 //! pure functions that tests and benches call without a broker.
 
-pub mod config;
-pub mod schema;
-pub mod framing;
-pub mod registry;
-pub mod generate;
-pub mod encode;
-pub mod kafka;
-pub mod table;
-pub mod produce;
-pub mod decode;
 pub mod bronze;
-pub mod rules;
-pub mod silver;
+pub mod config;
+pub mod decode;
+pub mod encode;
+pub mod framing;
+pub mod generate;
 pub mod gold;
+pub mod kafka;
 pub mod pipeline;
-pub mod status;
+pub mod produce;
+pub mod registry;
 pub mod report;
+pub mod rules;
+pub mod schema;
 pub mod shutdown;
+pub mod silver;
+pub mod status;
+pub mod table;
 pub mod telemetry;

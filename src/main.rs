@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, ConfigCommand, FlagLayer, RulesCommand};
-use medallion::config::Config;
 use medallion::bronze::{BronzeBatchBuilder, DecoderFactory};
-use medallion::rules::{RuleSet, RulesError};
+use medallion::config::Config;
 use medallion::pipeline::PipelineError;
+use medallion::rules::{RuleSet, RulesError};
 use medallion::silver::SilverError;
 use medallion::{produce, shutdown};
 
@@ -63,11 +63,8 @@ fn main() -> ExitCode {
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
-    let outcome = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Failure::from)
-        .and_then(|runtime| runtime.block_on(run(cli)));
+    let outcome =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failure::from).and_then(|runtime| runtime.block_on(run(cli)));
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Invalid(error)) => {
@@ -147,16 +144,22 @@ fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failu
 fn apply_rules(rules: &Path, input: &Path, output: &Path, run_id: Option<String>, cli: &Cli) -> Result<(), Failure> {
     let rules = load_rules(rules)?;
     let run_id = run_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let summary = medallion::rules::file::apply_file(&rules, &input.display().to_string(), &output.display().to_string(), run_id).map_err(|e| match e {
-        RulesError::Invalid { .. } => Failure::Invalid(e.into()),
-        other => Failure::Runtime(other.into()),
-    })?;
+    let summary =
+        medallion::rules::file::apply_file(&rules, &input.display().to_string(), &output.display().to_string(), run_id).map_err(|e| match e {
+            RulesError::Invalid { .. } => Failure::Invalid(e.into()),
+            other => Failure::Runtime(other.into()),
+        })?;
     if cli.json {
         println!("{}", serde_json::to_string(&summary).map_err(|e| Failure::Runtime(e.into()))?);
     } else {
         println!(
             "{} rows in {:.2}s: {} with errors, {} with warnings, {} clean -> {}",
-            summary.rows, summary.seconds, summary.with_errors, summary.with_warnings, summary.clean, output.display()
+            summary.rows,
+            summary.seconds,
+            summary.with_errors,
+            summary.with_warnings,
+            summary.clean,
+            output.display()
         );
     }
     Ok(())
@@ -182,9 +185,7 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
     let (rate_sender, rate_updates) = watch::channel(config.producer.rate);
     reload_rate_on_sighup(cli, rate_sender)?;
-    let summary = produce::run(&config, cancel, rate_updates)
-        .await
-        .map_err(|e| Failure::Runtime(e.into()))?;
+    let summary = produce::run(&config, cancel, rate_updates).await.map_err(|e| Failure::Runtime(e.into()))?;
     print_summary(cli, &summary, || summary.to_text())?;
     if summary.failed > 0 {
         return Err(Failure::Runtime(anyhow!(
@@ -242,13 +243,20 @@ async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
 async fn run_pipeline(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
     let summary = medallion::pipeline::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
-        PipelineError::Silver(SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. })) => Failure::Invalid(e.into()),
+        PipelineError::Silver(SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. })) => {
+            Failure::Invalid(e.into())
+        }
         other => Failure::Runtime(other.into()),
     })?;
     print_summary(cli, &summary, || {
         format!(
             "run: {} messages into bronze, {} rows checked into silver ({} quarantined), gold at silver version {} ({} commits) in {:.1}s",
-            summary.bronze.messages, summary.silver.rows.input, summary.silver.rows.quarantined, summary.gold.silver_version, summary.gold.commits, summary.seconds
+            summary.bronze.messages,
+            summary.silver.rows.input,
+            summary.silver.rows.quarantined,
+            summary.gold.silver_version,
+            summary.gold.commits,
+            summary.seconds
         )
     })
 }

@@ -55,12 +55,7 @@ impl RegistryClient {
             .connect_timeout(Duration::from_secs(5).min(config.timeout))
             .build()
             .map_err(|source| RegistryError::Request { url: config.url.clone(), source })?;
-        Ok(Self {
-            http,
-            base_url: config.url.trim_end_matches('/').to_owned(),
-            username: config.username.clone(),
-            password: config.password.clone(),
-        })
+        Ok(Self { http, base_url: config.url.trim_end_matches('/').to_owned(), username: config.username.clone(), password: config.password.clone() })
     }
 
     /// Registers `schema_json` under `subject` (idempotent: an identical schema keeps its id).
@@ -79,11 +74,7 @@ impl RegistryClient {
         Ok(response.schema)
     }
 
-    async fn send<T: serde::de::DeserializeOwned>(
-        &self,
-        url: &str,
-        mut request: reqwest::RequestBuilder,
-    ) -> Result<T, RegistryError> {
+    async fn send<T: serde::de::DeserializeOwned>(&self, url: &str, mut request: reqwest::RequestBuilder) -> Result<T, RegistryError> {
         if let Some(username) = &self.username {
             request = request.basic_auth(username, self.password.as_ref().map(Secret::expose));
         }
@@ -135,7 +126,8 @@ mod tests {
                     }
                 }
             }
-            let reply = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let reply =
+                format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
             socket.write_all(reply.as_bytes()).await.unwrap();
             String::from_utf8_lossy(&request).to_string()
         });

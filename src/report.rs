@@ -77,7 +77,8 @@ pub async fn collect(config: &Config) -> Result<Report, String> {
                 *rules.entry(rule.clone()).or_default() += failed;
             }
         }
-        let mut rules: Vec<RuleFailures> = rules.into_iter().map(|((rule_name, criticality), failed_rows)| RuleFailures { rule_name, criticality, failed_rows }).collect();
+        let mut rules: Vec<RuleFailures> =
+            rules.into_iter().map(|((rule_name, criticality), failed_rows)| RuleFailures { rule_name, criticality, failed_rows }).collect();
         rules.sort_by(|a, b| b.failed_rows.cmp(&a.failed_rows).then_with(|| a.rule_name.cmp(&b.rule_name)));
         report.rules = rules;
     }
@@ -95,8 +96,9 @@ pub async fn collect(config: &Config) -> Result<Report, String> {
     }
     if let Some(orders) = query(config, &config.gold.order_status_table, "order_status", COMPLETION).await? {
         let (statuses, counts, totals) = (texts(&orders, 0), longs(&orders, 1), texts(&orders, 2));
-        report.completion =
-            (0..orders.num_rows()).map(|i| Completion { completion_status: statuses[i].clone(), orders: counts[i], order_total: totals[i].clone() }).collect();
+        report.completion = (0..orders.num_rows())
+            .map(|i| Completion { completion_status: statuses[i].clone(), orders: counts[i], order_total: totals[i].clone() })
+            .collect();
     }
     Ok(report)
 }
@@ -145,11 +147,20 @@ impl Report {
         }
         out.push_str("  failing rules (rows):\n");
         for rule in &self.rules {
-            out.push_str(&format!("    {:<40} {:<5} {:>8}  {:>5.2}%\n", rule.rule_name, rule.criticality, rule.failed_rows, percent(rule.failed_rows, checked)));
+            out.push_str(&format!(
+                "    {:<40} {:<5} {:>8}  {:>5.2}%\n",
+                rule.rule_name,
+                rule.criticality,
+                rule.failed_rows,
+                percent(rule.failed_rows, checked)
+            ));
         }
         out.push_str("== top products by revenue ordered ==\n");
         for p in &self.top_products {
-            out.push_str(&format!("  {:<8} {:<32} {:>8} units  {:>14} ordered  {:>14} delivered\n", p.product_id, p.product_name, p.units_ordered, p.revenue_ordered, p.revenue_delivered));
+            out.push_str(&format!(
+                "  {:<8} {:<32} {:>8} units  {:>14} ordered  {:>14} delivered\n",
+                p.product_id, p.product_name, p.units_ordered, p.revenue_ordered, p.revenue_delivered
+            ));
         }
         out.push_str("== orders by completion ==\n");
         for c in &self.completion {

@@ -120,8 +120,7 @@ fn write_canonical(value: &serde_json::Value, out: &mut String) {
             out.push(']');
         }
         Value::Object(map) => {
-            let kept: Vec<(&str, &Value)> =
-                CANONICAL_ATTRIBUTES.iter().filter_map(|key| map.get(*key).map(|v| (*key, v))).collect();
+            let kept: Vec<(&str, &Value)> = CANONICAL_ATTRIBUTES.iter().filter_map(|key| map.get(*key).map(|v| (*key, v))).collect();
             // {"type": "bytes"} left after stripping is the primitive "bytes".
             if let [("type", inner @ Value::String(_))] = kept.as_slice() {
                 write_canonical(inner, out);
@@ -181,10 +180,7 @@ mod tests {
     fn sample_datum(version: u32) -> Vec<u8> {
         let item = crate::generate::sample_item();
         let catalog = SchemaCatalog::embedded();
-        crate::encode::RecordEncoder::datum_only(catalog.by_version(version).expect("schema"))
-            .expect("writer")
-            .encode_datum(&item)
-            .expect("encode")
+        crate::encode::RecordEncoder::datum_only(catalog.by_version(version).expect("schema")).expect("writer").encode_datum(&item).expect("encode")
     }
 
     #[test]

@@ -135,7 +135,8 @@ async fn table_status(config: &Config, name: &str, table: &str) -> TableStatus {
 
 async fn kafka_status(config: &Config, bronze: Option<&TableReader>) -> KafkaStatus {
     let kafka = &config.kafka;
-    let mut status = KafkaStatus { bootstrap: kafka.effective_bootstrap(), topic: kafka.topic.clone(), group: kafka.group_id.clone(), ..KafkaStatus::default() };
+    let mut status =
+        KafkaStatus { bootstrap: kafka.effective_bootstrap(), topic: kafka.topic.clone(), group: kafka.group_id.clone(), ..KafkaStatus::default() };
     let config_copy = config.clone();
     let marks = tokio::task::spawn_blocking(move || watermarks_and_commits(&config_copy)).await.map_err(|e| e.to_string()).and_then(|marks| marks);
     let marks = match marks {
@@ -167,7 +168,9 @@ fn watermarks_and_commits(config: &Config) -> Result<BTreeMap<i32, (i64, Option<
         .client_config_with(config.profile, ClientRole::Consumer, &[("group.id", kafka.group_id.clone()), ("enable.auto.commit", "false".to_owned())])
         .create()
         .map_err(|e| format!("cannot create a Kafka client for {bootstrap}: {e}"))?;
-    let metadata = consumer.fetch_metadata(Some(&kafka.topic), timeout).map_err(|e| format!("cannot reach Kafka brokers at {bootstrap} within {timeout:?}: {e}"))?;
+    let metadata = consumer
+        .fetch_metadata(Some(&kafka.topic), timeout)
+        .map_err(|e| format!("cannot reach Kafka brokers at {bootstrap} within {timeout:?}: {e}"))?;
     let partitions: Vec<i32> = metadata.topics().iter().flat_map(|t| t.partitions().iter().map(|p| p.id())).collect();
     if partitions.is_empty() {
         return Err(format!("topic `{}` does not exist on {bootstrap}", kafka.topic));
@@ -176,10 +179,13 @@ fn watermarks_and_commits(config: &Config) -> Result<BTreeMap<i32, (i64, Option<
     for partition in &partitions {
         wanted.add_partition(&kafka.topic, *partition);
     }
-    let committed = consumer.committed_offsets(wanted, timeout).map_err(|e| format!("cannot read the committed offsets of group {}: {e}", kafka.group_id))?;
+    let committed =
+        consumer.committed_offsets(wanted, timeout).map_err(|e| format!("cannot read the committed offsets of group {}: {e}", kafka.group_id))?;
     let mut marks = BTreeMap::new();
     for partition in partitions {
-        let (_, high) = consumer.fetch_watermarks(&kafka.topic, partition, timeout).map_err(|e| format!("cannot read the high watermark of partition {partition}: {e}"))?;
+        let (_, high) = consumer
+            .fetch_watermarks(&kafka.topic, partition, timeout)
+            .map_err(|e| format!("cannot read the high watermark of partition {partition}: {e}"))?;
         let offset = committed.find_partition(&kafka.topic, partition).and_then(|p| match p.offset() {
             Offset::Offset(offset) => Some(offset),
             _ => None,
@@ -219,7 +225,14 @@ impl Status {
         out.push_str("  partition  delta_offset  committed  high_watermark  lag\n");
         for p in &kafka.partitions {
             let show = |o: Option<i64>| o.map_or_else(|| "-".to_owned(), |o| o.to_string());
-            out.push_str(&format!("  {:>9}  {:>12}  {:>9}  {:>14}  {:>3}\n", p.partition, show(p.delta_offset), show(p.committed_offset), p.high_watermark, p.lag));
+            out.push_str(&format!(
+                "  {:>9}  {:>12}  {:>9}  {:>14}  {:>3}\n",
+                p.partition,
+                show(p.delta_offset),
+                show(p.committed_offset),
+                p.high_watermark,
+                p.lag
+            ));
         }
         out.push_str(&format!("  total lag {}\n", kafka.total_lag));
         out.push_str("tables\n");

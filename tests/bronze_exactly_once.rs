@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::{BronzeRow, Lake, OutputWithin, PROCESS_DEADLINE, consume_all, medallion, read_bronze, run_ok, send_raw, send_signal, summary, txn_version, undecodable_payloads, unique_topic};
+use common::{
+    BronzeRow, Lake, OutputWithin, PROCESS_DEADLINE, consume_all, medallion, read_bronze, run_ok, send_raw, send_signal, summary, txn_version,
+    undecodable_payloads, unique_topic,
+};
 use rdkafka::message::Message;
 
 /// Produces `events` purchase orders plus `undecodable` raw payloads; returns the raw payloads.
@@ -53,7 +56,9 @@ fn assert_exactly_once(lake: &Lake, topic: &str, expected: usize, raw: &[Vec<u8>
     let by_position: HashMap<(i32, i64), &BronzeRow> = rows.iter().map(|r| ((r.partition, r.offset), r)).collect();
     let mut last_offsets: HashMap<i32, i64> = HashMap::new();
     for message in &messages {
-        let row = by_position.get(&(message.partition(), message.offset())).unwrap_or_else(|| panic!("missing {}:{}", message.partition(), message.offset()));
+        let row = by_position
+            .get(&(message.partition(), message.offset()))
+            .unwrap_or_else(|| panic!("missing {}:{}", message.partition(), message.offset()));
         let payload = message.payload().unwrap_or_default();
         assert_eq!(row.raw_payload, payload, "raw bytes kept");
         if raw.iter().any(|r| r.as_slice() == payload) {
@@ -178,7 +183,12 @@ fn unusable_storage_is_a_clear_error_naming_the_table() {
 fn revokes_while_messages_arrive_drop_buffered_rows_for_reread_and_keep_exactly_once() {
     let (topic, lake, group) = (unique_topic("bronze-revoke"), Lake::new(), unique_topic("g"));
     let raw = load_topic(&topic, 2_000, 20);
-    let producer = medallion().args(["produce", "--rate", "2000", "--duration", "12s", "--seed", "5", "--topic", &topic]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let producer = medallion()
+        .args(["produce", "--rate", "2000", "--duration", "12s", "--seed", "5", "--topic", &topic])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let worker = |name: &str| {
         let log = std::fs::File::create(lake.path().join(format!("worker-{name}.log"))).unwrap();
         let summary = std::fs::File::create(lake.path().join(format!("summary-{name}.json"))).unwrap();

@@ -34,7 +34,8 @@ fn serve_registry(listener: TcpListener) -> String {
             } else {
                 ("404 Not Found", r#"{"error_code":40403,"message":"Schema not found"}"#.to_owned())
             };
-            let reply = format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let reply =
+                format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
             let _ = stream.write_all(reply.as_bytes());
         }
     });
@@ -85,7 +86,9 @@ fn unknown_confluent_ids_are_fetched_from_the_registry() {
 fn bronze_with_registry_down(topic: &str, lake: &std::path::Path) -> (u16, std::process::Child) {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let config = lake.join("medallion.yaml");
-    let settings = format!("schema:\n  registry:\n    url: http://127.0.0.1:{port}\n    timeout: 2s\nbronze:\n  retry_backoff: 200ms\n  flush_interval: 200ms\n");
+    let settings = format!(
+        "schema:\n  registry:\n    url: http://127.0.0.1:{port}\n    timeout: 2s\nbronze:\n  retry_backoff: 200ms\n  flush_interval: 200ms\n"
+    );
     std::fs::write(&config, settings).unwrap();
     let bronze = medallion()
         .args(["bronze", "--until-caught-up", "--json", "--topic", topic, "--group", &unique_topic("g"), "--config"])
@@ -137,7 +140,8 @@ fn send_to_partition(topic: &str, partition: i32, payloads: &[Vec<u8>]) {
 fn only_the_partition_that_needs_the_registry_waits_for_it() {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let topic = unique_topic("bronze-registry-partition");
-    let admin: AdminClient<rdkafka::client::DefaultClientContext> = rdkafka::ClientConfig::new().set("bootstrap.servers", common::bootstrap()).create().unwrap();
+    let admin: AdminClient<rdkafka::client::DefaultClientContext> =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", common::bootstrap()).create().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let created = runtime.block_on(admin.create_topics(&[NewTopic::new(&topic, 2, TopicReplication::Fixed(1))], &AdminOptions::new())).unwrap();
     assert!(created.iter().all(Result::is_ok), "{created:?}");

@@ -87,7 +87,11 @@ fn read_version(location: &str) -> i64 {
 
 /// Bronze's whole table checked by `rules` as silver checks it, at `run`'s time; with the last
 /// bronze version and the schemas.
-async fn check_all_of_bronze(lake: &Lake, rules: &medallion::rules::RuleSet, run: &medallion::rules::RunInfo) -> (medallion::silver::Refined, u64, medallion::silver::SilverSchemas, String) {
+async fn check_all_of_bronze(
+    lake: &Lake,
+    rules: &medallion::rules::RuleSet,
+    run: &medallion::rules::RunInfo,
+) -> (medallion::silver::Refined, u64, medallion::silver::SilverSchemas, String) {
     use medallion::silver::{BronzeSource, SilverSchemas, refine};
     let config = medallion::config::Config::default();
     let decoder = medallion::bronze::DecoderFactory::from_config(&config).decoder().unwrap();
@@ -108,9 +112,14 @@ fn run_info(run_id: &str, run_time_micros: i64, rules: &medallion::rules::RuleSe
 /// quarantine, metrics and silver with `txn` `silver:<bronze path as typed>`.
 async fn commit_batch_with_path_key(lake: &Lake, bronze_spelling: &str) -> u64 {
     let rules = medallion::rules::RuleSet::parse("built-in", medallion::silver::BUILT_IN_RULES).unwrap();
-    let (refined, last, schemas, _) = check_all_of_bronze(lake, &rules, &run_info("before-table-ids", chrono::Utc::now().timestamp_micros(), &rules)).await;
+    let (refined, last, schemas, _) =
+        check_all_of_bronze(lake, &rules, &run_info("before-table-ids", chrono::Utc::now().timestamp_micros(), &rules)).await;
     let txn = [(format!("silver:{bronze_spelling}"), last as i64)];
-    let tables = [(QUARANTINE, schemas.quarantine.clone(), &refined.quarantine), (METRICS, medallion::silver::metrics_schema(), &refined.metrics), (SILVER, schemas.silver.clone(), &refined.silver)];
+    let tables = [
+        (QUARANTINE, schemas.quarantine.clone(), &refined.quarantine),
+        (METRICS, medallion::silver::metrics_schema(), &refined.metrics),
+        (SILVER, schemas.silver.clone(), &refined.silver),
+    ];
     for (table, schema, batch) in tables {
         let mut table = medallion::table::StageTable::open_or_create(&lake.table(table), HashMap::new(), schema, &[]).await.unwrap();
         table.append(std::slice::from_ref(batch), &txn).await.unwrap();
@@ -119,7 +128,8 @@ async fn commit_batch_with_path_key(lake: &Lake, bronze_spelling: &str) -> u64 {
 }
 
 /// Rows are "in the future" when checked as of 2020, not when checked now.
-const CLOCK_RULES: &str = "- criticality: error\n  name: not_in_future\n  check: {function: is_not_in_future, arguments: {column: event_time, offset: 0}}\n";
+const CLOCK_RULES: &str =
+    "- criticality: error\n  name: not_in_future\n  check: {function: is_not_in_future, arguments: {column: event_time, offset: 0}}\n";
 
 /// Does what a silver run checking bronze as of 2020 leaves when killed after its quarantine and
 /// metrics commits: every table committed through the stage's own code, then silver's commit
@@ -135,7 +145,8 @@ async fn half_commit_as_of_2020(lake: &Lake, rules_path: &std::path::Path) -> i6
     let schemas = [schemas.silver.clone(), schemas.quarantine.clone(), metrics_schema()];
     let key = source_key(bronze_id, &lake.table(BRONZE), BRONZE);
     let mut tables = SilverTables::open([&locations[0], &locations[1], &locations[2]], HashMap::new(), schemas, key).await.unwrap();
-    let record = BatchRecord { run_id: run.run_id.clone(), run_time_micros: in_2020, rule_set_fingerprint: rules.fingerprint.clone(), mode: "split".into() };
+    let record =
+        BatchRecord { run_id: run.run_id.clone(), run_time_micros: in_2020, rule_set_fingerprint: rules.fingerprint.clone(), mode: "split".into() };
     let report = tables.commit(&refined, last, &record, &mut Positions::default()).await.unwrap();
     std::fs::remove_file(std::path::Path::new(&locations[0]).join(format!("_delta_log/{:020}.json", report.silver_version))).unwrap();
     in_2020
@@ -247,7 +258,8 @@ fn a_recreated_topic_stops_bronze_and_accepting_takes_the_new_messages_once() {
     assert_success(&output, "bronze accepting the reset");
     let rows = read_bronze(&lake.table(BRONZE));
     assert_eq!(rows.len(), 5000, "the 1,000 new messages land once");
-    let new_payloads: BTreeSet<Vec<u8>> = common::consume_all(&topic, 1000, Duration::from_secs(60)).iter().map(|m| rdkafka::Message::payload(m).unwrap().to_vec()).collect();
+    let new_payloads: BTreeSet<Vec<u8>> =
+        common::consume_all(&topic, 1000, Duration::from_secs(60)).iter().map(|m| rdkafka::Message::payload(m).unwrap().to_vec()).collect();
     let landed = rows.iter().filter(|r| new_payloads.contains(&r.raw_payload)).count();
     assert_eq!(landed, 1000, "every new message is in bronze exactly once");
     let log = std::fs::read_dir(lake.table(&format!("{BRONZE}/_delta_log"))).unwrap();
@@ -273,7 +285,8 @@ async fn delete_first_row_of_a_file(location: &str) -> u64 {
     let file = snapshot.log_data().into_iter().next().unwrap();
     let remove = file.remove_action(true);
     let path = std::path::Path::new(location).join(file.path().to_string());
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap().build().unwrap();
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path).unwrap()).unwrap().build().unwrap();
     let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
     let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     let kept = all.slice(1, all.num_rows() - 1);
@@ -283,7 +296,8 @@ async fn delete_first_row_of_a_file(location: &str) -> u64 {
     let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
     actions.push(Action::Remove(remove));
     let operation = DeltaOperation::Delete { predicate: Some("first row of a file".to_owned()) };
-    let finalized = CommitBuilder::from(CommitProperties::default()).with_actions(actions).build(Some(snapshot), table.log_store(), operation).await.unwrap();
+    let finalized =
+        CommitBuilder::from(CommitProperties::default()).with_actions(actions).build(Some(snapshot), table.log_store(), operation).await.unwrap();
     finalized.version()
 }
 
@@ -316,7 +330,9 @@ fn a_delete_on_bronze_stops_silver_naming_the_version_until_it_is_skipped() {
     let output = silver().output_within();
     assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for expected in [format!("version {version} of the Delta table at {}", lake.table(BRONZE)), "(DELETE)".to_owned(), "silver.skip_bronze_versions".to_owned()] {
+    for expected in
+        [format!("version {version} of the Delta table at {}", lake.table(BRONZE)), "(DELETE)".to_owned(), "silver.skip_bronze_versions".to_owned()]
+    {
         assert!(stderr.contains(&expected), "{expected:?} missing from: {stderr}");
     }
     let after = coordinates(&lake.table(SILVER)).len() + coordinates(&lake.table(QUARANTINE)).len();

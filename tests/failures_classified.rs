@@ -100,7 +100,9 @@ fn concurrent_gold_refreshes_never_stop_medallion_run() {
     for round in 0..8u64 {
         produce(&topic, 300, 10 + round);
         // Three one-off refreshes at once, beside run's own every 200 ms.
-        let golds: Vec<_> = (0..3).map(|_| medallion().args(["gold", "--lake", &lake.root()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()).collect();
+        let golds: Vec<_> = (0..3)
+            .map(|_| medallion().args(["gold", "--lake", &lake.root()]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap())
+            .collect();
         for gold in golds {
             let output = common::collect_output(gold, PROCESS_DEADLINE);
             assert!(output.status.success(), "gold beside run, round {round}: {}", String::from_utf8_lossy(&output.stderr));
@@ -144,7 +146,12 @@ fn a_stop_while_the_store_fails_keeps_the_shutdown_timeout_and_resumes_exactly()
     assert!(wait_until(Duration::from_secs(60), || read_bronze(&lake.table(BRONZE)).len() == 500), "bronze never committed the first messages");
     // The store fails (transiently, as far as medallion can tell): the partition directory the
     // next data file goes to is no longer a directory.
-    let partition_dir = std::fs::read_dir(lake.path().join(BRONZE)).unwrap().flatten().find(|d| d.file_name().to_string_lossy().starts_with("ingestion_date=")).unwrap().path();
+    let partition_dir = std::fs::read_dir(lake.path().join(BRONZE))
+        .unwrap()
+        .flatten()
+        .find(|d| d.file_name().to_string_lossy().starts_with("ingestion_date="))
+        .unwrap()
+        .path();
     let moved = lake.path().join("partition_moved");
     std::fs::rename(&partition_dir, &moved).unwrap();
     std::fs::write(&partition_dir, b"not a directory").unwrap();

@@ -73,7 +73,8 @@ fn current_from_silver(silver: &RecordBatch) -> BTreeMap<(String, i64), Item> {
     let (orders, lines, errors) = (texts(silver, "order_id"), longs(silver, "line_number"), silver.column_by_name("_errors").unwrap().clone());
     let (times, partitions, offsets) = (longs(silver, "event_time"), longs(silver, "kafka_partition"), longs(silver, "kafka_offset"));
     let (statuses, quantities, totals) = (texts(silver, "order_status"), longs(silver, "quantity"), longs(silver, "total_amount"));
-    let (dates, products, quarters, vendors) = (texts(silver, "order_date"), texts(silver, "product_id"), texts(silver, "fiscal_quarter"), texts(silver, "vendor_id"));
+    let (dates, products, quarters, vendors) =
+        (texts(silver, "order_date"), texts(silver, "product_id"), texts(silver, "fiscal_quarter"), texts(silver, "vendor_id"));
     let mut items: BTreeMap<(String, i64), Item> = BTreeMap::new();
     for i in 0..silver.num_rows() {
         let (Some(order), Some(line)) = (orders[i].clone(), lines[i]) else { continue };
@@ -116,17 +117,30 @@ fn order_status_expected(items: &BTreeMap<(String, i64), Item>) -> BTreeMap<Stri
         entry.3 += item.total;
     }
     for entry in orders.values_mut() {
-        entry.4 = if entry.1 == entry.0 { "COMPLETED" } else if entry.2 == entry.0 { "CANCELLED" } else { "OPEN" }.to_owned();
+        entry.4 = if entry.1 == entry.0 {
+            "COMPLETED"
+        } else if entry.2 == entry.0 {
+            "CANCELLED"
+        } else {
+            "OPEN"
+        }
+        .to_owned();
     }
     orders
 }
 
 fn order_status_in_gold(lake: &Lake) -> BTreeMap<String, (i64, i64, i64, i64, String)> {
     let gold = read_table(&lake.table("gold/order_status"));
-    let (orders, items, delivered, cancelled) = (texts(&gold, "order_id"), longs(&gold, "line_items"), longs(&gold, "delivered_items"), longs(&gold, "cancelled_items"));
+    let (orders, items, delivered, cancelled) =
+        (texts(&gold, "order_id"), longs(&gold, "line_items"), longs(&gold, "delivered_items"), longs(&gold, "cancelled_items"));
     let (totals, completion) = (longs(&gold, "order_total"), texts(&gold, "completion_status"));
     (0..gold.num_rows())
-        .map(|i| (orders[i].clone().unwrap(), (items[i].unwrap(), delivered[i].unwrap(), cancelled[i].unwrap(), totals[i].unwrap(), completion[i].clone().unwrap())))
+        .map(|i| {
+            (
+                orders[i].clone().unwrap(),
+                (items[i].unwrap(), delivered[i].unwrap(), cancelled[i].unwrap(), totals[i].unwrap(), completion[i].clone().unwrap()),
+            )
+        })
         .collect()
 }
 
@@ -146,7 +160,12 @@ fn product_sales_in_gold(lake: &Lake) -> BTreeMap<(String, String), (i64, i64, i
     let (months, products) = (texts(&gold, "month"), texts(&gold, "product_id"));
     let columns = ["units_ordered", "revenue_ordered", "units_delivered", "revenue_delivered"].map(|c| longs(&gold, c));
     (0..gold.num_rows())
-        .map(|i| ((months[i].clone().unwrap(), products[i].clone().unwrap()), (columns[0][i].unwrap(), columns[1][i].unwrap(), columns[2][i].unwrap(), columns[3][i].unwrap())))
+        .map(|i| {
+            (
+                (months[i].clone().unwrap(), products[i].clone().unwrap()),
+                (columns[0][i].unwrap(), columns[1][i].unwrap(), columns[2][i].unwrap(), columns[3][i].unwrap()),
+            )
+        })
         .collect()
 }
 
@@ -192,7 +211,8 @@ fn assert_gold_matches_silver(lake: &Lake) {
     let items = current_from_silver(&read_table(&lake.table("silver/purchase_order_items")));
     let current = read_table(&lake.table("silver/purchase_order_items_current"));
     assert_eq!(current.num_rows(), items.len(), "one current row per line item");
-    let (orders, lines, statuses, firsts) = (texts(&current, "order_id"), longs(&current, "line_number"), texts(&current, "order_status"), longs(&current, "first_event_time"));
+    let (orders, lines, statuses, firsts) =
+        (texts(&current, "order_id"), longs(&current, "line_number"), texts(&current, "order_status"), longs(&current, "first_event_time"));
     for i in 0..current.num_rows() {
         let item = &items[&(orders[i].clone().unwrap(), lines[i].unwrap())];
         assert_eq!((statuses[i].as_deref(), firsts[i]), (Some(item.status.as_str()), Some(item.first_event)), "current row {i}");
@@ -217,10 +237,19 @@ fn gold_equals_an_independent_computation_from_silver_incrementally() {
     assert_eq!(first["commits"], 5, "current, three aggregates and quality_daily: {first}");
     assert_gold_matches_silver(&lake);
     let completion = texts(&read_table(&lake.table("gold/order_status")), "completion_status");
-    assert!(completion.iter().any(|c| c.as_deref() == Some("COMPLETED")) && completion.iter().any(|c| c.as_deref() == Some("OPEN")), "lifecycles reach both states");
+    assert!(
+        completion.iter().any(|c| c.as_deref() == Some("COMPLETED")) && completion.iter().any(|c| c.as_deref() == Some("OPEN")),
+        "lifecycles reach both states"
+    );
 
     // No new silver data: nothing is committed anywhere.
-    let tables = ["silver/purchase_order_items_current", "gold/order_status", "gold/product_sales_monthly", "gold/vendor_spend_quarterly", "gold/quality_daily"];
+    let tables = [
+        "silver/purchase_order_items_current",
+        "gold/order_status",
+        "gold/product_sales_monthly",
+        "gold/vendor_spend_quarterly",
+        "gold/quality_daily",
+    ];
     let before: Vec<usize> = tables.iter().map(|t| log_versions(&lake, t)).collect();
     let again = gold(&lake);
     assert_eq!(again["commits"], 0, "{again}");
@@ -253,12 +282,15 @@ fn run_serves_prometheus_metrics_of_every_stage() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let addr = format!("127.0.0.1:{port}");
     let mut command = medallion();
-    command.args(["run", "--topic", &topic, "--group", &unique_topic("g"), "--lake", &lake.root(), "--metrics-addr", &addr]).env("MEDALLION_GOLD__INTERVAL", "300ms");
+    command
+        .args(["run", "--topic", &topic, "--group", &unique_topic("g"), "--lake", &lake.root(), "--metrics-addr", &addr])
+        .env("MEDALLION_GOLD__INTERVAL", "300ms");
     let mut child = lake.spawn_logged(&mut command, "run");
     let mut last = String::new();
     let complete = common::wait_until(std::time::Duration::from_secs(90), || {
         last = scrape(&addr).unwrap_or_default();
-        last.contains("medallion_stage_rows_total{stage=\"silver\",direction=\"in\"} 2007") && last.contains("medallion_stage_rows_total{stage=\"order_status\"")
+        last.contains("medallion_stage_rows_total{stage=\"silver\",direction=\"in\"} 2007")
+            && last.contains("medallion_stage_rows_total{stage=\"order_status\"")
     });
     common::send_signal(&child, "TERM");
     let status = common::wait_within(&mut child, common::PROCESS_DEADLINE);
@@ -270,7 +302,13 @@ fn run_serves_prometheus_metrics_of_every_stage() {
         .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
         .sum();
     assert_eq!(decode_failures, 7, "{last}");
-    for metric in ["medallion_stage_rows_total{stage=\"bronze\",direction=\"out\"} 2007", "medallion_rule_failures_total{rule=\"quantity_positive\"", "medallion_commit_seconds_bucket{", "medallion_file_bytes_count{", "medallion_partition_lag{"] {
+    for metric in [
+        "medallion_stage_rows_total{stage=\"bronze\",direction=\"out\"} 2007",
+        "medallion_rule_failures_total{rule=\"quantity_positive\"",
+        "medallion_commit_seconds_bucket{",
+        "medallion_file_bytes_count{",
+        "medallion_partition_lag{",
+    ] {
         assert!(last.contains(metric), "no {metric} in:\n{last}");
     }
     assert!(status.success(), "run did not stop cleanly on SIGTERM");

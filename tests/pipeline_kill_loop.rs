@@ -27,8 +27,13 @@ const RUN_FIELDS: [&str; 2] = ["run_time", "run_id"];
 fn without_run_fields(column: &ArrayRef) -> ArrayRef {
     let Some(list) = column.as_list_opt::<i32>() else { return column.clone() };
     let Some(items) = list.values().as_struct_opt() else { return column.clone() };
-    let (fields, columns): (Vec<FieldRef>, Vec<ArrayRef>) =
-        items.fields().iter().zip(items.columns()).filter(|(f, _)| !RUN_FIELDS.contains(&f.name().as_str())).map(|(f, c)| (f.clone(), c.clone())).unzip();
+    let (fields, columns): (Vec<FieldRef>, Vec<ArrayRef>) = items
+        .fields()
+        .iter()
+        .zip(items.columns())
+        .filter(|(f, _)| !RUN_FIELDS.contains(&f.name().as_str()))
+        .map(|(f, c)| (f.clone(), c.clone()))
+        .unzip();
     let items = StructArray::new(fields.into(), columns, items.nulls().cloned());
     let item = Arc::new(Field::new("item", items.data_type().clone(), true));
     Arc::new(ListArray::new(item, list.offsets().clone(), Arc::new(items), list.nulls().cloned()))
@@ -56,15 +61,18 @@ fn rows_as_text(batch: &RecordBatch) -> Vec<String> {
         .filter(|(field, _)| !RUN_SPECIFIC.contains(&field.name().as_str()))
         .map(|(field, column)| (field.name().clone(), without_run_fields(column)))
         .collect();
-    let columns: Vec<(&String, ArrayFormatter)> = kept.iter().map(|(name, column)| (name, ArrayFormatter::try_new(column.as_ref(), &options).unwrap())).collect();
-    let mut rows: Vec<String> =
-        (0..batch.num_rows()).map(|row| columns.iter().map(|(name, format)| format!("{name}={}", format.value(row))).collect::<Vec<_>>().join("|")).collect();
+    let columns: Vec<(&String, ArrayFormatter)> =
+        kept.iter().map(|(name, column)| (name, ArrayFormatter::try_new(column.as_ref(), &options).unwrap())).collect();
+    let mut rows: Vec<String> = (0..batch.num_rows())
+        .map(|row| columns.iter().map(|(name, format)| format!("{name}={}", format.value(row))).collect::<Vec<_>>().join("|"))
+        .collect();
     rows.sort_unstable();
     rows
 }
 
 fn run_caught_up(lake: &Lake, topic: &str) {
-    let output = medallion().args(["run", "--until-caught-up", "--topic", topic, "--group", &unique_topic("g"), "--lake", &lake.root()]).output_within();
+    let output =
+        medallion().args(["run", "--until-caught-up", "--topic", topic, "--group", &unique_topic("g"), "--lake", &lake.root()]).output_within();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
 
@@ -98,7 +106,8 @@ fn sigkilled_runs_end_identical_to_a_clean_run() {
         std::thread::sleep(pause);
         send_signal(&child, "KILL");
         common::wait_within(&mut child, PROCESS_DEADLINE);
-        let versions: Vec<usize> = TABLES.iter().map(|t| std::fs::read_dir(killed.path().join(t).join("_delta_log")).map_or(0, |d| d.count())).collect();
+        let versions: Vec<usize> =
+            TABLES.iter().map(|t| std::fs::read_dir(killed.path().join(t).join("_delta_log")).map_or(0, |d| d.count())).collect();
         eprintln!("kill {round} after {pause:?}: log entries per table {versions:?}");
     }
     run_caught_up(&killed, &topic);

@@ -8,7 +8,10 @@ use std::io::Write;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{PROCESS_DEADLINE, collect_output, consume_all, medallion, message_count, run_ok, send_signal, sorted_timestamps, summary, unique_topic, wait_until};
+use common::{
+    PROCESS_DEADLINE, collect_output, consume_all, medallion, message_count, run_ok, send_signal, sorted_timestamps, summary, unique_topic,
+    wait_until,
+};
 
 #[test]
 fn count_stops_after_exactly_that_many() {

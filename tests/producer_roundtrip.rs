@@ -41,9 +41,7 @@ fn decode(message: &OwnedMessage, reader_version: u32) -> (SchemaRef, Value) {
     };
     let reader_schema = &catalog.by_version(reader_version).expect("reader").schema;
     let reader = GenericDatumReader::builder(&writer.schema).reader_schema(reader_schema).build().expect("reader");
-    let value = reader
-        .read_value(&mut &datum[..])
-        .unwrap_or_else(|e| panic!("partition {} offset {}: {e}", message.partition(), message.offset()));
+    let value = reader.read_value(&mut &datum[..]).unwrap_or_else(|e| panic!("partition {} offset {}: {e}", message.partition(), message.offset()));
     (schema_ref, value)
 }
 

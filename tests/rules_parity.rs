@@ -95,7 +95,10 @@ fn rules_apply_matches_dqx_row_for_row() {
     let mismatches: Vec<_> = ours.iter().filter(|(id, result)| theirs.get(id) != Some(result)).take(3).collect();
     assert!(mismatches.is_empty(), "rows differing from DQX (ours): {mismatches:#?}");
     let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
-    assert_eq!((summary["with_errors"].as_u64(), summary["with_warnings"].as_u64(), summary["clean"].as_u64()), (Some(2_182), Some(2_454), Some(95_683)));
+    assert_eq!(
+        (summary["with_errors"].as_u64(), summary["with_warnings"].as_u64(), summary["clean"].as_u64()),
+        (Some(2_182), Some(2_454), Some(95_683))
+    );
 }
 
 /// Each bad file: (YAML, text the message must contain: rule and field).
@@ -116,7 +119,10 @@ const BAD_RULES: &[(&str, &str)] = &[
     ("- check: {function: is_equal_to, arguments: {column: quantity, value: 1, abs_tolerance: -1}}", "check.arguments.abs_tolerance"),
     ("- check: {function: is_not_null, for_each_column: [], arguments: {}}", "check.for_each_column"),
     ("- check: {function: is_not_null, arguments: {column: order_id}}\n  severity: high", "severity"),
-    ("- name: dup\n  check: {function: is_not_null, arguments: {column: order_id}}\n- name: dup\n  check: {function: is_null, arguments: {column: order_id}}", "#1 (dup): name"),
+    (
+        "- name: dup\n  check: {function: is_not_null, arguments: {column: order_id}}\n- name: dup\n  check: {function: is_null, arguments: {column: order_id}}",
+        "#1 (dup): name",
+    ),
     ("- check: {function: is_not_null_and_not_empty, arguments: {column: order_id, trim_strings: maybe}}", "check.arguments.trim_strings"),
     ("not: a list", "a rules file is a YAML list"),
     ("- check: {function: is_valid_currency_code, arguments: {column: currency, code_format: emoji}}", "check.arguments.code_format"),

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Int32Type, Int64Type};
-use common::{Lake, OutputWithin, PROCESS_DEADLINE, medallion, read_bronze, read_table, run_ok, send_raw, send_signal, summary, table_id, txn_version, undecodable_payloads, unique_topic};
+use common::{
+    Lake, OutputWithin, PROCESS_DEADLINE, medallion, read_bronze, read_table, run_ok, send_raw, send_signal, summary, table_id, txn_version,
+    undecodable_payloads, unique_topic,
+};
 
 const SILVER: &str = "silver/purchase_order_items";
 const QUARANTINE: &str = "silver/purchase_order_items_quarantine";
@@ -73,7 +76,10 @@ fn long_sum(batch: &RecordBatch, name: &str, kind: &str, rule: Option<&str>) -> 
     let kinds = batch.column_by_name("kind").unwrap().as_string::<i32>();
     let rules = batch.column_by_name("rule_name").unwrap().as_string::<i32>();
     let values = batch.column_by_name(name).unwrap().as_primitive::<Int64Type>();
-    (0..batch.num_rows()).filter(|&i| kinds.value(i) == kind && rule.is_none_or(|r| rules.is_valid(i) && rules.value(i) == r)).map(|i| values.value(i)).sum()
+    (0..batch.num_rows())
+        .filter(|&i| kinds.value(i) == kind && rule.is_none_or(|r| rules.is_valid(i) && rules.value(i) == r))
+        .map(|i| values.value(i))
+        .sum()
 }
 
 /// Silver + quarantine hold every bronze row exactly once, undecodable rows are quarantined
@@ -89,8 +95,10 @@ fn assert_silver_exactly_once(lake: &Lake) {
     let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).take(5).collect();
     assert!(duplicates.is_empty(), "rows in silver or quarantine twice: {duplicates:?}");
     assert_eq!(silver.num_rows() + quarantine.num_rows(), bronze.len(), "silver + quarantine = bronze");
-    let reasons: HashMap<(i32, i64), String> =
-        positions(&quarantine).into_iter().zip(quarantine.column_by_name("quarantine_reason").unwrap().as_string::<i32>().iter().map(|r| r.unwrap().to_owned())).collect();
+    let reasons: HashMap<(i32, i64), String> = positions(&quarantine)
+        .into_iter()
+        .zip(quarantine.column_by_name("quarantine_reason").unwrap().as_string::<i32>().iter().map(|r| r.unwrap().to_owned()))
+        .collect();
     for row in &bronze {
         assert!(seen.contains_key(&(row.partition, row.offset)), "bronze row {}:{} is in neither table", row.partition, row.offset);
         if let Some(error) = &row.decode_error {

@@ -157,13 +157,9 @@ impl BronzeContext {
     }
 
     async fn try_read_positions(&self, partitions: &[i32]) -> Result<Vec<(i32, Option<i64>)>, crate::table::TableError> {
-        let table = StageTable::open_or_create(
-            &self.table_location,
-            self.storage_options.clone(),
-            self.table_schema.clone(),
-            &self.partition_columns,
-        )
-        .await?;
+        let table =
+            StageTable::open_or_create(&self.table_location, self.storage_options.clone(), self.table_schema.clone(), &self.partition_columns)
+                .await?;
         let mut positions = Vec::with_capacity(partitions.len());
         for &partition in partitions {
             positions.push((partition, table.position(&app_id(&self.topic, partition)).await?));

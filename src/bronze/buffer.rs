@@ -31,7 +31,18 @@ pub struct PartitionBuffer {
 
 impl PartitionBuffer {
     pub fn new(builder: BronzeBatchBuilder, position: Option<i64>, generation: u64) -> Self {
-        Self { builder, position, last_offset: None, generation, rows: 0, bytes: 0, continuity_checked: false, accepted: None, at_end_since: None, sought_back_to: None }
+        Self {
+            builder,
+            position,
+            last_offset: None,
+            generation,
+            rows: 0,
+            bytes: 0,
+            continuity_checked: false,
+            accepted: None,
+            at_end_since: None,
+            sought_back_to: None,
+        }
     }
 
     /// Takes the partition from `offered` on, whatever the table holds (an accepted reset).

@@ -76,7 +76,13 @@ impl Worker {
     /// Checks that `offered`, the first offset `partition` gives since its assignment or seek,
     /// continues the table. `seek_on_accept`: the offset was not a message (a log end), so an
     /// accepted reset must seek to the start of the log to read it.
-    pub(super) fn check_continuity(&mut self, consumer: &StreamConsumer<BronzeContext>, partition: i32, offered: i64, seek_on_accept: bool) -> Result<(), BronzeError> {
+    pub(super) fn check_continuity(
+        &mut self,
+        consumer: &StreamConsumer<BronzeContext>,
+        partition: i32,
+        offered: i64,
+        seek_on_accept: bool,
+    ) -> Result<(), BronzeError> {
         let topic = &self.topic;
         let Some(buffer) = self.buffers.get_mut(&partition) else { return Ok(()) };
         buffer.continuity_checked = true;

@@ -104,7 +104,12 @@ impl Lookups {
 impl Worker {
     /// Whether `message` has to wait for its writer schema: then its partition is paused and
     /// sought back to it, and it is not taken now.
-    pub(super) fn waits_for_schema(&mut self, consumer: &StreamConsumer<BronzeContext>, message: &BorrowedMessage<'_>, cancel: &CancellationToken) -> Result<bool, BronzeError> {
+    pub(super) fn waits_for_schema(
+        &mut self,
+        consumer: &StreamConsumer<BronzeContext>,
+        message: &BorrowedMessage<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<bool, BronzeError> {
         let Some(lookups) = &mut self.lookups else { return Ok(false) };
         let Some(Ok((schema_ref @ SchemaRef::RegistryId(id), _))) = message.payload().map(framing::parse) else { return Ok(false) };
         if self.decoders.knows(&schema_ref) || lookups.unknown.get(&id).is_some_and(|said| said.elapsed() < UNKNOWN_ID_RETRY) {

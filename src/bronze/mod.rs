@@ -29,11 +29,11 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use tokio_util::sync::CancellationToken;
 
+pub use crate::table::{CommitInfo, StageTable, TableError};
 pub use assignment::app_id;
 pub use batch::{BatchError, BronzeBatchBuilder, KafkaMessage, PARTITION_COLUMN, bronze_schema};
 pub use continuity::Discontinuity;
 pub use summary::{BronzeStop, BronzeSummary};
-pub use crate::table::{CommitInfo, StageTable, TableError};
 
 use crate::config::{ClientRole, Config};
 use crate::decode::{Decoder, PlanError, WriterSchemas};
@@ -64,9 +64,13 @@ pub enum BronzeError {
     Discontinuity { topic: String, partition: i32, table: String, discontinuity: continuity::Discontinuity },
     #[error("cannot read the watermarks of {topic} partition {partition}: {source}")]
     Watermarks { topic: String, partition: i32, source: Box<KafkaError> },
-    #[error("stopping: the commits to {location} did not finish within the shutdown timeout ({timeout:?}); uncommitted messages will be read again on the next start")]
+    #[error(
+        "stopping: the commits to {location} did not finish within the shutdown timeout ({timeout:?}); uncommitted messages will be read again on the next start"
+    )]
     ShutdownStalled { location: String, timeout: std::time::Duration },
-    #[error("stopping: could not commit to {location} before the shutdown timeout ({source}); uncommitted messages will be read again on the next start")]
+    #[error(
+        "stopping: could not commit to {location} before the shutdown timeout ({source}); uncommitted messages will be read again on the next start"
+    )]
     ShutdownTimeout { location: String, source: TableError },
 }
 
@@ -123,9 +127,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         runtime: tokio::runtime::Handle::current(),
     };
     let consumer = create_consumer(config, context)?;
-    consumer
-        .subscribe(&[&topic])
-        .map_err(|source| BronzeError::Subscribe { topic: topic.clone(), source: Box::new(source) })?;
+    consumer.subscribe(&[&topic]).map_err(|source| BronzeError::Subscribe { topic: topic.clone(), source: Box::new(source) })?;
     let catch_up = until_caught_up
         .then(|| catch_up::CatchUp::new(high_watermarks(&consumer, &topic, topic_info.partitions, config), topic.clone(), table.clone()));
     tracing::info!(%topic, table = %location, group = %config.kafka.group_id, until_caught_up, "bronze worker started");
@@ -217,13 +219,11 @@ fn high_watermarks(
 ) -> HashMap<i32, (i64, i64)> {
     tokio::task::block_in_place(|| {
         (0..partitions as i32)
-            .filter_map(|partition| {
-                match consumer.fetch_watermarks(topic, partition, config.kafka.connect_timeout) {
-                    Ok(marks) => Some((partition, marks)),
-                    Err(error) => {
-                        tracing::warn!(%error, partition, "cannot read the high watermark");
-                        None
-                    }
+            .filter_map(|partition| match consumer.fetch_watermarks(topic, partition, config.kafka.connect_timeout) {
+                Ok(marks) => Some((partition, marks)),
+                Err(error) => {
+                    tracing::warn!(%error, partition, "cannot read the high watermark");
+                    None
                 }
             })
             .collect()

@@ -18,11 +18,10 @@ use super::buffer::PartitionBuffer;
 use super::catch_up::{CatchUp, Progress};
 use super::lookups::{Found, Lookups};
 use super::summary::{BronzeStop, BronzeSummary};
-use crate::table::{StageTable, TableError};
 use super::writer::{CommitJob, CommitOutcome, JobPart};
 use super::{BronzeError, DecoderFactory};
 use crate::config::BronzeConfig;
-
+use crate::table::{StageTable, TableError};
 
 /// The worker's state between polls.
 pub struct Worker {

@@ -111,11 +111,8 @@ async fn try_commit(table: &mut StageTable, topic: &str, job: &mut CommitJob, ou
     let ranges: Vec<(i32, i64, i64)> = job.parts.iter().map(|p| (p.partition, p.expected.map_or(0, |e| e + 1), p.last)).collect();
     let started = Instant::now();
     let span = tracing::info_span!("bronze_commit", topic = %topic, table = %table.location(), offsets = ?ranges);
-    let resets: Vec<serde_json::Value> = job
-        .parts
-        .iter()
-        .filter_map(|p| p.accepted.map(|d| serde_json::json!({"topic": topic, "partition": p.partition, "accepted": d})))
-        .collect();
+    let resets: Vec<serde_json::Value> =
+        job.parts.iter().filter_map(|p| p.accepted.map(|d| serde_json::json!({"topic": topic, "partition": p.partition, "accepted": d}))).collect();
     let metadata = (!resets.is_empty()).then(|| ("medallion.acceptedOffsetResets".to_owned(), serde_json::Value::Array(resets)));
     let info = tracing::Instrument::instrument(table.append_recording(&batches, &positions, metadata), span.clone()).await?;
     span.in_scope(|| {

@@ -86,11 +86,8 @@ const EVENTHUBS_SETTINGS: &[(&str, &str)] = &[
     ("socket.keepalive.enable", "true"),
 ];
 
-const EVENTHUBS_CONSUMER_SETTINGS: &[(&str, &str)] = &[
-    ("session.timeout.ms", "30000"),
-    ("heartbeat.interval.ms", "3000"),
-    ("max.poll.interval.ms", "300000"),
-];
+const EVENTHUBS_CONSUMER_SETTINGS: &[(&str, &str)] =
+    &[("session.timeout.ms", "30000"), ("heartbeat.interval.ms", "3000"), ("max.poll.interval.ms", "300000")];
 
 const EVENTHUBS_PRODUCER_SETTINGS: &[(&str, &str)] = &[
     // snappy, lz4 and zstd are rejected; gzip only on Premium/Dedicated.
@@ -187,15 +184,10 @@ fn eventhubs_host(connection_string: &Secret) -> Option<String> {
 mod tests {
     use super::*;
 
-    const CONNECTION_STRING: &str =
-        "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=s3cr3t";
+    const CONNECTION_STRING: &str = "Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;SharedAccessKey=s3cr3t";
 
     fn eventhubs() -> KafkaConfig {
-        KafkaConfig {
-            bootstrap_servers: String::new(),
-            connection_string: Some(Secret::new(CONNECTION_STRING)),
-            ..KafkaConfig::default()
-        }
+        KafkaConfig { bootstrap_servers: String::new(), connection_string: Some(Secret::new(CONNECTION_STRING)), ..KafkaConfig::default() }
     }
 
     #[test]
@@ -225,8 +217,7 @@ mod tests {
     #[test]
     fn eventhubs_client_config_builds_with_ssl_support() {
         // Creating the client proves the rdkafka build accepts SASL_SSL; no connection is made.
-        let client: Result<rdkafka::producer::BaseProducer, _> =
-            eventhubs().client_config(Profile::Eventhubs, ClientRole::Producer).create();
+        let client: Result<rdkafka::producer::BaseProducer, _> = eventhubs().client_config(Profile::Eventhubs, ClientRole::Producer).create();
         assert!(client.is_ok(), "SASL_SSL refused: {:?}", client.err());
     }
 

@@ -166,11 +166,7 @@ impl Config {
     }
 
     /// As [`Config::load`]; `with_env = false` ignores the environment (for tests).
-    pub fn load_with_env(
-        file: Option<&Path>,
-        overrides: Serialized<impl Serialize>,
-        with_env: bool,
-    ) -> Result<Self, ConfigError> {
+    pub fn load_with_env(file: Option<&Path>, overrides: Serialized<impl Serialize>, with_env: bool) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.is_file() {
@@ -182,9 +178,9 @@ impl Config {
             figment = figment.merge(environment());
         }
         let figment = figment.merge(overrides);
-        let config: Config = figment.extract().map_err(|error| ConfigError::Invalid {
-            problems: error.into_iter().map(|e| validate::describe_figment_error(&e)).collect(),
-        })?;
+        let config: Config = figment
+            .extract()
+            .map_err(|error| ConfigError::Invalid { problems: error.into_iter().map(|e| validate::describe_figment_error(&e)).collect() })?;
         let problems = config.problems();
         if problems.is_empty() {
             return Ok(config);
@@ -200,9 +196,7 @@ impl Config {
 
 /// The environment variables medallion reads, as one provider.
 fn environment() -> Figment {
-    let renamed = |name: &'static str, key: &'static str| {
-        Env::raw().only(&[name]).map(move |_| key.into())
-    };
+    let renamed = |name: &'static str, key: &'static str| Env::raw().only(&[name]).map(move |_| key.into());
     Figment::new()
         .merge(Env::prefixed("MEDALLION_").filter(|key| key.as_str().contains("__")).split("__"))
         .merge(Env::prefixed("MEDALLION_").only(&["profile", "metrics_addr"]))
@@ -211,7 +205,6 @@ fn environment() -> Figment {
         .merge(renamed("MEDALLION_LAKE", "lake.root"))
         .merge(renamed("EVENTHUBS_CONNECTION_STRING", "kafka.connection_string"))
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -80,9 +80,7 @@ mod start_time_serde {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<String>::deserialize(deserializer)?
-            .map(|text| parse_start_time(&text).map_err(serde::de::Error::custom))
-            .transpose()
+        Option::<String>::deserialize(deserializer)?.map(|text| parse_start_time(&text).map_err(serde::de::Error::custom)).transpose()
     }
 }
 

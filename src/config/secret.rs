@@ -75,10 +75,7 @@ pub struct PassthroughMap(pub BTreeMap<String, String>);
 
 impl PassthroughMap {
     fn masked(&self) -> BTreeMap<&str, &str> {
-        self.0
-            .iter()
-            .map(|(k, v)| (k.as_str(), if is_sensitive_key(k) { MASK } else { v.as_str() }))
-            .collect()
+        self.0.iter().map(|(k, v)| (k.as_str(), if is_sensitive_key(k) { MASK } else { v.as_str() })).collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
@@ -113,10 +110,7 @@ mod tests {
 
     #[test]
     fn passthrough_masks_credentials_only() {
-        let map = PassthroughMap(BTreeMap::from([
-            ("sasl.password".to_owned(), "hunter2".to_owned()),
-            ("linger.ms".to_owned(), "5".to_owned()),
-        ]));
+        let map = PassthroughMap(BTreeMap::from([("sasl.password".to_owned(), "hunter2".to_owned()), ("linger.ms".to_owned(), "5".to_owned())]));
         let printed = format!("{map:?}");
         assert!(!printed.contains("hunter2"), "{printed}");
         assert!(printed.contains("\"linger.ms\": \"5\""), "{printed}");

@@ -131,7 +131,9 @@ fn missing_file_is_an_error() {
 #[test]
 fn batch_sizes_that_overflow_arrow_columns_are_refused() {
     let message = problems("bronze:\n  flush_bytes: 3000000000\n  flush_rows: 20000000\nsilver:\n  max_batch_bytes: 1073741824\n");
-    for expected in ["bronze.flush_bytes: 3000000000 is more than", "bronze.flush_rows: 20000000 is more than", "silver.max_batch_bytes: 1073741824 is more than"] {
+    for expected in
+        ["bronze.flush_bytes: 3000000000 is more than", "bronze.flush_rows: 20000000 is more than", "silver.max_batch_bytes: 1073741824 is more than"]
+    {
         assert!(message.contains(expected), "{expected:?} missing from: {message}");
     }
 }

@@ -23,7 +23,10 @@ impl Config {
         }
         // One commit's payloads are one Arrow binary column, whose offsets end at 2 GiB.
         if self.bronze.flush_bytes > MAX_FLUSH_BYTES {
-            problems.push(format!("bronze.flush_bytes: {} is more than {MAX_FLUSH_BYTES} (1 GiB): a commit's payloads must fit one Arrow column", self.bronze.flush_bytes));
+            problems.push(format!(
+                "bronze.flush_bytes: {} is more than {MAX_FLUSH_BYTES} (1 GiB): a commit's payloads must fit one Arrow column",
+                self.bronze.flush_bytes
+            ));
         }
         if self.bronze.flush_rows > MAX_FLUSH_ROWS {
             problems.push(format!("bronze.flush_rows: {} is more than {MAX_FLUSH_ROWS}", self.bronze.flush_rows));
@@ -86,10 +89,7 @@ impl Config {
             }
         }
         if !is_valid_topic(&kafka.topic) {
-            problems.push(format!(
-                "kafka.topic: `{}` is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)",
-                kafka.topic
-            ));
+            problems.push(format!("kafka.topic: `{}` is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)", kafka.topic));
         }
         if kafka.group_id.trim().is_empty() {
             problems.push("kafka.group_id: must not be empty".to_owned());
@@ -258,15 +258,21 @@ fn check_registry_url(registry: &super::RegistryConfig, problems: &mut Vec<Strin
         return;
     };
     if !url.username().is_empty() || url.password().is_some() {
-        problems.push("schema.registry.url: holds credentials; give them as schema.registry.username and password (the URL is printed, they are not)".to_owned());
+        problems.push(
+            "schema.registry.url: holds credentials; give them as schema.registry.username and password (the URL is printed, they are not)"
+                .to_owned(),
+        );
         return;
     }
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = matches!(url.host(), Some(url::Host::Domain("localhost"))) || url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
+            let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
+                || url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok()).is_some_and(|ip| ip.is_loopback());
             if registry.password.is_some() && !loopback {
-                problems.push(format!("schema.registry.url: `{url}` is plain http:// but a password is set: basic auth would send it in clear; use https://"));
+                problems.push(format!(
+                    "schema.registry.url: `{url}` is plain http:// but a password is set: basic auth would send it in clear; use https://"
+                ));
             }
         }
         _ => problems.push(format!("schema.registry.url: `{url}` must start with http:// or https://")),

@@ -38,9 +38,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, count: usize) -> Result<&'a [u8], BinaryError> {
-        let end = self.position.checked_add(count).filter(|end| *end <= self.bytes.len()).ok_or(
-            BinaryError::Truncated { at: self.position, needed: count.saturating_sub(self.remaining()) },
-        )?;
+        let end = self
+            .position
+            .checked_add(count)
+            .filter(|end| *end <= self.bytes.len())
+            .ok_or(BinaryError::Truncated { at: self.position, needed: count.saturating_sub(self.remaining()) })?;
         let slice = &self.bytes[self.position..end];
         self.position = end;
         Ok(slice)

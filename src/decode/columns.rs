@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder,
-    Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
 };
 
 use super::plan::{Cell, ColumnKind, ReaderColumns};
@@ -33,9 +33,7 @@ impl ColumnBuilder {
             ColumnKind::Double => Self::Double(Float64Builder::with_capacity(capacity)),
             ColumnKind::Binary => Self::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16)),
             ColumnKind::String => Self::String(StringBuilder::with_capacity(capacity, capacity * 16)),
-            ColumnKind::Decimal { precision, scale } => {
-                Self::Decimal(Decimal128Builder::with_capacity(capacity), *precision, *scale)
-            }
+            ColumnKind::Decimal { precision, scale } => Self::Decimal(Decimal128Builder::with_capacity(capacity), *precision, *scale),
             ColumnKind::Date => Self::Date(Date32Builder::with_capacity(capacity)),
             ColumnKind::TimestampMicros => Self::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity)),
         }

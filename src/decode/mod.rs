@@ -167,9 +167,7 @@ impl Decoder {
         }
         let plan = match self.writers.get(&schema_ref) {
             None => return Err(MessageError::UnknownSchema { schema_ref }),
-            Some(writer) => DecodePlan::new(writer, &self.reader)
-                .map(Arc::new)
-                .map_err(|source| MessageError::Plan { schema_ref, source }),
+            Some(writer) => DecodePlan::new(writer, &self.reader).map(Arc::new).map_err(|source| MessageError::Plan { schema_ref, source }),
         };
         self.plans.insert(schema_ref, plan.clone());
         plan

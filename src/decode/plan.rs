@@ -35,7 +35,10 @@ pub enum ColumnKind {
     Double,
     Binary,
     String,
-    Decimal { precision: u8, scale: i8 },
+    Decimal {
+        precision: u8,
+        scale: i8,
+    },
     Date,
     /// Microseconds since the epoch, UTC (millisecond writers are scaled up).
     TimestampMicros,
@@ -133,9 +136,14 @@ pub enum Read {
     BytesAsString,
     FixedAsBinary(usize),
     /// Avro `decimal` on bytes, into a column of this precision.
-    DecimalBytes { precision: u8 },
+    DecimalBytes {
+        precision: u8,
+    },
     /// Avro `decimal` on a fixed of `size` bytes, into a column of this precision.
-    DecimalFixed { size: usize, precision: u8 },
+    DecimalFixed {
+        size: usize,
+        precision: u8,
+    },
     EnumAsString(Arc<[String]>),
     /// `timestamp-millis` into microseconds.
     MillisAsMicros,
@@ -236,10 +244,8 @@ impl ReaderColumns {
             .iter()
             .map(|field| {
                 let (inner, nullable) = unwrap_nullable(&field.schema);
-                let kind = column_kind(inner).ok_or_else(|| PlanError::UnsupportedReaderType {
-                    field: field.name.clone(),
-                    kind: describe(&field.schema),
-                })?;
+                let kind = column_kind(inner)
+                    .ok_or_else(|| PlanError::UnsupportedReaderType { field: field.name.clone(), kind: describe(&field.schema) })?;
                 let default = default_value(field, &kind);
                 Ok(ReaderColumn { name: field.name.clone(), kind, nullable, default })
             })

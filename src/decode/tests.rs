@@ -1,6 +1,6 @@
 use apache_avro::types::Value;
-use arrow::array::{Array, AsArray};
 use apache_avro::writer::datum::GenericDatumWriter;
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Int32Type, TimestampMicrosecondType};
 
 use super::*;
@@ -94,7 +94,19 @@ fn plain_record_fields() -> Vec<(&'static str, Value)> {
         ("order_date", Value::Int(1)),
         ("order_id", text("ORD-000001")),
     ];
-    for name in ["product_id", "product_name", "currency", "customer_id", "vendor_id", "warehouse_location", "order_status", "payment_status", "payment_method", "fiscal_quarter", "sales_channel"] {
+    for name in [
+        "product_id",
+        "product_name",
+        "currency",
+        "customer_id",
+        "vendor_id",
+        "warehouse_location",
+        "order_status",
+        "payment_status",
+        "payment_method",
+        "fiscal_quarter",
+        "sales_channel",
+    ] {
         fields.push((name, text("x")));
     }
     fields
@@ -157,7 +169,10 @@ fn writer_only_fields_are_skipped_whatever_their_type() {
     let mut record = apache_avro::types::Record::new(&writer).unwrap();
     record.put("extra_map", Value::Map([("k".to_owned(), Value::Long(5))].into()));
     record.put("line_number", 7);
-    record.put("extra_array", Value::Array(vec![Value::Record(vec![("a".into(), Value::Double(1.5)), ("b".into(), Value::Union(1, Box::new(Value::String("x".into()))))])]));
+    record.put(
+        "extra_array",
+        Value::Array(vec![Value::Record(vec![("a".into(), Value::Double(1.5)), ("b".into(), Value::Union(1, Box::new(Value::String("x".into()))))])]),
+    );
     record.put("event_id", "id");
     record.put("event_time", Value::TimestampMillis(1_000));
     record.put("created_at", Value::Long(2));

@@ -44,11 +44,51 @@ pub struct Segment {
 }
 
 pub const SEGMENTS: &[Segment] = &[
-    Segment { name: "VIP", share: 0.05, order_frequency: 4.0, lines_per_order: (3, 8), units_per_line: (5, 40), discount_chance: 0.35, payment_weights: [0.35, 0.05, 0.5, 0.1] },
-    Segment { name: "Premium", share: 0.15, order_frequency: 2.5, lines_per_order: (2, 6), units_per_line: (3, 25), discount_chance: 0.2, payment_weights: [0.45, 0.1, 0.3, 0.15] },
-    Segment { name: "Loyal", share: 0.25, order_frequency: 2.0, lines_per_order: (2, 5), units_per_line: (2, 15), discount_chance: 0.15, payment_weights: [0.45, 0.2, 0.15, 0.2] },
-    Segment { name: "Regular", share: 0.40, order_frequency: 1.0, lines_per_order: (1, 4), units_per_line: (1, 10), discount_chance: 0.05, payment_weights: [0.4, 0.3, 0.1, 0.2] },
-    Segment { name: "New", share: 0.15, order_frequency: 0.7, lines_per_order: (1, 2), units_per_line: (1, 5), discount_chance: 0.1, payment_weights: [0.45, 0.2, 0.05, 0.3] },
+    Segment {
+        name: "VIP",
+        share: 0.05,
+        order_frequency: 4.0,
+        lines_per_order: (3, 8),
+        units_per_line: (5, 40),
+        discount_chance: 0.35,
+        payment_weights: [0.35, 0.05, 0.5, 0.1],
+    },
+    Segment {
+        name: "Premium",
+        share: 0.15,
+        order_frequency: 2.5,
+        lines_per_order: (2, 6),
+        units_per_line: (3, 25),
+        discount_chance: 0.2,
+        payment_weights: [0.45, 0.1, 0.3, 0.15],
+    },
+    Segment {
+        name: "Loyal",
+        share: 0.25,
+        order_frequency: 2.0,
+        lines_per_order: (2, 5),
+        units_per_line: (2, 15),
+        discount_chance: 0.15,
+        payment_weights: [0.45, 0.2, 0.15, 0.2],
+    },
+    Segment {
+        name: "Regular",
+        share: 0.40,
+        order_frequency: 1.0,
+        lines_per_order: (1, 4),
+        units_per_line: (1, 10),
+        discount_chance: 0.05,
+        payment_weights: [0.4, 0.3, 0.1, 0.2],
+    },
+    Segment {
+        name: "New",
+        share: 0.15,
+        order_frequency: 0.7,
+        lines_per_order: (1, 2),
+        units_per_line: (1, 5),
+        discount_chance: 0.1,
+        payment_weights: [0.45, 0.2, 0.05, 0.3],
+    },
 ];
 
 struct Category {
@@ -58,9 +98,18 @@ struct Category {
 }
 
 const CATEGORIES: &[Category] = &[
-    Category { items: &["Copy Paper A4", "Stapler", "Ballpoint Pens", "Sticky Notes", "Ring Binder", "Desk Organizer", "Whiteboard Markers", "Envelopes"], price_usd: (2.0, 80.0) },
-    Category { items: &["Laptop 14\"", "Monitor 27\"", "Wireless Mouse", "Mechanical Keyboard", "USB-C Dock", "Headset", "Webcam", "Tablet"], price_usd: (20.0, 2500.0) },
-    Category { items: &["Cordless Drill", "Angle Grinder", "Air Compressor", "Hydraulic Jack", "Welding Helmet", "Torque Wrench"], price_usd: (30.0, 4000.0) },
+    Category {
+        items: &["Copy Paper A4", "Stapler", "Ballpoint Pens", "Sticky Notes", "Ring Binder", "Desk Organizer", "Whiteboard Markers", "Envelopes"],
+        price_usd: (2.0, 80.0),
+    },
+    Category {
+        items: &["Laptop 14\"", "Monitor 27\"", "Wireless Mouse", "Mechanical Keyboard", "USB-C Dock", "Headset", "Webcam", "Tablet"],
+        price_usd: (20.0, 2500.0),
+    },
+    Category {
+        items: &["Cordless Drill", "Angle Grinder", "Air Compressor", "Hydraulic Jack", "Welding Helmet", "Torque Wrench"],
+        price_usd: (30.0, 4000.0),
+    },
     Category { items: &["Office Chair", "Standing Desk", "Filing Cabinet", "Bookshelf", "Conference Table"], price_usd: (80.0, 2000.0) },
     Category { items: &["Safety Gloves", "Hard Hat", "Safety Glasses", "Hi-Vis Vest", "First Aid Kit", "Ear Protection"], price_usd: (3.0, 250.0) },
     Category { items: &["Shipping Boxes", "Packing Tape", "Bubble Wrap", "Pallet Wrap", "Shipping Labels"], price_usd: (1.0, 90.0) },

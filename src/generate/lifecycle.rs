@@ -103,9 +103,7 @@ impl LineItem {
                     quantity = (quantity / 5).max(1); // nobody buys 40 laptops on one line
                 }
                 let total = unit_price.0 * i64::from(quantity);
-                let discount = rng
-                    .random_bool(segment.discount_chance)
-                    .then(|| Cents(total * rng.random_range(5..=15) / 100));
+                let discount = rng.random_bool(segment.discount_chance).then(|| Cents(total * rng.random_range(5..=15) / 100));
                 LineItem {
                     order_number,
                     line_number,

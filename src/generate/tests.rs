@@ -3,13 +3,7 @@ use std::collections::{HashMap, HashSet};
 use super::*;
 
 fn settings(seed: u64) -> GeneratorSettings {
-    GeneratorSettings {
-        seed,
-        invalid_ratio: 0.05,
-        start_time: Some("2026-01-05T00:00:00Z".parse().unwrap()),
-        rate: 1_000,
-        time_scale: 60.0,
-    }
+    GeneratorSettings { seed, invalid_ratio: 0.05, start_time: Some("2026-01-05T00:00:00Z".parse().unwrap()), rate: 1_000, time_scale: 60.0 }
 }
 
 fn events(settings: &GeneratorSettings, n: usize) -> Vec<GeneratedEvent> {

@@ -5,10 +5,10 @@
 //! (DuckDB, polars, Spark) without reading Rust. Every query orders its output, so the same
 //! current state always gives byte-identical gold files.
 
-use datafusion::prelude::SessionContext;
 use arrow::array::RecordBatch;
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::SchemaRef;
+use datafusion::prelude::SessionContext;
 
 use super::GoldError;
 
@@ -97,7 +97,12 @@ impl Aggregate {
         let conformed = batches
             .iter()
             .map(|batch| {
-                let columns = schema.fields().iter().zip(batch.columns()).map(|(field, column)| cast(column, field.data_type())).collect::<Result<Vec<_>, _>>()?;
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .zip(batch.columns())
+                    .map(|(field, column)| cast(column, field.data_type()))
+                    .collect::<Result<Vec<_>, _>>()?;
                 RecordBatch::try_new(schema.clone(), columns)
             })
             .collect::<Result<Vec<_>, _>>()

@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, UInt32Array};
-use arrow::compute::{SortColumn, SortOptions, and, cast, concat_batches, filter_record_batch, is_not_null, is_null, lexsort_to_indices, take_record_batch};
+use arrow::compute::{
+    SortColumn, SortOptions, and, cast, concat_batches, filter_record_batch, is_not_null, is_null, lexsort_to_indices, take_record_batch,
+};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::row::{RowConverter, SortField};

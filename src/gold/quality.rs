@@ -8,7 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Float64Array, Int64Array, ListBuilder, RecordBatch, StringBuilder, StructBuilder};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Float64Array, Int64Array, ListBuilder, RecordBatch, StringBuilder, StructBuilder,
+};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
@@ -82,7 +84,8 @@ pub struct QualityDaily(pub BTreeMap<i32, DayQuality>);
 impl QualityDaily {
     /// Folds in rows in [`input_schema`].
     pub fn add_rows(&mut self, rows: &RecordBatch) -> Result<(), ArrowError> {
-        let micros = |name: &str| -> Result<Int64Array, ArrowError> { Ok(cast(column(rows, name)?, &DataType::Int64)?.as_primitive::<Int64Type>().clone()) };
+        let micros =
+            |name: &str| -> Result<Int64Array, ArrowError> { Ok(cast(column(rows, name)?, &DataType::Int64)?.as_primitive::<Int64Type>().clone()) };
         let (event_time, kafka_time) = (micros("event_time")?, micros("kafka_timestamp")?);
         let flag = column(rows, "flag_check")?.as_string::<i32>();
         let score = column(rows, "dqx_quality_score")?.as_primitive::<Float64Type>();
@@ -136,7 +139,11 @@ impl QualityDaily {
         let ints = |get: fn(&DayQuality) -> i64| Arc::new(Int64Array::from_iter_values(days.clone().map(get))) as ArrayRef;
         let sums = Decimal128Array::from_iter_values(days.clone().map(|d| d.score_sum)).with_precision_and_scale(38, SCORE_SCALE as i8)?;
         let means: Float64Array = days.clone().map(DayQuality::mean_score).collect();
-        let mut failures = ListBuilder::new(StructBuilder::from_fields(rule_struct(), 0)).with_field(Arc::new(Field::new("item", DataType::Struct(rule_struct()), true)));
+        let mut failures = ListBuilder::new(StructBuilder::from_fields(rule_struct(), 0)).with_field(Arc::new(Field::new(
+            "item",
+            DataType::Struct(rule_struct()),
+            true,
+        )));
         let mut top = ListBuilder::new(StringBuilder::new());
         for day in days.clone() {
             let ranked = day.ranked_failures();

@@ -74,7 +74,9 @@ impl Gold {
             .await?
             .ok_or_else(|| GoldError::SilverMissing { location: silver_location.clone() })?;
         let bronze_location = location(&config.bronze.table);
-        let bronze = TableReader::open(&bronze_location, storage_options.clone()).await?.ok_or(GoldError::BronzeMissing { location: bronze_location.clone() })?;
+        let bronze = TableReader::open(&bronze_location, storage_options.clone())
+            .await?
+            .ok_or(GoldError::BronzeMissing { location: bronze_location.clone() })?;
         let bronze_key = crate::silver::source_key(bronze.table_id()?, &bronze_location, &config.bronze.table);
         let silver_id = silver.table_id()?;
         let silver_schema = crate::silver::schemas(config).map_err(|e| GoldError::Schema(e.to_string()))?.silver;
@@ -83,7 +85,8 @@ impl Gold {
         let read_fields = silver_schema.fields().iter().filter(|f| current_schema.field_with_name(f.name()).is_ok() || f.name() == "_errors");
         let silver_read_schema = std::sync::Arc::new(Schema::new(read_fields.cloned().collect::<Vec<_>>()));
         let current = StageTable::open_or_create(&location(&config.gold.current_table), storage_options.clone(), current_schema.clone(), &[]).await?;
-        let quality = StageTable::open_or_create(&location(&config.gold.quality_daily_table), storage_options.clone(), quality::schema(), &[]).await?;
+        let quality =
+            StageTable::open_or_create(&location(&config.gold.quality_daily_table), storage_options.clone(), quality::schema(), &[]).await?;
         let gold = &config.gold;
         let aggregate_tables = [&gold.order_status_table, &gold.product_sales_table, &gold.vendor_spend_table];
         let aggregates = AGGREGATES.iter().zip(aggregate_tables).map(|(aggregate, table)| (*aggregate, location(table), None)).collect();

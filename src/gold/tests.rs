@@ -53,7 +53,10 @@ fn silver_rows(rows: &[(&str, i32, &str, i64, i64, bool)]) -> RecordBatch {
 }
 
 fn statuses(batch: &RecordBatch) -> Vec<(String, i32, String, i64)> {
-    let (orders, lines) = (batch.column_by_name("order_id").unwrap().as_string::<i32>(), batch.column_by_name("line_number").unwrap().as_primitive::<arrow::datatypes::Int32Type>());
+    let (orders, lines) = (
+        batch.column_by_name("order_id").unwrap().as_string::<i32>(),
+        batch.column_by_name("line_number").unwrap().as_primitive::<arrow::datatypes::Int32Type>(),
+    );
     let status = batch.column_by_name("order_status").unwrap().as_string::<i32>();
     let events = batch.column_by_name(EVENTS).unwrap().as_primitive::<Int64Type>();
     (0..batch.num_rows()).map(|i| (orders.value(i).to_owned(), lines.value(i), status.value(i).to_owned(), events.value(i))).collect()
@@ -130,7 +133,11 @@ fn the_shipped_aggregates_are_valid_sql_over_the_purchase_order_schema() {
         let rows = runtime.block_on(aggregate.evaluate(&current)).unwrap_or_else(|e| panic!("{}: {e}", aggregate.name));
         assert_eq!(rows.num_rows(), 0);
         for field in rows.schema().fields() {
-            assert!(!matches!(field.data_type(), DataType::UInt64 | DataType::UInt32 | DataType::Timestamp(TimeUnit::Nanosecond, _)), "{}: {field:?} cannot go to Delta", aggregate.name);
+            assert!(
+                !matches!(field.data_type(), DataType::UInt64 | DataType::UInt32 | DataType::Timestamp(TimeUnit::Nanosecond, _)),
+                "{}: {field:?} cannot go to Delta",
+                aggregate.name
+            );
         }
     }
 }

@@ -55,15 +55,9 @@ pub enum ProduceError {
 
 /// Runs the producer until its count or duration is reached or `cancel` fires. `rate_updates`
 /// carries rate changes (SIGHUP reloads) while it runs.
-pub async fn run(
-    config: &Config,
-    cancel: CancellationToken,
-    rate_updates: watch::Receiver<u32>,
-) -> Result<ProduceSummary, ProduceError> {
+pub async fn run(config: &Config, cancel: CancellationToken, rate_updates: watch::Receiver<u32>) -> Result<ProduceSummary, ProduceError> {
     let settings = &config.producer;
-    let entry = SchemaCatalog::embedded()
-        .by_version(config.schema.version)
-        .ok_or(ProduceError::UnknownVersion { version: config.schema.version })?;
+    let entry = SchemaCatalog::embedded().by_version(config.schema.version).ok_or(ProduceError::UnknownVersion { version: config.schema.version })?;
     let seed = settings.seed.unwrap_or_else(rand::random);
     let generator = Generator::new(&GeneratorSettings {
         seed,
@@ -73,8 +67,7 @@ pub async fn run(
         time_scale: settings.time_scale,
     });
     let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-    let mut source_settings =
-        SourceSettings { count: settings.count, duration: settings.duration, rate_updates, encoder: None };
+    let mut source_settings = SourceSettings { count: settings.count, duration: settings.duration, rate_updates, encoder: None };
     let mut run = RunDescription {
         output: settings.output.to_string(),
         topic: config.kafka.topic.clone(),

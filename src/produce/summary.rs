@@ -85,11 +85,7 @@ impl DeliveryStats {
     fn latency_ms(&self) -> Option<LatencySummary> {
         let histogram = self.latency_micros.as_ref().filter(|h| !h.is_empty())?;
         let ms = |micros: u64| micros as f64 / 1000.0;
-        Some(LatencySummary {
-            p50: ms(histogram.value_at_quantile(0.50)),
-            p99: ms(histogram.value_at_quantile(0.99)),
-            max: ms(histogram.max()),
-        })
+        Some(LatencySummary { p50: ms(histogram.value_at_quantile(0.50)), p99: ms(histogram.value_at_quantile(0.99)), max: ms(histogram.max()) })
     }
 
     pub fn elapsed(&self) -> Duration {

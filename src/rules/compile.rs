@@ -115,7 +115,9 @@ fn body(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, String)> {
         "is_not_empty" => fixed(format!("{as_text} = ''"), format!("Column '{column}' value is empty")),
         "is_empty" => fixed(format!("{as_text} <> ''"), format!("Column '{column}' value is not empty")),
         "is_not_null_and_not_empty" => fixed(format!("{trimmed} IS NULL OR {as_text} = ''"), format!("Column '{column}' value is null or empty")),
-        "is_null_or_empty" => fixed(format!("{trimmed} IS NOT NULL AND {as_text} <> ''"), format!("Column '{column}' value is not null and not empty")),
+        "is_null_or_empty" => {
+            fixed(format!("{trimmed} IS NOT NULL AND {as_text} <> ''"), format!("Column '{column}' value is not null and not empty"))
+        }
         "is_in_list" | "is_not_null_and_is_in_list" | "is_not_in_list" => in_list(rule, planner, &c),
         "sql_expression" => sql_expression(rule, planner),
         "is_equal_to" | "is_not_equal_to" => equality(rule, planner, &c),
@@ -164,11 +166,8 @@ fn sql_expression(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, St
     planner.boolean(expression).map_err(arg_error(field))?;
     let negate = rule.flag("negate", false);
     let condition_sql = if negate { format!("({expression})") } else { format!("NOT ({expression})") };
-    let default_message = if negate {
-        format!("Value is matching expression: ~({expression})")
-    } else {
-        format!("Value is not matching expression: {expression}")
-    };
+    let default_message =
+        if negate { format!("Value is matching expression: ~({expression})") } else { format!("Value is not matching expression: {expression}") };
     let message = rule.text("msg").map_or(default_message, str::to_owned);
     Ok((condition(planner, &condition_sql, field)?, vec![Part::Text(message)]))
 }
@@ -176,12 +175,8 @@ fn sql_expression(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, St
 fn comparison(rule: &Rule, planner: &SqlPlanner, c: &str, operator: &str, wording: &str) -> Result<Body, (String, String)> {
     let limit = limit_sql(rule.arg("limit").unwrap_or(&Value::Null));
     let limit_expr = expr(planner, &limit, "check.arguments.limit")?;
-    let message = vec![
-        text("Value '"),
-        value_part(planner, c)?,
-        Part::Text(format!("' in Column '{}' {wording}", rule.column())),
-        Part::Value(limit_expr),
-    ];
+    let message =
+        vec![text("Value '"), value_part(planner, c)?, Part::Text(format!("' in Column '{}' {wording}", rule.column())), Part::Value(limit_expr)];
     Ok((condition(planner, &format!("{c} {operator} ({limit})"), "check.arguments.limit")?, message))
 }
 
@@ -203,7 +198,8 @@ fn equality(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String,
     };
     let condition_sql = if equal { matches } else { format!("NOT {matches}") };
     let wording = if equal { "is equal to value: " } else { "is not equal to value: " };
-    let message = vec![text("Value '"), value_part(planner, c)?, Part::Text(format!("' in Column '{}' {wording}", rule.column())), Part::Value(value_expr)];
+    let message =
+        vec![text("Value '"), value_part(planner, c)?, Part::Text(format!("' in Column '{}' {wording}", rule.column())), Part::Value(value_expr)];
     Ok((condition(planner, &condition_sql, "check.arguments.value")?, message))
 }
 

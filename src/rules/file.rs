@@ -39,7 +39,8 @@ pub fn apply_file(rules: &RuleSet, input: &str, output: &str, run_id: String) ->
     };
     let run = engine.run_info(run_id);
     let properties = super::writer_properties(&batches.first().map_or_else(|| engine.output_schema(), RecordBatch::schema));
-    let mut writer = ArrowWriter::try_new(File::create(output).map_err(io(output))?, engine.output_schema(), Some(properties)).map_err(parquet_error(output))?;
+    let mut writer =
+        ArrowWriter::try_new(File::create(output).map_err(io(output))?, engine.output_schema(), Some(properties)).map_err(parquet_error(output))?;
     let mut summary = ApplySummary { rule_set_fingerprint: engine.fingerprint.clone(), ..ApplySummary::default() };
     // Checking and Parquet encoding take about as long as each other: a writer thread encodes one
     // batch while the next is checked, joined by a bounded channel (at most two batches waiting).

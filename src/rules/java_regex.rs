@@ -289,7 +289,15 @@ mod tests {
 
     #[test]
     fn what_rust_cannot_express_is_refused_with_its_name() {
-        for (pattern, named) in [("a(?=b)", "look-around"), ("(?<!a)b", "look-around"), ("(?>a)", "atomic"), ("a++", "possessive"), (r"(a)\1", "back-references"), (r"\G", r"\G"), (r"\p{InGreek}", "block")] {
+        for (pattern, named) in [
+            ("a(?=b)", "look-around"),
+            ("(?<!a)b", "look-around"),
+            ("(?>a)", "atomic"),
+            ("a++", "possessive"),
+            (r"(a)\1", "back-references"),
+            (r"\G", r"\G"),
+            (r"\p{InGreek}", "block"),
+        ] {
             let error = translate(pattern).unwrap_err();
             assert!(error.contains(named), "{pattern}: {error}");
         }
@@ -306,7 +314,8 @@ mod tests {
 
         let rules = "- criticality: error\n  check: {function: regex_match, arguments: {column: order_id, regex: '^ORD-\\d{6}$'}}\n";
         let schema = Arc::new(Schema::new(vec![Field::new("order_id", DataType::Utf8, true)]));
-        let values = StringArray::from(vec![Some("ORD-123456"), Some("ORD-123456\n"), Some("ORD-123456\n\n"), Some("ORD-١٢٣٤٥٦"), Some("ORD-123456\r"), None]);
+        let values =
+            StringArray::from(vec![Some("ORD-123456"), Some("ORD-123456\n"), Some("ORD-123456\n\n"), Some("ORD-١٢٣٤٥٦"), Some("ORD-123456\r"), None]);
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
         let engine = crate::rules::RuleSet::parse("regex.yml", rules).unwrap().compile(schema).unwrap();
         let run = crate::rules::RunInfo { run_time_micros: 0, run_id: "r".into(), rule_set_fingerprint: "fp".into() };

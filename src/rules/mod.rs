@@ -135,7 +135,11 @@ pub struct RulesEngine {
 
 impl std::fmt::Debug for RulesEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RulesEngine").field("rules", &self.rules).field("fingerprint", &self.fingerprint).field("clock_rules", &self.clock_rules).finish()
+        f.debug_struct("RulesEngine")
+            .field("rules", &self.rules)
+            .field("fingerprint", &self.fingerprint)
+            .field("clock_rules", &self.clock_rules)
+            .finish()
     }
 }
 
@@ -166,13 +170,20 @@ impl RulesEngine {
         for (index, compiled) in self.rules.iter().enumerate() {
             let rule = &compiled.rule;
             let planned = if self.clock_rules.contains(&index) {
-                compile::compile(rule, &planner).map_err(|(field, message)| RulesError::Evaluate { rule: rule.name.clone(), message: format!("{field}: {message}") })?
+                compile::compile(rule, &planner)
+                    .map_err(|(field, message)| RulesError::Evaluate { rule: rule.name.clone(), message: format!("{field}: {message}") })?
             } else {
                 compiled.clone()
             };
             rules.push(planned);
         }
-        Ok(Some(RulesEngine { rules, fingerprint: self.fingerprint.clone(), input: self.input.clone(), planner, clock_rules: self.clock_rules.clone() }))
+        Ok(Some(RulesEngine {
+            rules,
+            fingerprint: self.fingerprint.clone(),
+            input: self.input.clone(),
+            planner,
+            clock_rules: self.clock_rules.clone(),
+        }))
     }
 
     /// `batch` with the result columns appended, and the outcomes (for metrics). Clock checks

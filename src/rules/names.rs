@@ -65,7 +65,8 @@ pub fn default_name(rule: &Rule) -> String {
 
 /// A single key column's name, or Spark's `struct(a, b)` rendering of a composite key.
 fn unique_key_name(rule: &Rule) -> String {
-    let columns: Vec<&str> = rule.arg("columns").and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
+    let columns: Vec<&str> =
+        rule.arg("columns").and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
     match columns.as_slice() {
         [single] => normalize(single),
         many => normalize(&format!("struct({})", many.join(", "))),

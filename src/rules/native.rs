@@ -19,12 +19,22 @@ pub enum NativeKind {
     /// Valid when the text matches (NULL passes).
     Pattern(&'static Regex),
     Email,
-    CurrencyCode { numeric: bool, case_sensitive: bool },
-    DecimalPlaces { limit: CompiledExpr },
+    CurrencyCode {
+        numeric: bool,
+        case_sensitive: bool,
+    },
+    DecimalPlaces {
+        limit: CompiledExpr,
+    },
     /// Valid when the text parses with one of the formats (NULL passes).
-    DateTime { formats: Vec<String> },
+    DateTime {
+        formats: Vec<String>,
+    },
     /// Fails on rows whose key occurs more than once in the batch.
-    Unique { keys: Vec<CompiledExpr>, nulls_distinct: bool },
+    Unique {
+        keys: Vec<CompiledExpr>,
+        nulls_distinct: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +82,9 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
     match rule.function.name {
         "is_valid_email" => Ok((native(NativeKind::Email)?, value_message(pattern_name("EMAIL_ADDRESS"))?)),
         "is_valid_ipv4_address" => Ok((native(NativeKind::Pattern(&IPV4))?, value_message(pattern_name("IPV4_ADDRESS"))?)),
-        "is_valid_uuid" if rule.flag("strict", false) => Ok((native(NativeKind::Pattern(&UUID_STRICT))?, value_message(pattern_name("UUID_STRICT"))?)),
+        "is_valid_uuid" if rule.flag("strict", false) => {
+            Ok((native(NativeKind::Pattern(&UUID_STRICT))?, value_message(pattern_name("UUID_STRICT"))?))
+        }
         "is_valid_uuid" => Ok((native(NativeKind::Pattern(&UUID))?, value_message(pattern_name("UUID"))?)),
         "is_valid_currency_code" => {
             let format = rule.text("code_format").unwrap_or("alphabetic").to_lowercase();
@@ -98,19 +110,23 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
     }
 }
 
-fn date_time(
-    rule: &Rule,
-    c: &str,
-    value: &dyn Fn(&str) -> PlannedExpr,
-) -> Result<(Condition, Vec<Part>), (String, String)> {
+fn date_time(rule: &Rule, c: &str, value: &dyn Fn(&str) -> PlannedExpr) -> Result<(Condition, Vec<Part>), (String, String)> {
     let date_only = rule.function.name == "is_valid_date";
     let (key, what) = if date_only { ("date_format", "date") } else { ("timestamp_format", "timestamp") };
     let formats = match rule.text(key) {
         Some(spark) => vec![spark_to_chrono(spark)],
-        None => ["%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%SZ"]
-            .iter()
-            .map(|f| (*f).to_owned())
-            .collect(),
+        None => [
+            "%Y-%m-%d",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f%:z",
+            "%Y-%m-%dT%H:%M:%SZ",
+        ]
+        .iter()
+        .map(|f| (*f).to_owned())
+        .collect(),
     };
     let mut suffix = format!("' in Column '{}' is not a valid {what}", rule.column());
     if let Some(format) = rule.text(key) {
@@ -128,7 +144,8 @@ fn spark_to_chrono(spark: &str) -> String {
 }
 
 fn unique(rule: &Rule, planner: &SqlPlanner) -> Result<(Condition, Vec<Part>), (String, String)> {
-    let columns: Vec<&str> = rule.arg("columns").and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
+    let columns: Vec<&str> =
+        rule.arg("columns").and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
     let keys = columns.iter().map(|c| expr(planner, c, "check.arguments.columns")).collect::<Result<Vec<_>, _>>()?;
     let shown = if columns.len() == 1 { columns[0].to_owned() } else { format!("struct({})", columns.join(", ")) };
     let first = keys.first().cloned().ok_or_else(|| ("check.arguments.columns".to_owned(), "no columns".to_owned()))?;
@@ -229,7 +246,9 @@ mod tests {
 
     #[test]
     fn decimal_places_ignore_trailing_zeros_and_follow_exponents() {
-        for (text, places) in [("1", Some(0)), ("1.250", Some(2)), ("100e-2", Some(0)), ("1.5e-3", Some(4)), (".5", Some(1)), ("abc", None), ("NaN", None)] {
+        for (text, places) in
+            [("1", Some(0)), ("1.250", Some(2)), ("100e-2", Some(0)), ("1.5e-3", Some(4)), (".5", Some(1)), ("abc", None), ("NaN", None)]
+        {
             assert_eq!(decimal_places(text), places, "{text}");
         }
     }

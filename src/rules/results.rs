@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, ListArray, ListBuilder, MapArray, MapBuilder, MapFieldNames, StringArray,
-    StringBuilder, StructArray, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, ListArray, ListBuilder, MapArray, MapBuilder, MapFieldNames, StringArray, StringBuilder,
+    StructArray, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer};
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, TimeUnit};
@@ -217,7 +217,13 @@ fn rule_results_map(rules: &[CompiledRule], verdicts: &[Verdict], rows: usize) -
     Arc::new(MapArray::new(string_map_entry(), offsets, entries, None, false))
 }
 
-fn verdict_columns(rules: &[CompiledRule], outcomes: &[RuleOutcome], errors: &[RowFailures], warnings: &[RowFailures], run: &RunInfo) -> Vec<ArrayRef> {
+fn verdict_columns(
+    rules: &[CompiledRule],
+    outcomes: &[RuleOutcome],
+    errors: &[RowFailures],
+    warnings: &[RowFailures],
+    run: &RunInfo,
+) -> Vec<ArrayRef> {
     let rows = errors.len();
     let verdicts = verdict_matrix(rules, outcomes, rows);
     let flag = StringArray::from_iter_values(errors.iter().zip(warnings).map(|(row_errors, row_warnings)| {

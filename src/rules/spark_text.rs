@@ -4,8 +4,8 @@
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{
-    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit,
-    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt32Type, UInt64Type,
+    DataType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType, UInt32Type, UInt64Type,
 };
 
 use super::fingerprint::{plain, shortest_digits};
@@ -96,7 +96,15 @@ mod tests {
 
     #[test]
     fn doubles_print_like_java() {
-        for (value, text) in [(55862.2, "55862.2"), (50000.0, "50000.0"), (1e7, "1.0E7"), (12345678.9, "1.23456789E7"), (0.001, "0.001"), (0.0001, "1.0E-4"), (-0.5, "-0.5")] {
+        for (value, text) in [
+            (55862.2, "55862.2"),
+            (50000.0, "50000.0"),
+            (1e7, "1.0E7"),
+            (12345678.9, "1.23456789E7"),
+            (0.001, "0.001"),
+            (0.0001, "1.0E-4"),
+            (-0.5, "-0.5"),
+        ] {
             assert_eq!(java_double(value), text, "{value}");
         }
     }

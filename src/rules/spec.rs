@@ -5,7 +5,7 @@
 use serde_yaml::{Mapping, Value};
 
 use super::catalogue::{self, ArgKind, FunctionSpec};
-use super::fingerprint::{PyJson, sha256_hex, scalar_text};
+use super::fingerprint::{PyJson, scalar_text, sha256_hex};
 use super::names;
 
 /// Whether a failed check is an error (the row is quarantined) or a warning (kept, flagged).

@@ -50,7 +50,8 @@ impl RowCounts {
     }
 }
 
-const TOTALS: [&str; 8] = ["input_rows", "undecodable_rows", "error_rows", "warning_rows", "valid_rows", "silver_rows", "quarantined_rows", "dropped_rows"];
+const TOTALS: [&str; 8] =
+    ["input_rows", "undecodable_rows", "error_rows", "warning_rows", "valid_rows", "silver_rows", "quarantined_rows", "dropped_rows"];
 
 /// The table's columns. Rule columns are null on `batch` rows, totals null on `rule` rows.
 pub fn metrics_schema() -> SchemaRef {
@@ -104,7 +105,8 @@ pub fn batch_metrics(
     }
     checked.append_null();
     failed.append_null();
-    let totals = [counts.input, counts.undecodable, counts.with_errors, counts.with_warnings, counts.valid, counts.silver, counts.quarantined, counts.dropped];
+    let totals =
+        [counts.input, counts.undecodable, counts.with_errors, counts.with_warnings, counts.valid, counts.silver, counts.quarantined, counts.dropped];
     let same = |value: String| -> ArrayRef { Arc::new(arrow::array::StringArray::from(vec![value; rows])) };
     let version = |v: u64| -> ArrayRef { Arc::new(arrow::array::Int64Array::from(vec![v as i64; rows])) };
     let mut columns: Vec<ArrayRef> = vec![

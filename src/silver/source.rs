@@ -80,7 +80,11 @@ impl BronzeSource {
             files += added.len();
             bytes += added.iter().map(|file| file.size).sum::<u64>();
             let rows = self.reader.read(&added, &self.read_schema, Some((BRONZE_VERSION, version))).await;
-            batches.push(rows.map_err(|source| SilverError::BronzeVersion { location: self.location().to_owned(), version, source: Box::new(source) })?);
+            batches.push(rows.map_err(|source| SilverError::BronzeVersion {
+                location: self.location().to_owned(),
+                version,
+                source: Box::new(source),
+            })?);
             last_version = version;
         }
         let batch = concat_batches(&self.read_schema, &batches).map_err(|e| SilverError::Bronze {

@@ -125,7 +125,13 @@ struct Stage<'a> {
 }
 
 impl Stage<'_> {
-    async fn run(&mut self, source: &mut BronzeSource, tables: &mut SilverTables, target: Option<u64>, cancel: CancellationToken) -> Result<(), SilverError> {
+    async fn run(
+        &mut self,
+        source: &mut BronzeSource,
+        tables: &mut SilverTables,
+        target: Option<u64>,
+        cancel: CancellationToken,
+    ) -> Result<(), SilverError> {
         let settings = &self.config.silver;
         let limits = BatchLimits { max_versions: settings.max_batch_versions, max_bytes: settings.max_batch_bytes };
         let mut positions: Option<Positions> = None;
@@ -189,7 +195,8 @@ impl Stage<'_> {
             }
             None => (source.read(current.silver, latest, Some(limits)).await?, None),
         };
-        let span = tracing::info_span!("silver_batch", bronze_from = slice.first_version, bronze_to = slice.last_version, rows = slice.batch.num_rows());
+        let span =
+            tracing::info_span!("silver_batch", bronze_from = slice.first_version, bronze_to = slice.last_version, rows = slice.batch.num_rows());
         let mut updated = current;
         let result = self.check_and_commit(slice, tables, &mut updated, repair).instrument(span).await;
         // Commits that landed count even when a later one failed.
@@ -211,18 +218,29 @@ impl Stage<'_> {
             }),
             Some(_) => Ok(()),
             None => {
-                tracing::warn!(batch_end = end, "the half-committed batch has no record of how it was checked (written by an earlier version): checking it with the configured rules");
+                tracing::warn!(
+                    batch_end = end,
+                    "the half-committed batch has no record of how it was checked (written by an earlier version): checking it with the configured rules"
+                );
                 Ok(())
             }
         }
     }
 
     /// Checks and commits one batch; `repair` is how a half-committed batch was first checked.
-    async fn check_and_commit(&mut self, slice: BronzeSlice, tables: &mut SilverTables, positions: &mut Positions, repair: Option<BatchRecord>) -> Result<(), SilverError> {
+    async fn check_and_commit(
+        &mut self,
+        slice: BronzeSlice,
+        tables: &mut SilverTables,
+        positions: &mut Positions,
+        repair: Option<BatchRecord>,
+    ) -> Result<(), SilverError> {
         let started = std::time::Instant::now();
         let (engine, schemas, mode) = (Arc::clone(&self.engine), self.schemas.clone(), self.config.silver.mode);
         let run = match repair {
-            Some(record) => RunInfo { run_time_micros: record.run_time_micros, run_id: record.run_id, rule_set_fingerprint: engine.fingerprint.clone() },
+            Some(record) => {
+                RunInfo { run_time_micros: record.run_time_micros, run_id: record.run_id, rule_set_fingerprint: engine.fingerprint.clone() }
+            }
             None => engine.run_info(self.summary.run_id.clone()),
         };
         let record = BatchRecord {
@@ -273,7 +291,9 @@ fn record_metrics(refined: &super::refine::Refined) {
     metrics.rows("dropped", "out", counts.dropped);
     let batch = &refined.metrics;
     let column = |name: &str| batch.column_by_name(name).cloned();
-    let (Some(kinds), Some(rules), Some(criticalities), Some(failed)) = (column("kind"), column("rule_name"), column("criticality"), column("failed_rows")) else {
+    let (Some(kinds), Some(rules), Some(criticalities), Some(failed)) =
+        (column("kind"), column("rule_name"), column("criticality"), column("failed_rows"))
+    else {
         return;
     };
     let (kinds, rules, criticalities) = (kinds.as_string::<i32>(), rules.as_string::<i32>(), criticalities.as_string::<i32>());

@@ -99,12 +99,22 @@ impl SilverTables {
             table.refresh().await?;
             Ok(table.source_position(&self.source, &[]).await?.and_then(|v| u64::try_from(v).ok()))
         };
-        Ok(Positions { silver: read(&mut self.silver).await?, quarantine: read(&mut self.quarantine).await?, metrics: read(&mut self.metrics).await? })
+        Ok(Positions {
+            silver: read(&mut self.silver).await?,
+            quarantine: read(&mut self.quarantine).await?,
+            metrics: read(&mut self.metrics).await?,
+        })
     }
 
     /// Commits one batch ending at bronze version `last`, skipping the tables that hold it
     /// already; `positions` is updated as each commit lands.
-    pub async fn commit(&mut self, refined: &Refined, last: u64, record: &BatchRecord, positions: &mut Positions) -> Result<CommitReport, TableError> {
+    pub async fn commit(
+        &mut self,
+        refined: &Refined,
+        last: u64,
+        record: &BatchRecord,
+        positions: &mut Positions,
+    ) -> Result<CommitReport, TableError> {
         let txn = [(self.source.app_id(), last as i64)];
         let metadata = serde_json::to_value(record).ok().map(|value| (BATCH_RECORD.to_owned(), value));
         let holds = |position: Option<u64>| position.is_some_and(|p| p >= last);

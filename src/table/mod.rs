@@ -38,11 +38,15 @@ pub enum TableError {
     Read { location: String, message: String },
     #[error("cannot read data file {file} of the Delta table at {location}: {message}")]
     ReadFile { location: String, file: String, message: String },
-    #[error("data file {file} of the Delta table at {location} is gone (vacuumed or deleted by hand) although the log still lists it: its rows cannot be read")]
+    #[error(
+        "data file {file} of the Delta table at {location} is gone (vacuumed or deleted by hand) although the log still lists it: its rows cannot be read"
+    )]
     FileGone { location: String, file: String },
     #[error("data file {file} of the Delta table at {location} cannot be decoded: {message}")]
     BadFile { location: String, file: String, message: String },
-    #[error("the log entry of version {version} of the Delta table at {location} is gone (log retention cleaned it up): the versions after the position recorded cannot be read incrementally")]
+    #[error(
+        "the log entry of version {version} of the Delta table at {location} is gone (log retention cleaned it up): the versions after the position recorded cannot be read incrementally"
+    )]
     LogEntryGone { location: String, version: u64 },
     #[error(
         "the table at {location} has no position in its source {source_location} (app id `{app_id}`) but holds {found}: it was filled from another table (the source was recreated, or the lake mixes tables of two pipelines). Resuming would append the whole source again, so the stage stops. To rebuild it from this source, move the table (and the tables downstream of it) aside; medallion creates them anew"
@@ -148,8 +152,7 @@ impl StageTable {
     fn check_schema(&self) -> Result<(), TableError> {
         let snapshot = self.table.snapshot().map_err(|source| TableError::Open { location: self.location.clone(), source: Box::new(source) })?;
         let existing: Vec<String> = snapshot.schema().fields().map(|f| f.name().clone()).collect();
-        let missing: Vec<&str> =
-            self.schema.fields().iter().map(|f| f.name().as_str()).filter(|name| !existing.iter().any(|e| e == name)).collect();
+        let missing: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).filter(|name| !existing.iter().any(|e| e == name)).collect();
         if missing.is_empty() {
             Ok(())
         } else {
@@ -243,11 +246,7 @@ impl StageTable {
         })
         .await
         .map_err(write_error)?;
-        let info = CommitInfo {
-            version: 0,
-            files: adds.len() as u64,
-            bytes: adds.iter().map(|add| u64::try_from(add.size).unwrap_or(0)).sum(),
-        };
+        let info = CommitInfo { version: 0, files: adds.len() as u64, bytes: adds.iter().map(|add| u64::try_from(add.size).unwrap_or(0)).sum() };
         let label = crate::telemetry::TableLabel { table: self.location.clone() };
         for add in &adds {
             crate::telemetry::metrics().file_bytes.get_or_create(&label).observe(add.size as f64);
@@ -261,10 +260,7 @@ impl StageTable {
         let partition_by = Some(snapshot.metadata().partition_columns().to_vec()).filter(|p| !p.is_empty());
         let operation = DeltaOperation::Write { mode, partition_by, predicate: None };
         let properties = CommitProperties::default().with_application_transactions(transactions).with_metadata(metadata);
-        let committed = CommitBuilder::from(properties)
-            .with_actions(actions)
-            .build(Some(snapshot), self.table.log_store(), operation)
-            .await;
+        let committed = CommitBuilder::from(properties).with_actions(actions).build(Some(snapshot), self.table.log_store(), operation).await;
         let version = match committed {
             Ok(finalized) => finalized.version(),
             Err(DeltaTableError::Transaction { source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction) }) => {

@@ -91,7 +91,8 @@ pub(crate) async fn resolve(target: &DeltaTable, location: &str, source: &Source
     }
     let is_sibling = |app_id: &str| siblings.iter().any(|s| s.matches(app_id));
     let owned_by_sibling = recent.iter().any(|(app_id, _)| is_sibling(app_id));
-    let foreign: Vec<String> = recent.into_iter().map(|(app_id, _)| app_id).filter(|app_id| source.is_same_stage(app_id) && !is_sibling(app_id)).collect();
+    let foreign: Vec<String> =
+        recent.into_iter().map(|(app_id, _)| app_id).filter(|app_id| source.is_same_stage(app_id) && !is_sibling(app_id)).collect();
     let has_rows = snapshot.log_data().into_iter().next().is_some();
     if foreign.is_empty() && (owned_by_sibling || !has_rows) {
         return Ok(None);
@@ -132,10 +133,20 @@ mod tests {
     fn legacy_ids_are_recognised_by_the_source_table_path_under_any_root() {
         let key = SourceKey::new("silver", "0b6c".into(), "/srv/lake/bronze/purchase_order_items", "bronze/purchase_order_items");
         assert_eq!(key.app_id(), "silver:0b6c");
-        for legacy in ["silver:lake/bronze/purchase_order_items", "silver:/srv/lake/bronze/purchase_order_items/", "silver:file:///srv/lake/bronze/purchase_order_items", "silver:az://c/lake/bronze/purchase_order_items"] {
+        for legacy in [
+            "silver:lake/bronze/purchase_order_items",
+            "silver:/srv/lake/bronze/purchase_order_items/",
+            "silver:file:///srv/lake/bronze/purchase_order_items",
+            "silver:az://c/lake/bronze/purchase_order_items",
+        ] {
             assert!(key.is_legacy_app_id(legacy), "{legacy}");
         }
-        for other in ["silver:0b6c", "silver:/srv/lake/bronze/purchase_order_items_v2", "gold:/srv/lake/bronze/purchase_order_items", "silverx:/a/bronze/purchase_order_items"] {
+        for other in [
+            "silver:0b6c",
+            "silver:/srv/lake/bronze/purchase_order_items_v2",
+            "gold:/srv/lake/bronze/purchase_order_items",
+            "silverx:/a/bronze/purchase_order_items",
+        ] {
             assert!(!key.is_legacy_app_id(other), "{other}");
         }
         assert!(key.is_same_stage("silver:1234") && !key.is_same_stage("silverx:1234"));
