@@ -135,7 +135,8 @@ const CLOCK_RULES: &str =
 /// metrics commits: every table committed through the stage's own code, then silver's commit
 /// taken back (its log entry removed, as if it never happened).
 async fn half_commit_as_of_2020(lake: &Lake, rules_path: &std::path::Path) -> i64 {
-    use medallion::silver::{BatchRecord, Positions, SilverTables, metrics_schema, source_key};
+    use medallion::silver::{BatchRecord, Positions, SilverTables, metrics_schema};
+    use medallion::table::SourceKey;
     let rules = medallion::rules::RuleSet::load(rules_path.to_str().unwrap()).unwrap();
     let in_2020 = chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z").unwrap().timestamp_micros();
     let run = run_info("the-run-that-crashed", in_2020, &rules);
@@ -143,7 +144,7 @@ async fn half_commit_as_of_2020(lake: &Lake, rules_path: &std::path::Path) -> i6
     assert!(refined.silver.num_rows() == 0 && refined.quarantine.num_rows() > 0, "as of 2020 every row is in the future");
     let locations = [lake.table(SILVER), lake.table(QUARANTINE), lake.table(METRICS)];
     let schemas = [schemas.silver.clone(), schemas.quarantine.clone(), metrics_schema()];
-    let key = source_key(bronze_id, &lake.table(BRONZE), BRONZE);
+    let key = SourceKey::silver(bronze_id, &lake.table(BRONZE), BRONZE);
     let mut tables = SilverTables::open([&locations[0], &locations[1], &locations[2]], HashMap::new(), schemas, key).await.unwrap();
     let record =
         BatchRecord { run_id: run.run_id.clone(), run_time_micros: in_2020, rule_set_fingerprint: rules.fingerprint.clone(), mode: "split".into() };

@@ -60,7 +60,9 @@ fn positions(batch: &RecordBatch) -> Vec<(i32, i64)> {
 
 /// Rule name → rows whose `column` (`_errors` or `_warnings`) lists it.
 fn failures_by_rule(batch: &RecordBatch, column: &str, into: &mut BTreeMap<String, i64>) {
-    let Some(lists) = batch.column_by_name(column) else { return };
+    let Some(lists) = batch.column_by_name(column) else {
+        return;
+    };
     let lists = lists.as_list::<i32>();
     for row in 0..lists.len() {
         if lists.is_valid(row) {
@@ -219,7 +221,8 @@ fn a_half_committed_batch_is_finished_not_repeated() {
 
 /// Does what a silver run killed between its metrics and silver commits leaves behind.
 async fn commit_all_but_silver(lake: &Lake) {
-    use medallion::silver::{BronzeSource, SilverSchemas, metrics_schema, refine, source_key};
+    use medallion::silver::{BronzeSource, SilverSchemas, metrics_schema, refine};
+    use medallion::table::SourceKey;
     let config = medallion::config::Config::default();
     let decoder = medallion::bronze::DecoderFactory::from_config(&config).decoder().unwrap();
     let schemas = SilverSchemas::from_bronze(&medallion::bronze::BronzeBatchBuilder::new(decoder).unwrap().schema()).unwrap();
@@ -230,7 +233,7 @@ async fn commit_all_but_silver(lake: &Lake) {
     let slice = source.read(None, last, None).await.unwrap();
     let run = engine.run_info("crashed-run".to_owned());
     let refined = refine(&engine, &schemas, &slice.batch, config.silver.mode, &run, slice.first_version..=slice.last_version).unwrap();
-    let txn = [(source_key(source.table_id().unwrap(), &lake.bronze(), "bronze/purchase_order_items").app_id(), last as i64)];
+    let txn = [(SourceKey::silver(source.table_id().unwrap(), &lake.bronze(), "bronze/purchase_order_items").app_id(), last as i64)];
     for (table, schema, batch) in [(QUARANTINE, schemas.quarantine.clone(), &refined.quarantine), (METRICS, metrics_schema(), &refined.metrics)] {
         let mut table = medallion::table::StageTable::open_or_create(&lake.table(table), HashMap::new(), schema, &[]).await.unwrap();
         table.append(std::slice::from_ref(batch), &txn).await.unwrap();

@@ -9,6 +9,7 @@
 mod bronze;
 mod gold;
 mod kafka;
+mod maintenance;
 mod producer;
 mod secret;
 mod silver;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use bronze::{BronzeConfig, OffsetResetPolicy};
 pub use gold::GoldConfig;
 pub use kafka::{ClientRole, KafkaConfig, Profile};
+pub use maintenance::MaintenanceConfig;
 pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
 pub use silver::{SilverConfig, SilverMode};
@@ -59,6 +61,9 @@ pub struct Config {
     pub silver: SilverConfig,
     /// The current-state and gold tables (`medallion gold`).
     pub gold: GoldConfig,
+    /// Checkpoints, log cleanup, compaction and VACUUM of every table (`medallion maintain`,
+    /// and each stage for its own tables while it runs).
+    pub maintenance: MaintenanceConfig,
     /// Serve Prometheus metrics on `http://ADDR/metrics` (e.g. `127.0.0.1:9898`) while
     /// bronze, silver, gold or run work. Off when unset.
     pub metrics_addr: Option<std::net::SocketAddr>,

@@ -57,6 +57,7 @@ impl Config {
         if self.lake.root.trim().is_empty() {
             problems.push("lake.root: must not be empty (set it, or MEDALLION_LAKE)".to_owned());
         }
+        problems.extend(self.maintenance.problems());
         problems
     }
 
@@ -177,7 +178,9 @@ pub(super) fn describe_figment_error(error: &figment::Error) -> String {
 /// A semantic problem (`key.path: message`) with where its key's value came from, when the
 /// layers know it (a file and line, or the environment).
 pub(super) fn with_origin(figment: &figment::Figment, problem: String) -> String {
-    let Some((keys, _)) = problem.split_once(": ") else { return problem };
+    let Some((keys, _)) = problem.split_once(": ") else {
+        return problem;
+    };
     // The first key named, up to any list index (`schema.static_ids[1].file` → `schema.static_ids`).
     let key = keys.split(", ").next().unwrap_or(keys);
     let key = key.split('[').next().unwrap_or(key);
@@ -198,7 +201,9 @@ fn describe_kind(kind: &figment::error::Kind) -> String {
     match kind {
         Kind::UnknownField(field, expected) => format!("unknown key `{field}`; the keys here are {}", expected.join(", ")),
         Kind::UnknownVariant(value, expected) => format!("unknown value `{value}`; expected one of {}", expected.join(", ")),
-        Kind::InvalidType(actual, expected) => format!("found {actual}, expected {}", in_words(expected)),
+        Kind::InvalidType(actual, expected) => {
+            format!("found {actual}, expected {}", in_words(expected))
+        }
         other => other.to_string(),
     }
 }
@@ -206,7 +211,9 @@ fn describe_kind(kind: &figment::error::Kind) -> String {
 /// ` (in FILE, line N)` for a value from a file, ` (in `MEDALLION_` environment variable(s))` for
 /// the environment; empty for built-in defaults and flags.
 fn origin(metadata: Option<&figment::Metadata>, path: &[String]) -> String {
-    let Some(metadata) = metadata else { return String::new() };
+    let Some(metadata) = metadata else {
+        return String::new();
+    };
     match &metadata.source {
         Some(figment::Source::File(file)) => {
             let line = std::fs::read_to_string(file).ok().and_then(|text| key_line(&text, path));
@@ -244,7 +251,9 @@ pub(super) fn key_line(text: &str, path: &[String]) -> Option<usize> {
                 break;
             }
         }
-        let Some((index, indent)) = matched else { break };
+        let Some((index, indent)) = matched else {
+            break;
+        };
         (found, start, parent_indent) = (Some(index + 1), index + 1, Some(indent));
     }
     found

@@ -22,18 +22,7 @@ pub use current::{CurrentSpec, EVENTS, FIRST_EVENT_TIME};
 pub use quality::{DayQuality, QualityDaily, schema as quality_daily_schema};
 pub use refresh::{Gold, GoldSummary, TableRefresh, run};
 
-use crate::table::{SourceKey, TableError};
-
-/// How the current table records its position in silver: `txn` app id `current:<silver id>`.
-pub fn current_source_key(silver_id: String, silver_location: &str, silver_table: &str) -> SourceKey {
-    SourceKey::new("current", silver_id, silver_location, silver_table)
-}
-
-/// How the gold tables record their position in a source table (silver, and quarantine for
-/// `quality_daily`): `txn` app id `gold:<source id>`.
-pub fn gold_source_key(source_id: String, source_location: &str, source_table: &str) -> SourceKey {
-    SourceKey::new("gold", source_id, source_location, source_table)
-}
+use crate::table::TableError;
 
 /// Why a gold refresh failed. Each variant names the table.
 #[derive(Debug, thiserror::Error)]

@@ -7,10 +7,10 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
 use tokio_util::sync::CancellationToken;
 
+use super::GoldError;
 use super::aggregate::{AGGREGATES, Aggregate};
 use super::current::CurrentSpec;
 use super::quality::{self, QualityDaily};
-use super::{GoldError, current_source_key, gold_source_key};
 use crate::config::Config;
 use crate::table::{DataFile, SourceKey, StageTable, TableReader};
 
@@ -77,7 +77,7 @@ impl Gold {
         let bronze = TableReader::open(&bronze_location, storage_options.clone())
             .await?
             .ok_or(GoldError::BronzeMissing { location: bronze_location.clone() })?;
-        let bronze_key = crate::silver::source_key(bronze.table_id()?, &bronze_location, &config.bronze.table);
+        let bronze_key = SourceKey::silver(bronze.table_id()?, &bronze_location, &config.bronze.table);
         let silver_id = silver.table_id()?;
         let silver_schema = crate::silver::schemas(config).map_err(|e| GoldError::Schema(e.to_string()))?.silver;
         let spec = CurrentSpec::purchase_orders();
@@ -91,8 +91,8 @@ impl Gold {
         let aggregate_tables = [&gold.order_status_table, &gold.product_sales_table, &gold.vendor_spend_table];
         let aggregates = AGGREGATES.iter().zip(aggregate_tables).map(|(aggregate, table)| (*aggregate, location(table), None)).collect();
         Ok(Self {
-            current_key: current_source_key(silver_id.clone(), &silver_location, &config.silver.table),
-            gold_key: gold_source_key(silver_id, &silver_location, &config.silver.table),
+            current_key: SourceKey::current(silver_id.clone(), &silver_location, &config.silver.table),
+            gold_key: SourceKey::gold(silver_id, &silver_location, &config.silver.table),
             bronze_key,
             quarantine_location: location(&config.silver.quarantine_table),
             quarantine_table: config.silver.quarantine_table.clone(),
@@ -217,7 +217,9 @@ impl Gold {
     /// Quarantine files added after version `after` by batches silver has finished (quarantine
     /// commits before silver, so its newest batch may not be final yet), and the last such version.
     async fn final_quarantine_files(&mut self, after: Option<u64>, bronze_position: Option<i64>) -> Result<(Vec<DataFile>, Option<u64>), GoldError> {
-        let Some((quarantine, _)) = self.quarantine.as_mut() else { return Ok((Vec::new(), after)) };
+        let Some((quarantine, _)) = self.quarantine.as_mut() else {
+            return Ok((Vec::new(), after));
+        };
         let latest = quarantine.refresh().await?;
         let (mut files, mut last) = (Vec::new(), after);
         for version in after.map_or(0, |v| v + 1)..=latest {
@@ -239,7 +241,7 @@ impl Gold {
         if self.quarantine.is_none()
             && let Some(reader) = TableReader::open(&self.quarantine_location, self.storage_options.clone()).await?
         {
-            let key = gold_source_key(reader.table_id()?, &self.quarantine_location, &self.quarantine_table);
+            let key = SourceKey::gold(reader.table_id()?, &self.quarantine_location, &self.quarantine_table);
             self.quarantine = Some((reader, key));
         }
         Ok(self.quarantine.as_ref())

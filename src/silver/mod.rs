@@ -23,7 +23,7 @@ pub use stage::{SilverStop, SilverSummary, run};
 pub use tables::{BatchRecord, Positions, SilverTables};
 
 use crate::rules::RulesError;
-use crate::table::{SourceKey, TableError};
+use crate::table::TableError;
 
 /// The rules built into medallion, used when `silver.rules` is not set.
 pub const BUILT_IN_RULES: &str = include_str!("../../rules/purchase_orders.yml");
@@ -33,13 +33,6 @@ pub fn schemas(config: &crate::config::Config) -> Result<SilverSchemas, SilverEr
     let decoder = crate::bronze::DecoderFactory::from_config(config).decoder().map_err(|e| SilverError::Schema(e.to_string()))?;
     let bronze_schema = crate::bronze::BronzeBatchBuilder::new(decoder).map_err(|e| SilverError::Schema(e.to_string()))?.schema();
     SilverSchemas::from_bronze(&bronze_schema)
-}
-
-/// How silver, quarantine and metrics record their position in bronze: `txn` app id
-/// `silver:<bronze metaData.id>` (see [`SourceKey`]). `bronze_table` is bronze's path under the
-/// lake root.
-pub fn source_key(bronze_id: String, bronze_location: &str, bronze_table: &str) -> SourceKey {
-    SourceKey::new("silver", bronze_id, bronze_location, bronze_table)
 }
 
 /// Why the silver stage stopped with a failure. Each variant names the table, file or row.

@@ -11,9 +11,10 @@ use super::metrics::{RowCounts, metrics_schema};
 use super::refine::{SilverSchemas, refine};
 use super::source::{BatchLimits, BronzeSlice, BronzeSource};
 use super::tables::{BatchRecord, Positions, SilverTables};
-use super::{BUILT_IN_RULES, SilverError, source_key};
+use super::{BUILT_IN_RULES, SilverError};
 use crate::config::Config;
 use crate::rules::{RuleSet, RulesEngine, RunInfo};
+use crate::table::SourceKey;
 
 /// Why the stage stopped (successfully).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -66,7 +67,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         [&locations[0], &locations[1], &locations[2]],
         config.lake.storage_options(),
         [schemas.silver.clone(), schemas.quarantine.clone(), metrics_schema()],
-        source_key(source.table_id()?, &bronze_location, &config.bronze.table),
+        SourceKey::silver(source.table_id()?, &bronze_location, &config.bronze.table),
     )
     .await?;
     let target = if until_caught_up { Some(source.latest_version().await?) } else { None };

@@ -12,8 +12,12 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 
+mod maintain;
+mod positions;
+mod ranged;
 mod reader;
 mod source;
+pub use maintain::MaintenanceReport;
 pub use reader::{DataFile, TableReader, VersionEntry};
 pub use source::SourceKey;
 
@@ -48,6 +52,8 @@ pub enum TableError {
         "the log entry of version {version} of the Delta table at {location} is gone (log retention cleaned it up): the versions after the position recorded cannot be read incrementally"
     )]
     LogEntryGone { location: String, version: u64 },
+    #[error("cannot maintain the Delta table at {location}: {message}")]
+    Maintain { location: String, message: String },
     #[error(
         "the table at {location} has no position in its source {source_location} (app id `{app_id}`) but holds {found}: it was filled from another table (the source was recreated, or the lake mixes tables of two pipelines). Resuming would append the whole source again, so the stage stops. To rebuild it from this source, move the table (and the tables downstream of it) aside; medallion creates them anew"
     )]
@@ -65,7 +71,7 @@ impl TableError {
         match self {
             Self::Write { source, .. } | Self::Positions { source, .. } | Self::Open { source, .. } => is_storage_error(source.as_ref()),
             // A reader sees storage, or a log being written: both are worth another look.
-            Self::Read { .. } | Self::ReadFile { .. } | Self::Conflict { .. } => true,
+            Self::Read { .. } | Self::ReadFile { .. } | Self::Conflict { .. } | Self::Maintain { .. } => true,
             _ => false,
         }
     }
@@ -105,6 +111,7 @@ pub struct StageTable {
     schema: SchemaRef,
     /// Parquet settings for this table's files (deltalake's defaults when None).
     writer_properties: Option<parquet::file::properties::WriterProperties>,
+    positions: positions::PositionCache,
 }
 
 impl StageTable {
@@ -144,7 +151,7 @@ impl StageTable {
                 Err(_) => deltalake::open_table_with_storage_options(url, storage_options).await.map_err(open_error)?,
             }
         };
-        let this = Self { table, location: location.to_owned(), schema, writer_properties: None };
+        let this = Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default() };
         this.check_schema()?;
         Ok(this)
     }
@@ -181,15 +188,14 @@ impl StageTable {
 
     /// The position recorded under `app_id`, as of the last load or refresh.
     pub async fn position(&self, app_id: &str) -> Result<Option<i64>, TableError> {
-        let positions_error = |source| TableError::Positions { location: self.location.clone(), source: Box::new(source) };
-        let snapshot = self.table.snapshot().map_err(positions_error)?;
-        snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(positions_error)
+        self.positions.lookup(&self.table, &self.location, app_id).await
     }
 
     /// The position recorded for `source`, as of the last load or refresh (see [`SourceKey`]).
     /// `siblings` are the table's other sources, when it has several.
     pub async fn source_position(&self, source: &SourceKey, siblings: &[SourceKey]) -> Result<Option<i64>, TableError> {
-        source::resolve(&self.table, &self.location, source, siblings).await
+        let direct = self.position(&source.app_id()).await?;
+        source::resolve(&self.table, &self.location, source, siblings, direct).await
     }
 
     /// The table's `metaData.id`: what other tables key their positions in it by.
@@ -259,7 +265,7 @@ impl StageTable {
         }
         let partition_by = Some(snapshot.metadata().partition_columns().to_vec()).filter(|p| !p.is_empty());
         let operation = DeltaOperation::Write { mode, partition_by, predicate: None };
-        let properties = CommitProperties::default().with_application_transactions(transactions).with_metadata(metadata);
+        let properties = without_upkeep().with_application_transactions(transactions).with_metadata(metadata);
         let committed = CommitBuilder::from(properties).with_actions(actions).build(Some(snapshot), self.table.log_store(), operation).await;
         let version = match committed {
             Ok(finalized) => finalized.version(),
@@ -272,10 +278,18 @@ impl StageTable {
             }
             Err(source) => return Err(write_error(source)),
         };
+        self.positions.committed(version, positions);
         self.table.update_state().await.map_err(write_error)?;
         crate::telemetry::metrics().commit_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         Ok(CommitInfo { version, ..info })
     }
+}
+
+/// Commit properties without delta-rs's post-commit upkeep: its expired-log cleanup lists the
+/// whole `_delta_log` after every commit, and its checkpoint makes every hundredth commit slow.
+/// Each stage checkpoints and cleans up its tables itself, between commits (see `maintain`).
+pub(crate) fn without_upkeep() -> CommitProperties {
+    CommitProperties::default().with_create_checkpoint(false).with_cleanup_expired_logs(Some(false))
 }
 
 /// Runs `work` (Parquet encoding: CPU-bound, up to hundreds of milliseconds) without holding an

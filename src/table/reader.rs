@@ -8,14 +8,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, new_null_array};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_array};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::SchemaRef;
 use deltalake::kernel::Action;
 use deltalake::{DeltaTable, ObjectStore, Path};
+use futures::StreamExt;
 use object_store::ObjectStoreExt;
+use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::TableError;
 
@@ -25,6 +26,8 @@ pub struct DataFile {
     /// Relative to the table root, URL-encoded as in the log.
     pub path: String,
     pub size: u64,
+    /// The values of the table's partition columns for the file's rows (kept in the log).
+    pub partition_values: HashMap<String, Option<String>>,
 }
 
 /// What one commit of the log holds that readers care about.
@@ -64,6 +67,7 @@ impl VersionEntry {
 pub struct TableReader {
     table: DeltaTable,
     location: String,
+    positions: super::positions::PositionCache,
 }
 
 impl TableReader {
@@ -75,7 +79,7 @@ impl TableReader {
             return Ok(None);
         }
         match deltalake::open_table_with_storage_options(url, storage_options).await {
-            Ok(table) => Ok(Some(Self { table, location: location.to_owned() })),
+            Ok(table) => Ok(Some(Self { table, location: location.to_owned(), positions: Default::default() })),
             Err(deltalake::DeltaTableError::NotATable(_)) => Ok(None),
             Err(other) => Err(read_error(other)),
         }
@@ -102,14 +106,14 @@ impl TableReader {
 
     /// The position recorded under `app_id` as of the loaded version.
     pub async fn position(&self, app_id: &str) -> Result<Option<i64>, TableError> {
-        let snapshot = self.table.snapshot().map_err(|e| self.error(e.to_string()))?;
-        snapshot.transaction_version(self.table.log_store().as_ref(), app_id).await.map_err(|e| self.error(e.to_string()))
+        self.positions.lookup(&self.table, &self.location, app_id).await
     }
 
     /// The position recorded for `source` as of the loaded version (see [`super::SourceKey`]).
     /// `siblings` are the table's other sources, when it has several.
     pub async fn source_position(&self, source: &super::SourceKey, siblings: &[super::SourceKey]) -> Result<Option<i64>, TableError> {
-        super::source::resolve(&self.table, &self.location, source, siblings).await
+        let direct = self.position(&source.app_id()).await?;
+        super::source::resolve(&self.table, &self.location, source, siblings, direct).await
     }
 
     /// The table's `metaData.id`: what other tables key their positions in it by.
@@ -134,7 +138,10 @@ impl TableReader {
         Ok(snapshot
             .log_data()
             .into_iter()
-            .map(|file| (DataFile { path: file.path().to_string(), size: u64::try_from(file.size()).unwrap_or(0) }, file.num_records()))
+            .map(|file| {
+                let path = file.path().to_string();
+                (DataFile { path, size: u64::try_from(file.size()).unwrap_or(0), partition_values: file.partition_values_map() }, file.num_records())
+            })
             .collect())
     }
 
@@ -167,26 +174,60 @@ impl TableReader {
         schema: &SchemaRef,
         version_column: Option<(&str, u64)>,
     ) -> Result<Vec<RecordBatch>, TableError> {
+        read_data_file(store, &self.location, file, schema, &Filled { version_column, partition_values: &file.partition_values }).await
+    }
+}
+
+/// Columns a data file does not hold but its rows have: the version that added it, and the
+/// values of the table's partition columns (which Delta keeps in the log, not in the file).
+pub(super) struct Filled<'a> {
+    pub version_column: Option<(&'a str, u64)>,
+    pub partition_values: &'a HashMap<String, Option<String>>,
+}
+
+/// The rows of `file` of the table at `location`, as `schema` (see [`conform`]). Ranged reads:
+/// the footer, then only the column chunks `schema` names (silver never fetches bronze's raw
+/// payloads).
+pub(super) async fn read_data_file(
+    store: &Arc<dyn ObjectStore>,
+    location: &str,
+    file: &DataFile,
+    schema: &SchemaRef,
+    filled: &Filled<'_>,
+) -> Result<Vec<RecordBatch>, TableError> {
+    {
         // Storage trouble is worth another try; a file that is gone or does not decode is not.
-        let file_error = |message: String| TableError::ReadFile { location: self.location.clone(), file: file.path.clone(), message };
-        let bad_file = |message: String| TableError::BadFile { location: self.location.clone(), file: file.path.clone(), message };
+        let file_error = |message: String| TableError::ReadFile { location: location.to_owned(), file: file.path.clone(), message };
+        let bad_file = |message: String| TableError::BadFile { location: location.to_owned(), file: file.path.clone(), message };
         let fetch_error = |error: object_store::Error| match error {
-            object_store::Error::NotFound { .. } => TableError::FileGone { location: self.location.clone(), file: file.path.clone() },
+            object_store::Error::NotFound { .. } => TableError::FileGone { location: location.to_owned(), file: file.path.clone() },
             other => file_error(other.to_string()),
         };
+        // The parquet reader wraps storage errors; a missing file is told apart up front.
         let object = Path::from_url_path(&file.path).map_err(|e| bad_file(e.to_string()))?;
-        let bytes = store.get(&object).await.map_err(fetch_error)?.bytes().await.map_err(fetch_error)?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| bad_file(e.to_string()))?;
+        let size = match file.size {
+            0 => store.head(&object).await.map_err(fetch_error)?.size,
+            size => size,
+        };
+        let parquet_error = |e: parquet::errors::ParquetError| match e {
+            parquet::errors::ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
+                Ok(storage) => fetch_error(*storage),
+                Err(other) => file_error(other.to_string()),
+            },
+            other => bad_file(other.to_string()),
+        };
+        let input = super::ranged::RangedFile { store: store.clone(), path: object, size };
+        let builder = ParquetRecordBatchStreamBuilder::new(input).await.map_err(parquet_error)?;
         let wanted: Vec<usize> =
             builder.schema().fields().iter().enumerate().filter(|(_, f)| schema.field_with_name(f.name()).is_ok()).map(|(i, _)| i).collect();
         let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-        let reader = builder.with_projection(mask).with_batch_size(65_536).build().map_err(|e| bad_file(e.to_string()))?;
-        reader
-            .map(|batch| {
-                let batch = batch.map_err(|e| bad_file(e.to_string()))?;
-                conform(&batch, schema, version_column).map_err(bad_file)
-            })
-            .collect()
+        let mut stream = builder.with_projection(mask).with_batch_size(65_536).build().map_err(parquet_error)?;
+        let mut batches = Vec::new();
+        while let Some(batch) = stream.next().await {
+            let batch = batch.map_err(parquet_error)?;
+            batches.push(conform(&batch, schema, filled).map_err(bad_file)?);
+        }
+        Ok(batches)
     }
 }
 
@@ -200,7 +241,9 @@ pub(super) async fn read_entry(table: &DeltaTable, location: &str, version: u64)
     let mut entry = VersionEntry::default();
     for action in deltalake::logstore::get_actions(version, &bytes).map_err(|e| error(e.to_string()))? {
         match action {
-            Action::Add(add) if add.data_change => entry.added.push(DataFile { path: add.path, size: u64::try_from(add.size).unwrap_or(0) }),
+            Action::Add(add) if add.data_change => {
+                entry.added.push(DataFile { path: add.path, size: u64::try_from(add.size).unwrap_or(0), partition_values: add.partition_values })
+            }
             Action::Remove(remove) if remove.data_change => entry.removed += 1,
             Action::Txn(txn) => entry.positions.push((txn.app_id, txn.version)),
             Action::CommitInfo(info) => {
@@ -214,17 +257,21 @@ pub(super) async fn read_entry(table: &DeltaTable, location: &str, version: u64)
 }
 
 /// `batch` as `schema`: columns by name, cast where the file's types differ, absent nullable
-/// columns as nulls (files written before a column existed), the version column filled in.
-fn conform(batch: &RecordBatch, schema: &SchemaRef, version_column: Option<(&str, u64)>) -> Result<RecordBatch, String> {
+/// columns as nulls (files written before a column existed), the `filled` columns filled in.
+fn conform(batch: &RecordBatch, schema: &SchemaRef, filled: &Filled<'_>) -> Result<RecordBatch, String> {
     let rows = batch.num_rows();
     let columns = schema
         .fields()
         .iter()
         .map(|field| -> Result<ArrayRef, String> {
-            if let Some((name, version)) = version_column
+            if let Some((name, version)) = filled.version_column
                 && field.name() == name
             {
                 return Ok(Arc::new(Int64Array::from(vec![version as i64; rows])));
+            }
+            if let Some(value) = filled.partition_values.get(field.name()) {
+                let values: StringArray = std::iter::repeat_n(value.as_deref(), rows).collect();
+                return cast(&values, field.data_type()).map_err(|e| format!("partition column {}: {e}", field.name()));
             }
             match batch.column_by_name(field.name()) {
                 Some(column) if column.data_type() == field.data_type() => Ok(column.clone()),

@@ -52,6 +52,22 @@ impl SourceKey {
         Self { stage, source_id, source_location: source_location.to_owned(), source_table: source_table.trim_matches('/').to_owned() }
     }
 
+    /// How silver, quarantine and quality_metrics record their position in bronze.
+    pub fn silver(bronze_id: String, bronze_location: &str, bronze_table: &str) -> Self {
+        Self::new("silver", bronze_id, bronze_location, bronze_table)
+    }
+
+    /// How the current-state table records its position in silver.
+    pub fn current(silver_id: String, silver_location: &str, silver_table: &str) -> Self {
+        Self::new("current", silver_id, silver_location, silver_table)
+    }
+
+    /// How the gold tables record their position in a source table (silver, and quarantine
+    /// for `quality_daily`).
+    pub fn gold(source_id: String, source_location: &str, source_table: &str) -> Self {
+        Self::new("gold", source_id, source_location, source_table)
+    }
+
     /// The `txn` app id targets record this source's position under.
     pub fn app_id(&self) -> String {
         format!("{}:{}", self.stage, self.source_id)
@@ -77,13 +93,19 @@ impl SourceKey {
 /// The position `target` records for `source`: under the table-id app id, else a pre-identity
 /// one adopted from its newest commits. A target that belongs to another source is an error;
 /// `siblings` are the target's other sources.
-pub(crate) async fn resolve(target: &DeltaTable, location: &str, source: &SourceKey, siblings: &[SourceKey]) -> Result<Option<i64>, TableError> {
+/// `direct` is what the target records under the table-id app id.
+pub(crate) async fn resolve(
+    target: &DeltaTable,
+    location: &str,
+    source: &SourceKey,
+    siblings: &[SourceKey],
+    direct: Option<i64>,
+) -> Result<Option<i64>, TableError> {
+    if direct.is_some() {
+        return Ok(direct);
+    }
     let read_error = |message: String| TableError::Read { location: location.to_owned(), message };
     let snapshot = target.snapshot().map_err(|e| read_error(e.to_string()))?;
-    let log_store = target.log_store();
-    if let Some(position) = snapshot.transaction_version(log_store.as_ref(), source.app_id()).await.map_err(|e| read_error(e.to_string()))? {
-        return Ok(Some(position));
-    }
     let recent = recent_positions(target, location, source.stage).await?;
     if let Some((app_id, position)) = recent.iter().find(|(app_id, _)| source.is_legacy_app_id(app_id)) {
         tracing::info!(table = %location, legacy_app_id = %app_id, app_id = %source.app_id(), position, "adopting a position recorded under the source's path; the next commit records it under the source's table id");
@@ -107,7 +129,9 @@ pub(crate) async fn resolve(target: &DeltaTable, location: &str, source: &Source
 
 /// The `txn` positions of `stage` in the newest commits of `table` (newest value per app id).
 async fn recent_positions(table: &DeltaTable, location: &str, stage: &str) -> Result<Vec<(String, i64)>, TableError> {
-    let Some(latest) = table.version() else { return Ok(Vec::new()) };
+    let Some(latest) = table.version() else {
+        return Ok(Vec::new());
+    };
     let mut found: Vec<(String, i64)> = Vec::new();
     for version in (latest.saturating_sub(LEGACY_SEARCH_VERSIONS)..=latest).rev() {
         let entry = match super::reader::read_entry(table, location, version).await {

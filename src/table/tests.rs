@@ -42,19 +42,27 @@ async fn positions_survive_reopening() {
 }
 
 #[tokio::test]
-async fn checkpoints_are_written_at_the_table_interval() {
+async fn positions_follow_other_writers_commits_without_checkpoints() {
     let dir = tempfile::tempdir().unwrap();
-    let location = dir.path().join("checkpointed").display().to_string();
+    let location = dir.path().join("positions").display().to_string();
     let mut table = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    let mut other = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
     for offset in 0..100 {
         table.append(&[batch(offset..offset + 1)], &[("app:0".to_owned(), offset)]).await.unwrap();
+        if offset % 10 == 0 {
+            other.refresh().await.unwrap();
+            other.append(&[], &[(format!("app:{}", offset / 10 + 1), offset)]).await.unwrap();
+            table.refresh().await.unwrap();
+        }
+        assert_eq!(table.position("app:0").await.unwrap(), Some(offset));
     }
-    // delta-rs checkpoints when (version + 1) is a multiple of delta.checkpointInterval (100).
-    let log = dir.path().join("checkpointed/_delta_log");
-    assert!(log.join("00000000000000000099.checkpoint.parquet").exists(), "no checkpoint at version 99");
-    assert!(log.join("_last_checkpoint").exists());
+    // Commits leave checkpoints to maintenance.
+    assert!(!dir.path().join("positions/_delta_log/_last_checkpoint").exists());
+    assert_eq!(table.position("app:10").await.unwrap(), Some(90), "another writer's position, carried forward");
+    assert_eq!(table.position("app:11").await.unwrap(), None);
     let reopened = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
-    assert_eq!(reopened.position("app:0").await.unwrap(), Some(99), "positions survive checkpointing");
+    assert_eq!(reopened.position("app:0").await.unwrap(), Some(99));
+    assert_eq!(reopened.position("app:5").await.unwrap(), Some(40));
 }
 
 #[tokio::test]
