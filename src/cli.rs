@@ -58,6 +58,9 @@ pub enum Command {
     /// What the lake holds, read back from its tables: rows per layer, failures by rule, top
     /// products, order completion.
     Report,
+    /// Compact small files, VACUUM removed ones, checkpoint and clean up expired logs, for every
+    /// table of the lake (or one), keeping what a downstream stage has not read yet.
+    Maintain(MaintainArgs),
     /// Quality rules in Databricks DQX YAML.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -141,6 +144,18 @@ pub struct GoldArgs {
     /// Keep refreshing every `gold.interval` until SIGINT/SIGTERM instead of refreshing once.
     #[arg(long)]
     pub watch: bool,
+}
+
+/// Flags of `medallion maintain`.
+#[derive(Debug, Args, Default)]
+pub struct MaintainArgs {
+    /// Only this table: its path under the lake root (`bronze/purchase_order_items`) or last
+    /// path segment (`purchase_order_items`).
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Report what would be compacted, vacuumed and removed, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

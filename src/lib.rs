@@ -28,6 +28,8 @@
 //! - [`gold`]: silver merged into the current state (latest event per line item) and the
 //!   analysts' aggregates, positioned by their `txn` actions.
 //! - [`pipeline`]: `medallion run`, the three stages in one process.
+//! - [`maintain`]: `medallion maintain`, and each stage's schedule for its own tables:
+//!   compaction, VACUUM, checkpoints, expired-log cleanup, keeping what readers still need.
 //! - [`status`]: `medallion status`, partitions' positions and lag, tables, last day's quality.
 //! - [`report`]: `medallion report`, what the lake holds, read back from its tables.
 //! - [`telemetry`]: Prometheus metrics every stage records, served with `--metrics-addr`.
@@ -36,22 +38,23 @@
 //! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
 //! pure functions that tests and benches call without a broker.
 
-pub mod bronze;
 pub mod config;
-pub mod decode;
-pub mod encode;
-pub mod framing;
-pub mod generate;
-pub mod gold;
-pub mod kafka;
-pub mod pipeline;
-pub mod produce;
-pub mod registry;
-pub mod report;
-pub mod rules;
 pub mod schema;
-pub mod shutdown;
-pub mod silver;
-pub mod status;
+pub mod framing;
+pub mod registry;
+pub mod generate;
+pub mod encode;
+pub mod kafka;
 pub mod table;
+pub mod produce;
+pub mod decode;
+pub mod bronze;
+pub mod rules;
+pub mod silver;
+pub mod gold;
+pub mod pipeline;
+pub mod maintain;
+pub mod status;
+pub mod report;
+pub mod shutdown;
 pub mod telemetry;

@@ -104,6 +104,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run_pipeline(&cli, args.until_caught_up).await,
         Command::Status => show_status(&cli).await,
         Command::Report => show_report(&cli).await,
+        Command::Maintain(args) => maintain(&cli, args.table.as_deref(), args.dry_run).await,
         Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
         Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
     }
@@ -281,6 +282,23 @@ async fn show_report(cli: &Cli) -> Result<(), Failure> {
         print!("{}", report.to_text());
     }
     Ok(())
+}
+
+async fn maintain(cli: &Cli, table: Option<&str>, dry_run: bool) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let reports = medallion::maintain::run(&config, table, dry_run).await.map_err(|e| Failure::Runtime(e.into()))?;
+    print_summary(cli, &reports, || {
+        let verb = if dry_run { "would compact" } else { "compacted" };
+        let lines: Vec<String> = reports
+            .iter()
+            .map(|r| {
+                let into = if dry_run { String::new() } else { format!(" into {}", r.written_files) };
+                let vacuumed = r.vacuumed_files;
+                format!("{}: {verb} {} files{into}, vacuumed {vacuumed}, removed {} log files", r.location, r.compacted_files, r.logs_removed)
+            })
+            .collect();
+        lines.join("\n")
+    })
 }
 
 async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {

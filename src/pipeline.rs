@@ -1,8 +1,8 @@
 //! `medallion run`: bronze → silver → gold in one process, joined by table versions (each stage
 //! reads what the one before committed, from storage), one `CancellationToken` for all.
 //!
-//! Running, the three stages work side by side: bronze consumes Kafka, silver polls bronze's log,
-//! gold refreshes on its interval. With `until_caught_up` they run one after the other instead,
+//! Running, the three stages work side by side, each on its own thread: bronze consumes Kafka,
+//! silver polls bronze's log, gold refreshes on its interval. With `until_caught_up` they run one after the other instead,
 //! each to the end of what the previous one committed, so the run ends with every layer
 //! reflecting every message that was in the topic when it started.
 
@@ -24,6 +24,8 @@ pub enum PipelineError {
     Silver(#[from] SilverError),
     #[error("gold: {0}")]
     Gold(#[from] GoldError),
+    #[error("{stage}: the stage's thread ended without a result (it panicked or could not start); see the log")]
+    Thread { stage: &'static str },
 }
 
 /// The `--json` summary of `medallion run`: each stage's own summary.
@@ -56,28 +58,86 @@ async fn run_in_turn(config: &Config, cancel: &CancellationToken) -> Result<Pipe
     Ok(PipelineSummary { bronze, silver, gold, seconds: 0.0 })
 }
 
-/// All three at once; the first failure stops the others (they commit what they hold).
+/// All three at once, each on its own thread with its own runtime, so silver's decoding and
+/// gold's sorts and queries never hold the thread bronze's consumer polls on.
+///
+/// A bronze failure stops the others (nothing lands any more, and Kafka's retention may take what
+/// was not read). Silver and gold failing lose nothing (their input stays in bronze and silver),
+/// so the stages before them go on; the run reports the failure when it ends.
 async fn run_side_by_side(config: &Config, cancel: &CancellationToken) -> Result<PipelineSummary, PipelineError> {
-    let bronze = async { stop_all_on_error(crate::bronze::run(config, false, cancel.clone()).await, cancel) };
-    let silver = async { stop_all_on_error(crate::silver::run(config, false, cancel.clone()).await, cancel) };
-    let gold = async {
-        // Silver creates its table on its first batch: until then there is nothing to refresh.
-        while !cancel.is_cancelled() {
-            match crate::gold::run(config, true, cancel.clone()).await {
-                Err(GoldError::SilverMissing { .. }) => {
-                    tokio::select! {
-                        () = cancel.cancelled() => {}
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    }
-                }
-                other => return stop_all_on_error(other, cancel),
-            }
-        }
-        Ok(GoldSummary::default())
+    let on_thread = |name: &'static str, stage: fn(Config, CancellationToken) -> StageFuture| {
+        let (config, cancel) = (config.clone(), cancel.clone());
+        on_own_thread(name, move || stage(config, cancel))
     };
-    // Not try_join: after a failure the others must still finish their shutdown (flush, commit).
-    let (bronze, silver, gold) = tokio::join!(bronze, silver, gold);
+    let silver = on_thread("silver", |config, cancel| {
+        Box::pin(async move {
+            let outcome = crate::silver::run(&config, false, cancel).await;
+            if let Err(error) = &outcome {
+                tracing::error!(%error, "silver stopped; bronze and gold go on, and the run ends with this error");
+            }
+            Stage::Silver(outcome)
+        })
+    });
+    let gold = on_thread("gold", |config, cancel| Box::pin(async move { Stage::Gold(keep_gold_running(&config, &cancel).await) }));
+    let bronze = stop_all_on_error(crate::bronze::run(config, false, cancel.clone()).await, cancel);
+    let (silver, gold) = (silver.await, gold.await);
+    let silver = match silver {
+        Some(Stage::Silver(outcome)) => outcome.map_err(PipelineError::from),
+        _ => Err(PipelineError::Thread { stage: "silver" }),
+    };
+    let gold = match gold {
+        Some(Stage::Gold(outcome)) => outcome.map_err(PipelineError::from),
+        _ => Err(PipelineError::Thread { stage: "gold" }),
+    };
     Ok(PipelineSummary { bronze: bronze?, silver: silver?, gold: gold?, seconds: 0.0 })
+}
+
+/// What a stage thread ends with.
+enum Stage {
+    Silver(Result<SilverSummary, SilverError>),
+    Gold(Result<GoldSummary, GoldError>),
+}
+
+type StageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Stage> + Send>>;
+
+/// Runs the future `make` returns on a new thread with a current-thread runtime; `None` when the
+/// thread could not start or panicked.
+fn on_own_thread(name: &'static str, make: impl FnOnce() -> StageFuture + Send + 'static) -> impl std::future::Future<Output = Option<Stage>> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new().name(format!("medallion-{name}")).spawn(move || {
+        match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => {
+                let _ = sender.send(runtime.block_on(make()));
+            }
+            Err(error) => tracing::error!(%error, "cannot start a runtime for the stage"),
+        }
+    });
+    if let Err(error) = &spawned {
+        tracing::error!(%error, stage = name, "cannot start the stage's thread");
+    }
+    async move { receiver.await.ok() }
+}
+
+/// Gold until cancelled: waiting for silver to exist, retrying transient failures (inside
+/// `gold::run`); a permanent failure is logged and returned, the other stages going on.
+async fn keep_gold_running(config: &Config, cancel: &CancellationToken) -> Result<GoldSummary, GoldError> {
+    // Silver creates its table on its first batch: until then there is nothing to refresh.
+    while !cancel.is_cancelled() {
+        match crate::gold::run(config, true, cancel.clone()).await {
+            Err(GoldError::SilverMissing { .. }) => {
+                tokio::select! {
+                    () = cancel.cancelled() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "gold stopped; bronze and silver go on, and the run ends with this error");
+                return Err(error);
+            }
+            Ok(summary) => return Ok(summary),
+        }
+    }
+    Ok(GoldSummary::default())
 }
 
 /// A stage's outcome; a failure first cancels the other stages.

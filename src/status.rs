@@ -5,6 +5,7 @@
 //! error line, and the rest is still shown.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -85,9 +86,44 @@ pub async fn collect(config: &Config) -> Status {
 
 /// The topic's partitions: positions, committed offsets, high watermarks, lag.
 pub async fn collect_kafka(config: &Config) -> KafkaStatus {
-    let bronze_location = config.lake.table_location(&config.bronze.table);
-    let bronze = TableReader::open(&bronze_location, config.lake.storage_options()).await.ok().flatten();
-    kafka_status(config, bronze.as_ref()).await
+    LagProbe::new(config).sample().await
+}
+
+/// Samples the partitions' lag again and again with one Kafka client and one bronze handle
+/// (refreshed, not reopened), as the metrics endpoint does every few seconds.
+pub struct LagProbe {
+    config: Config,
+    consumer: Option<Arc<BaseConsumer>>,
+    bronze: Option<TableReader>,
+}
+
+impl LagProbe {
+    pub fn new(config: &Config) -> Self {
+        Self { config: config.clone(), consumer: None, bronze: None }
+    }
+
+    /// Positions, committed offsets, high watermarks and lag, now.
+    pub async fn sample(&mut self) -> KafkaStatus {
+        match &mut self.bronze {
+            Some(bronze) => {
+                if let Err(error) = bronze.refresh().await {
+                    tracing::debug!(%error, "cannot refresh bronze for the lag");
+                }
+            }
+            None => {
+                let location = self.config.lake.table_location(&self.config.bronze.table);
+                self.bronze = TableReader::open(&location, self.config.lake.storage_options()).await.ok().flatten();
+            }
+        }
+        let consumer = match &self.consumer {
+            Some(consumer) => Ok(consumer.clone()),
+            None => lag_consumer(&self.config).map(Arc::new),
+        };
+        if let Ok(consumer) = &consumer {
+            self.consumer = Some(consumer.clone());
+        }
+        kafka_status(&self.config, consumer, self.bronze.as_ref()).await
+    }
 }
 
 /// Every table of the lake: exists, version, rows, last commit.
@@ -133,12 +169,17 @@ async fn table_status(config: &Config, name: &str, table: &str) -> TableStatus {
     status
 }
 
-async fn kafka_status(config: &Config, bronze: Option<&TableReader>) -> KafkaStatus {
+async fn kafka_status(config: &Config, consumer: Result<Arc<BaseConsumer>, String>, bronze: Option<&TableReader>) -> KafkaStatus {
     let kafka = &config.kafka;
     let mut status =
         KafkaStatus { bootstrap: kafka.effective_bootstrap(), topic: kafka.topic.clone(), group: kafka.group_id.clone(), ..KafkaStatus::default() };
     let config_copy = config.clone();
-    let marks = tokio::task::spawn_blocking(move || watermarks_and_commits(&config_copy)).await.map_err(|e| e.to_string()).and_then(|marks| marks);
+    let marks = match consumer {
+        Ok(consumer) => {
+            tokio::task::spawn_blocking(move || watermarks_and_commits(&config_copy, &consumer)).await.map_err(|e| e.to_string()).and_then(|m| m)
+        }
+        Err(error) => Err(error),
+    };
     let marks = match marks {
         Ok(marks) => marks,
         Err(error) => {
@@ -159,15 +200,20 @@ async fn kafka_status(config: &Config, bronze: Option<&TableReader>) -> KafkaSta
     status
 }
 
+/// A client that reads watermarks and the group's committed offsets (it never joins the group).
+fn lag_consumer(config: &Config) -> Result<BaseConsumer, String> {
+    let kafka = &config.kafka;
+    kafka
+        .client_config_with(config.profile, ClientRole::Consumer, &[("group.id", kafka.group_id.clone()), ("enable.auto.commit", "false".to_owned())])
+        .create()
+        .map_err(|e| format!("cannot create a Kafka client for {}: {e}", kafka.effective_bootstrap()))
+}
+
 /// Partition → (high watermark, committed offset of the group), from the brokers.
-fn watermarks_and_commits(config: &Config) -> Result<BTreeMap<i32, (i64, Option<i64>)>, String> {
+fn watermarks_and_commits(config: &Config, consumer: &BaseConsumer) -> Result<BTreeMap<i32, (i64, Option<i64>)>, String> {
     let kafka = &config.kafka;
     let timeout = kafka.connect_timeout.max(Duration::from_secs(1));
     let bootstrap = kafka.effective_bootstrap();
-    let consumer: BaseConsumer = kafka
-        .client_config_with(config.profile, ClientRole::Consumer, &[("group.id", kafka.group_id.clone()), ("enable.auto.commit", "false".to_owned())])
-        .create()
-        .map_err(|e| format!("cannot create a Kafka client for {bootstrap}: {e}"))?;
     let metadata = consumer
         .fetch_metadata(Some(&kafka.topic), timeout)
         .map_err(|e| format!("cannot reach Kafka brokers at {bootstrap} within {timeout:?}: {e}"))?;

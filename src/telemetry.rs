@@ -65,6 +65,10 @@ pub struct Metrics {
     pub commit_seconds: HistogramFamily<TableLabel>,
     /// Size of each data file written, per table.
     pub file_bytes: HistogramFamily<TableLabel>,
+    /// Time of each maintenance run (compaction, VACUUM, checkpoint, log cleanup), per table.
+    pub maintenance_seconds: HistogramFamily<TableLabel>,
+    /// Maintenance runs that failed, per table (the stage goes on; the next run retries).
+    pub maintenance_failures: Family<TableLabel, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -80,6 +84,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let (offset_resets, registry_failures) = (Family::default(), Counter::default());
     let commit_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
     let file_bytes = Family::new_with_constructor(size_histogram as fn() -> Histogram);
+    let maintenance_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+    let maintenance_failures = Family::default();
     // Families are shared handles: the registry encodes the same counters the stages update.
     let mut registry = Registry::with_prefix("medallion");
     registry.register("partition_lag", "Messages in Kafka not yet in bronze", partition_lag.clone());
@@ -90,7 +96,21 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("registry_failures", "Schema registry lookups without an answer", registry_failures.clone());
     registry.register("commit_seconds", "Delta write and commit latency", commit_seconds.clone());
     registry.register("file_bytes", "Size of the data files written", file_bytes.clone());
-    Metrics { registry, partition_lag, stage_rows, decode_failures, rule_failures, offset_resets, registry_failures, commit_seconds, file_bytes }
+    registry.register("maintenance_seconds", "Table maintenance run time", maintenance_seconds.clone());
+    registry.register("maintenance_failures", "Table maintenance runs that failed", maintenance_failures.clone());
+    Metrics {
+        registry,
+        partition_lag,
+        stage_rows,
+        decode_failures,
+        rule_failures,
+        offset_resets,
+        registry_failures,
+        commit_seconds,
+        file_bytes,
+        maintenance_seconds,
+        maintenance_failures,
+    }
 });
 
 /// The process-wide metrics.
@@ -140,8 +160,9 @@ pub async fn serve(addr: SocketAddr, config: Config, cancel: CancellationToken) 
 
 /// Every 5 s, per-partition lag from the brokers and bronze's positions (as `status` computes it).
 async fn track_lag(config: Config, cancel: CancellationToken) {
+    let mut probe = crate::status::LagProbe::new(&config);
     loop {
-        let status = crate::status::collect_kafka(&config).await;
+        let status = probe.sample().await;
         for partition in status.partitions {
             let label = PartitionLabel { topic: status.topic.clone(), partition: i64::from(partition.partition) };
             metrics().partition_lag.get_or_create(&label).set(partition.lag);

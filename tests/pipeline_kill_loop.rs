@@ -100,7 +100,11 @@ fn sigkilled_runs_end_identical_to_a_clean_run() {
             .env("MEDALLION_BRONZE__FLUSH_INTERVAL", "200ms")
             .env("MEDALLION_SILVER__MAX_BATCH_VERSIONS", "2")
             .env("MEDALLION_SILVER__POLL_INTERVAL", "100ms")
-            .env("MEDALLION_GOLD__INTERVAL", "300ms");
+            .env("MEDALLION_GOLD__INTERVAL", "300ms")
+            // Maintenance as often as it goes, so kills land in compactions and vacuums too.
+            .env("MEDALLION_MAINTENANCE__INTERVAL", "1s")
+            .env("MEDALLION_MAINTENANCE__MIN_SMALL_FILES", "2")
+            .env("MEDALLION_MAINTENANCE__VACUUM_RETENTION", "0s");
         let mut child = killed.spawn_logged(&mut command, &format!("run-{round}"));
         let pause = common::next_pause(&mut seed, min_pause, 3_000);
         std::thread::sleep(pause);
@@ -111,6 +115,12 @@ fn sigkilled_runs_end_identical_to_a_clean_run() {
         eprintln!("kill {round} after {pause:?}: log entries per table {versions:?}");
     }
     run_caught_up(&killed, &topic);
+    let compactions = std::fs::read_dir(killed.path().join("bronze/purchase_order_items/_delta_log"))
+        .unwrap()
+        .filter_map(|entry| std::fs::read_to_string(entry.unwrap().path()).ok())
+        .filter(|log| log.contains("\"operation\":\"OPTIMIZE\""))
+        .count();
+    assert!(compactions > 0, "no compaction ran during the killed runs");
 
     for table in TABLES {
         let (expected, actual) = (read_table(&clean.table(table)), read_table(&killed.table(table)));

@@ -15,8 +15,9 @@ const ASSIGNMENT_PATIENCE: Duration = Duration::from_secs(30);
 /// How far an owned partition got since its assignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
-    /// The last offset buffered, in flight or committed.
-    Received(Option<i64>),
+    /// The last offset buffered, in flight or committed, and where the latest fetch response
+    /// said the partition's log ends (librdkafka's statistics), once one said so.
+    Received { last: Option<i64>, log_end: Option<i64> },
     /// The broker reported the partition's end: past any high watermark seen before.
     AtEnd,
 }
@@ -29,13 +30,17 @@ pub struct CatchUp {
     /// A read handle on the table, for the partitions other workers write.
     table: StageTable,
     last_table_check: Option<Instant>,
+    /// Per owned partition, the first log end fetch responses reported: raises the target where
+    /// the start's ListOffsets answer was low (some brokers, the dev broker among them, answer
+    /// ListOffsets with a wrong high watermark while fetch responses carry the right one).
+    first_log_ends: HashMap<i32, i64>,
     started: Instant,
     warned_unassigned: bool,
 }
 
 impl CatchUp {
     pub fn new(targets: HashMap<i32, (i64, i64)>, topic: String, table: StageTable) -> Self {
-        Self { targets, topic, table, last_table_check: None, started: Instant::now(), warned_unassigned: false }
+        Self { targets, topic, table, last_table_check: None, first_log_ends: HashMap::new(), started: Instant::now(), warned_unassigned: false }
     }
 
     /// True once every partition reached its target: owned partitions as far as this worker
@@ -46,12 +51,20 @@ impl CatchUp {
     pub async fn reached(&mut self, owned: &HashMap<i32, Owned>, progress: impl Fn(i32) -> Option<Progress>) -> Result<bool, TableError> {
         self.warn_if_unassigned(owned);
         let done = |last: Option<i64>, (low, high): (i64, i64)| last.map_or(high <= low, |last| last + 1 >= high);
-        let owned_done = |partition: i32| match progress(partition) {
-            Some(Progress::AtEnd) => true,
-            Some(Progress::Received(last)) => done(last, self.target(partition)),
-            None => false,
-        };
-        if !owned.keys().all(|&partition| owned_done(partition)) {
+        let mut owned_done = true;
+        for &partition in owned.keys() {
+            owned_done &= match progress(partition) {
+                Some(Progress::AtEnd) => true,
+                // Short of the partition's end, only a target a fetch response confirmed counts.
+                Some(Progress::Received { last, log_end }) => {
+                    let first_end = log_end.map(|end| *self.first_log_ends.entry(partition).or_insert(end));
+                    let (low, high) = self.target(partition);
+                    first_end.is_some_and(|end| done(last, (low, high.max(end))))
+                }
+                None => false,
+            };
+        }
+        if !owned_done {
             return Ok(false);
         }
         let others: Vec<i32> = self.targets.keys().copied().filter(|p| !owned.contains_key(p)).collect();

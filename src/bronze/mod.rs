@@ -134,7 +134,9 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     let (jobs, job_queue) = tokio::sync::mpsc::channel(1);
     let (outcome_sender, outcomes) = tokio::sync::mpsc::unbounded_channel();
     let (give_up_at, give_up_watch) = tokio::sync::watch::channel(None);
-    let writer = tokio::spawn(writer::run_writer(table, topic.clone(), job_queue, outcome_sender, give_up_watch, config.bronze.retry_backoff));
+    let maintainer = crate::maintain::Maintainer::new(config);
+    let writer =
+        tokio::spawn(writer::run_writer(table, topic.clone(), job_queue, outcome_sender, give_up_watch, config.bronze.retry_backoff, maintainer));
     let registry = config.schema.registry.as_ref().map(crate::registry::RegistryClient::new).transpose()?;
     let lookups = registry.map(|registry| lookups::Lookups::new(registry, config.bronze.retry_backoff));
     let worker = worker::Worker {

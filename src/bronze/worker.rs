@@ -327,9 +327,9 @@ impl Worker {
     /// Whether `--until-caught-up` may stop now (see [`CatchUp::reached`]).
     async fn caught_up(&mut self) -> Result<bool, BronzeError> {
         let Some(catch_up) = &mut self.catch_up else { return Ok(false) };
-        let (owned, generation) = {
+        let (owned, generation, log_ends) = {
             let shared = self.shared.lock().unwrap_or_else(PoisonError::into_inner);
-            (shared.owned.clone(), shared.generation)
+            (shared.owned.clone(), shared.generation, shared.log_ends.clone())
         };
         // Before the group's first assignment the table's positions alone would decide, and a
         // table ahead of a recreated topic's high watermarks would read as caught up.
@@ -344,7 +344,9 @@ impl Worker {
             _ if lookups.as_ref().is_some_and(|l| l.waits(partition)) => None,
             Some(buffer) if buffer.sought_back_to.is_some() => None,
             Some(buffer) if buffer.continuity_checked && buffer.at_end_since.is_some() => Some(Progress::AtEnd),
-            Some(buffer) if buffer.continuity_checked => Some(Progress::Received(buffer.last_offset.or(buffer.position))),
+            Some(buffer) if buffer.continuity_checked => {
+                Some(Progress::Received { last: buffer.last_offset.or(buffer.position), log_end: log_ends.get(&partition).map(|(end, _)| *end) })
+            }
             _ => None,
         };
         Ok(catch_up.reached(&owned, received).await?)

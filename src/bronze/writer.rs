@@ -14,7 +14,11 @@ use tokio::sync::{mpsc, watch};
 
 use super::assignment::app_id;
 use super::continuity::Discontinuity;
+use crate::maintain::Maintainer;
 use crate::table::{CommitInfo, StageTable, TableError};
+
+/// How often an idle writer checks whether its table is due for maintenance.
+const IDLE_MAINTENANCE_CHECK: Duration = Duration::from_secs(1);
 
 /// Rows of one partition, continuing the table from `expected` up to `last`.
 pub struct JobPart {
@@ -41,8 +45,9 @@ pub struct CommitOutcome {
     pub info: Option<CommitInfo>,
 }
 
-/// Commits jobs until the queue closes. `give_up_at` becomes set when the worker is stopping:
-/// storage retries end there instead of going on forever.
+/// Commits jobs until the queue closes, maintaining the table between commits. `give_up_at`
+/// becomes set when the worker is stopping: storage retries end there instead of going on
+/// forever.
 pub async fn run_writer(
     mut table: StageTable,
     topic: String,
@@ -50,13 +55,23 @@ pub async fn run_writer(
     outcomes: mpsc::UnboundedSender<Result<CommitOutcome, TableError>>,
     give_up_at: watch::Receiver<Option<Instant>>,
     retry_backoff: Duration,
+    mut maintainer: Maintainer,
 ) -> StageTable {
-    while let Some(job) = jobs.recv().await {
+    loop {
+        let job = tokio::select! {
+            job = jobs.recv() => job,
+            () = tokio::time::sleep(IDLE_MAINTENANCE_CHECK) => {
+                maintainer.maintain_if_due(&mut table).await;
+                continue;
+            }
+        };
+        let Some(job) = job else { break };
         let outcome = commit_with_retries(&mut table, &topic, job, &give_up_at, retry_backoff).await;
         let failed = outcome.is_err();
         if outcomes.send(outcome).is_err() || failed {
             break;
         }
+        maintainer.maintain_if_due(&mut table).await;
     }
     table
 }

@@ -109,6 +109,17 @@ impl Gold {
         })
     }
 
+    /// Maintains the current and gold tables as `maintainer` schedules it, after a refresh.
+    pub async fn maintain(&mut self, maintainer: &mut crate::maintain::Maintainer) {
+        maintainer.maintain_if_due(&mut self.current).await;
+        for (_, _, table) in &mut self.aggregates {
+            if let Some(table) = table {
+                maintainer.maintain_if_due(table).await;
+            }
+        }
+        maintainer.maintain_if_due(&mut self.quality).await;
+    }
+
     /// Brings every table to the newest silver version; commits nothing when all are there.
     pub async fn refresh(&mut self) -> Result<GoldSummary, GoldError> {
         let silver_version = self.silver.refresh().await?;
@@ -132,8 +143,14 @@ impl Gold {
             summary.tables.push(report("current", &self.current, None));
             return Ok(());
         }
-        let existing = self.current_rows().await?;
         let files = added_since(&self.silver, position, silver_version).await?;
+        if position.is_some() && files.is_empty() {
+            // Silver versions without data (maintenance, empty batches): only the position moves.
+            self.current.append(&[], &[(app_id, silver_version as i64)]).await?;
+            summary.tables.push(report("current", &self.current, None));
+            return Ok(());
+        }
+        let existing = self.current_rows().await?;
         let new_rows = self.silver.read(&files, &self.silver_read_schema, None).await?;
         let merged = self.spec.merge(&self.current_schema, &existing, &new_rows).map_err(|e| arrow_error("current", e))?;
         let info = self.current.replace(std::slice::from_ref(&merged), &[(app_id, silver_version as i64)]).await?;
@@ -161,7 +178,14 @@ impl Gold {
         let (aggregate, _, table) = &mut self.aggregates[index];
         if let Some(table) = table.as_mut() {
             table.refresh().await?;
-            if as_version(table.source_position(&self.gold_key, &[]).await?).is_some_and(|p| p >= silver_version) {
+            let position = as_version(table.source_position(&self.gold_key, &[]).await?);
+            if position.is_some_and(|p| p >= silver_version) {
+                summary.tables.push(report(aggregate.name, table, None));
+                return Ok(());
+            }
+            // No silver rows since: the current state, and so the aggregate, is what it was.
+            if position.is_some() && added_since(&self.silver, position, silver_version).await?.is_empty() {
+                table.append(&[], &[(app_id, silver_version as i64)]).await?;
                 summary.tables.push(report(aggregate.name, table, None));
                 return Ok(());
             }
@@ -197,18 +221,23 @@ impl Gold {
             summary.tables.push(report("quality_daily", &self.quality, None));
             return Ok(());
         }
+        let silver_files = added_since(&self.silver, silver_position, silver_version).await?;
+        let mut positions = vec![(self.gold_key.app_id(), silver_version as i64)];
+        positions.extend(quarantine_key.zip(quarantine_last).map(|(key, q)| (key.app_id(), q as i64)));
+        if silver_position.is_some() && silver_files.is_empty() && quarantine_files.is_empty() {
+            self.quality.append(&[], &positions).await?;
+            summary.tables.push(report("quality_daily", &self.quality, None));
+            return Ok(());
+        }
         let existing = read_all(self.quality.location(), &self.storage_options, &quality::schema()).await?;
         let input = quality::input_schema();
         let mut daily = QualityDaily::default();
-        let silver_files = added_since(&self.silver, silver_position, silver_version).await?;
         daily.add_rows(&self.silver.read(&silver_files, &input, None).await?).map_err(|e| arrow_error("quality_daily", e))?;
         if let Some((quarantine, _)) = &self.quarantine {
             daily.add_rows(&quarantine.read(&quarantine_files, &input, None).await?).map_err(|e| arrow_error("quality_daily", e))?;
         }
         daily.absorb(QualityDaily::from_batch(&existing).map_err(|e| arrow_error("quality_daily", e))?);
         let rows = daily.to_batch().map_err(|e| arrow_error("quality_daily", e))?;
-        let mut positions = vec![(self.gold_key.app_id(), silver_version as i64)];
-        positions.extend(quarantine_key.zip(quarantine_last).map(|(key, q)| (key.app_id(), q as i64)));
         self.quality.replace(std::slice::from_ref(&rows), &positions).await?;
         summary.tables.push(report("quality_daily", &self.quality, Some(&rows)));
         Ok(())
@@ -256,12 +285,14 @@ const ONE_OFF_ATTEMPTS: u32 = 6;
 /// retried with backoff, a one-off refresh [`ONE_OFF_ATTEMPTS`] times; other errors stop it.
 pub async fn run(config: &Config, keep_running: bool, cancel: CancellationToken) -> Result<GoldSummary, GoldError> {
     let mut gold = Gold::open(config).await?;
+    let mut maintainer = crate::maintain::Maintainer::new(config);
     let mut total: Option<GoldSummary> = None;
     let (mut backoff, mut failures) = (config.gold.retry_backoff, 0);
     loop {
         let pause = match gold.refresh().await {
             Ok(summary) => {
                 (backoff, failures) = (config.gold.retry_backoff, 0);
+                gold.maintain(&mut maintainer).await;
                 let refreshed = match total.take() {
                     Some(before) => GoldSummary { refreshes: before.refreshes + 1, commits: before.commits + summary.commits, ..summary },
                     None => summary,

@@ -74,6 +74,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     let run_id = uuid::Uuid::new_v4().to_string();
     tracing::info!(bronze = %bronze_location, silver = %locations[0], rules = %rules_name, mode = silver.mode.as_str(), ?target, "silver stage started");
     let mut stage = Stage {
+        maintainer: crate::maintain::Maintainer::new(config),
         config,
         engine,
         schemas,
@@ -123,6 +124,7 @@ struct Stage<'a> {
     engine: Arc<RulesEngine>,
     schemas: SilverSchemas,
     summary: SilverSummary,
+    maintainer: crate::maintain::Maintainer,
 }
 
 impl Stage<'_> {
@@ -148,7 +150,10 @@ impl Stage<'_> {
                     self.summary.stop = SilverStop::CaughtUp;
                     return Ok(());
                 }
-                Ok(Step::CaughtUp) => settings.poll_interval,
+                Ok(Step::CaughtUp) => {
+                    tables.maintain(&mut self.maintainer).await;
+                    settings.poll_interval
+                }
                 Err(error) if error.is_transient() => {
                     tracing::warn!(%error, retry_in = ?backoff, "silver: storage trouble; retrying from the tables' positions");
                     positions = None;
@@ -252,10 +257,15 @@ impl Stage<'_> {
         };
         let versions = slice.first_version..=slice.last_version;
         let batch = slice.batch;
-        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions))
+        let mut refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions))
             .await
             .map_err(|e| SilverError::Task(e.to_string()))??;
+        if refined.counts.input == 0 {
+            // Bronze versions without data (compaction, VACUUM): the position moves, no metrics.
+            refined.metrics = refined.metrics.slice(0, 0);
+        }
         let report = tables.commit(&refined, slice.last_version, &record, positions).await?;
+        tables.maintain(&mut self.maintainer).await;
         let counts = refined.counts;
         record_metrics(&refined);
         tracing::info!(

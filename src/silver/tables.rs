@@ -143,13 +143,25 @@ impl SilverTables {
 }
 
 impl SilverTables {
+    /// Maintains the three tables as `maintainer` schedules it, after a batch.
+    pub async fn maintain(&mut self, maintainer: &mut crate::maintain::Maintainer) {
+        for table in [&mut self.silver, &mut self.quarantine, &mut self.metrics] {
+            maintainer.maintain_if_due(table).await;
+        }
+    }
+
     /// How the batch ending at bronze version `end` was checked, as its first commits recorded
     /// (`None` when they were written before records existed).
     pub async fn recorded_batch(&self, end: u64) -> Result<Option<BatchRecord>, TableError> {
         for table in [&self.quarantine, &self.metrics] {
             let Some(latest) = table.version() else { continue };
             for version in (latest.saturating_sub(RECORD_SEARCH_VERSIONS)..=latest).rev() {
-                let entry = table.entry(version).await?;
+                let entry = match table.entry(version).await {
+                    Ok(entry) => entry,
+                    // Entries before the last checkpoint may be cleaned up: search what is there.
+                    Err(TableError::LogEntryGone { .. }) => break,
+                    Err(other) => return Err(other),
+                };
                 if !entry.positions.iter().any(|(id, position)| self.source.matches(id) && *position == end as i64) {
                     continue;
                 }

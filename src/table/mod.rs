@@ -156,6 +156,23 @@ impl StageTable {
         Ok(this)
     }
 
+    /// Opens the table at `location` as it is (its own columns); `None` while it does not exist.
+    pub async fn open_existing(location: &str, storage_options: HashMap<String, String>) -> Result<Option<Self>, TableError> {
+        let open_error = |source| TableError::Open { location: location.to_owned(), source: Box::new(source) };
+        let url = deltalake::table::builder::ensure_table_uri(location)
+            .map_err(|source| TableError::Location { location: location.to_owned(), source: Box::new(source) })?;
+        if url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists()) {
+            return Ok(None);
+        }
+        let table = match DeltaTable::try_from_url_with_storage_options(url, storage_options).await {
+            Ok(table) => table,
+            Err(DeltaTableError::NotATable(_)) => return Ok(None),
+            Err(other) => return Err(open_error(other)),
+        };
+        let schema = table.snapshot().map_err(open_error)?.snapshot().arrow_schema();
+        Ok(Some(Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default() }))
+    }
+
     fn check_schema(&self) -> Result<(), TableError> {
         let snapshot = self.table.snapshot().map_err(|source| TableError::Open { location: self.location.clone(), source: Box::new(source) })?;
         let existing: Vec<String> = snapshot.schema().fields().map(|f| f.name().clone()).collect();
