@@ -124,8 +124,10 @@ fn log_report(report: &MaintenanceReport) {
 /// The maintenance schedule of one stage's tables.
 pub struct Maintainer {
     config: Config,
-    /// Per table location: when it was last maintained, and the version of its last checkpoint.
-    state: HashMap<String, (Instant, Option<u64>)>,
+    /// Per table location: when this stage last maintained it (never, at first: a stage
+    /// maintains its tables at its first commit, then every interval), and the version of its
+    /// last checkpoint.
+    state: HashMap<String, (Option<Instant>, Option<u64>)>,
 }
 
 impl Maintainer {
@@ -161,10 +163,10 @@ impl Maintainer {
         let version = table.version().unwrap_or(0);
         let (last_run, checkpoint) = match self.state.get(&location) {
             Some(state) => *state,
-            None => (Instant::now(), table.last_checkpoint().await?),
+            None => (None, table.last_checkpoint().await?),
         };
-        if self.settings().enabled && last_run.elapsed() >= self.settings().interval {
-            self.state.insert(location.clone(), (Instant::now(), checkpoint));
+        if self.settings().enabled && last_run.is_none_or(|run| run.elapsed() >= self.settings().interval) {
+            self.state.insert(location.clone(), (Some(Instant::now()), checkpoint));
             let Some(lake_table) = lake_tables(&self.config).into_iter().find(|t| self.config.lake.table_location(&t.path) == location) else {
                 return Ok(false);
             };
@@ -172,7 +174,7 @@ impl Maintainer {
             let report = table.maintain(self.settings(), first_unread, false).await?;
             log_report(&report);
             let checkpoint = report.checkpoint.or(checkpoint);
-            self.state.insert(location, (Instant::now(), checkpoint));
+            self.state.insert(location, (Some(Instant::now()), checkpoint));
             return Ok(true);
         }
         if checkpoint.is_none_or(|c| version >= c + self.settings().checkpoint_interval) {

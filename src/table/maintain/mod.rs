@@ -17,8 +17,8 @@ use object_store::ObjectStoreExt;
 use super::{StageTable, TableError};
 use crate::config::MaintenanceConfig;
 
-/// Removed files a reader needs are kept this much longer than strictly necessary: commit
-/// timestamps come from writers' clocks, which may disagree a little.
+/// Removed files a reader needs are kept this much longer than strictly necessary (at most the
+/// retention itself): commit timestamps come from writers' clocks, which may disagree a little.
 const CLOCK_MARGIN: Duration = Duration::from_secs(60);
 
 /// What one maintenance run did to one table (with `dry_run`: would do).
@@ -98,7 +98,7 @@ impl StageTable {
             match logs::commit_time(self, unread).await? {
                 Some(committed) => {
                     let age = SystemTime::now().duration_since(committed).unwrap_or_default();
-                    retention = retention.max(age + CLOCK_MARGIN);
+                    retention = retention.max(age + CLOCK_MARGIN.min(retention));
                 }
                 // The reader cannot go on anyway (its next entry is gone); delete nothing.
                 None => return Ok(0),

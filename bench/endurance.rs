@@ -1,0 +1,280 @@
+//! Months of running in minutes: `ENDURANCE_COMMITS` (default 20,000) small bronze commits of
+//! `ENDURANCE_ROWS` events each (default 20), silver and a gold refresh following every
+//! `ENDURANCE_GOLD_EVERY` commits (default 100), with maintenance on and then off, in the same
+//! run (the run without maintenance stops after `ENDURANCE_OFF_COMMITS`, default 5,000: its
+//! commits slow down as the table grows), on a local lake. No broker: bronze batches are built by
+//! bronze's own batch builder from generated, encoded events and committed through bronze's
+//! table, as the writer task does.
+//!
+//! Per window of `ENDURANCE_WINDOW` commits (default 1,000) it prints bronze commit latency
+//! p50/p99, the gold refresh time and rows it wrote, live versus on-disk bytes and file counts per
+//! table, `_delta_log` files, and the process RSS; then the floors for the maintained run.
+//! Retentions are scaled down to the simulated time (maintenance every 3 s, logs kept 20 s,
+//! removed files 10 s).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use medallion::bronze::{BronzeBatchBuilder, DecoderFactory, KafkaMessage, PARTITION_COLUMN, app_id, batch};
+use medallion::config::Config;
+use medallion::encode::RecordEncoder;
+use medallion::framing::SchemaRef;
+use medallion::generate::{Generator, GeneratorSettings};
+use medallion::maintain::Maintainer;
+use medallion::schema::SchemaCatalog;
+use medallion::table::{StageTable, TableReader};
+use tokio_util::sync::CancellationToken;
+
+const PARTITIONS: i32 = 8;
+const TOPIC: &str = "endurance";
+
+#[derive(Clone, Copy)]
+struct Settings {
+    commits: usize,
+    rows: usize,
+    window: usize,
+    gold_every: usize,
+}
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// One window's figures.
+#[derive(Debug, Default, Clone)]
+struct Window {
+    commits: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    gold_ms: f64,
+    gold_rows_written: u64,
+    current_rows: u64,
+    tables: Vec<TableFigures>,
+    rss_mib: f64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct TableFigures {
+    name: &'static str,
+    live_bytes: u64,
+    disk_bytes: u64,
+    live_files: usize,
+    disk_files: usize,
+    log_files: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    let settings = Settings {
+        commits: env_or("ENDURANCE_COMMITS", 20_000),
+        rows: env_or("ENDURANCE_ROWS", 20),
+        window: env_or("ENDURANCE_WINDOW", 1_000),
+        gold_every: env_or("ENDURANCE_GOLD_EVERY", 100),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut runs = Vec::new();
+    for maintained in [true, false] {
+        let started = Instant::now();
+        // Without maintenance a commit's cost grows with the table: the run is cut short.
+        let commits = if maintained { settings.commits } else { env_or("ENDURANCE_OFF_COMMITS", settings.commits.min(5_000)) };
+        let windows = runtime.block_on(simulate(&Settings { commits, ..settings }, maintained))?;
+        println!("\n== maintenance {} ({:.0} s) ==", if maintained { "on" } else { "off" }, started.elapsed().as_secs_f64());
+        print_windows(&windows);
+        runs.push((maintained, windows));
+    }
+    for (maintained, windows) in &runs {
+        print_floors(*maintained, windows);
+    }
+    Ok(())
+}
+
+async fn simulate(settings: &Settings, maintained: bool) -> anyhow::Result<Vec<Window>> {
+    let lake = tempfile::tempdir()?;
+    let config = lake_config(lake.path(), maintained);
+    let decoder = DecoderFactory::from_config(&config).decoder()?;
+    let mut builder = BronzeBatchBuilder::new(decoder)?;
+    let location = config.lake.table_location(&config.bronze.table);
+    let mut bronze = StageTable::open_or_create(&location, HashMap::new(), builder.schema(), &[PARTITION_COLUMN])
+        .await?
+        .with_writer_properties(batch::writer_properties());
+    let generator_settings = GeneratorSettings { seed: 42, invalid_ratio: 0.05, start_time: None, rate: 0, time_scale: 1.0 };
+    let mut generator = Generator::new(&generator_settings);
+    let entry = SchemaCatalog::embedded().latest().context("no schema")?;
+    let encoder = RecordEncoder::new(entry, SchemaRef::RegistryId(entry.embedded.version))?;
+    let (mut offsets, mut maintainer) = ([0i64; PARTITIONS as usize], Maintainer::new(&config));
+    let (mut gold, mut gold_maintainer) = (None, Maintainer::new(&config));
+    let (mut latencies, mut gold_runs, mut windows) = (Vec::new(), Vec::new(), Vec::new());
+    for commit in 1..=settings.commits {
+        let mut touched = HashMap::new();
+        for _ in 0..settings.rows {
+            let event = generator.next_event();
+            let mut payload = Vec::new();
+            encoder.encode(&event.item, &mut payload)?;
+            let partition = event.key().map_or(0, |key| (key.iter().map(|b| u32::from(*b)).sum::<u32>() % PARTITIONS as u32) as i32);
+            let offset = offsets[partition as usize];
+            offsets[partition as usize] += 1;
+            let message =
+                KafkaMessage { topic: TOPIC, partition, offset, timestamp_ms: None, key: event.key(), headers: &[], payload: Some(&payload) };
+            builder.push(&message);
+            touched.insert(partition, offset);
+        }
+        let rows = builder.finish(chrono::Utc::now())?;
+        let positions: Vec<(String, i64)> = touched.iter().map(|(p, o)| (app_id(TOPIC, *p), *o)).collect();
+        let started = Instant::now();
+        bronze.append(&[rows], &positions).await?;
+        latencies.push(started.elapsed());
+        maintainer.maintain_if_due(&mut bronze).await;
+        if commit % settings.gold_every == 0 {
+            medallion::silver::run(&config, true, CancellationToken::new()).await?;
+            let gold = match &mut gold {
+                Some(gold) => gold,
+                None => gold.insert(medallion::gold::Gold::open(&config).await?),
+            };
+            let started = Instant::now();
+            let summary = gold.refresh().await?;
+            let elapsed = started.elapsed();
+            gold.maintain(&mut gold_maintainer).await;
+            let written: u64 = summary.tables.iter().map(|t| t.rows).sum();
+            let current = summary.tables.iter().find(|t| t.table == "current").map_or(0, |t| t.rows);
+            gold_runs.push((elapsed, written, current));
+        }
+        if commit % settings.window == 0 {
+            windows.push(window(&config, commit, &mut latencies, &mut gold_runs).await?);
+        }
+    }
+    Ok(windows)
+}
+
+fn lake_config(root: &Path, maintained: bool) -> Config {
+    let mut config = Config::default();
+    config.lake.root = root.display().to_string();
+    config.kafka.topic = TOPIC.to_owned();
+    let maintenance = &mut config.maintenance;
+    maintenance.enabled = maintained;
+    maintenance.interval = Duration::from_secs(3);
+    maintenance.log_retention = Duration::from_secs(20);
+    maintenance.vacuum_retention = Duration::from_secs(10);
+    config
+}
+
+async fn window(config: &Config, commits: usize, latencies: &mut Vec<Duration>, gold_runs: &mut Vec<(Duration, u64, u64)>) -> anyhow::Result<Window> {
+    latencies.sort();
+    let quantile =
+        |q: f64| latencies.get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1))).map_or(0.0, |d| d.as_secs_f64() * 1e3);
+    let mut gold_times: Vec<f64> = gold_runs.iter().map(|(d, _, _)| d.as_secs_f64() * 1e3).collect();
+    gold_times.sort_by(f64::total_cmp);
+    let figures = Window {
+        commits,
+        p50_ms: quantile(0.5),
+        p99_ms: quantile(0.99),
+        gold_ms: gold_times.get(gold_times.len() / 2).copied().unwrap_or(0.0),
+        gold_rows_written: gold_runs.iter().map(|(_, w, _)| *w).sum::<u64>() / gold_runs.len().max(1) as u64,
+        current_rows: gold_runs.last().map_or(0, |(_, _, c)| *c),
+        tables: table_figures(config).await?,
+        rss_mib: rss_mib(),
+    };
+    latencies.clear();
+    gold_runs.clear();
+    Ok(figures)
+}
+
+async fn table_figures(config: &Config) -> anyhow::Result<Vec<TableFigures>> {
+    let tables = [("bronze", &config.bronze.table), ("silver", &config.silver.table), ("current", &config.gold.current_table)];
+    let mut figures = Vec::new();
+    for (name, table) in tables {
+        let location = config.lake.table_location(table);
+        let mut found = TableFigures { name, ..TableFigures::default() };
+        if let Some(reader) = TableReader::open(&location, HashMap::new()).await? {
+            let live = reader.live_files()?;
+            found.live_files = live.len();
+            found.live_bytes = live.iter().map(|(f, _)| f.size).sum();
+        }
+        let (files, bytes, logs) = disk_usage(Path::new(&location));
+        (found.disk_files, found.disk_bytes, found.log_files) = (files, bytes, logs);
+        figures.push(found);
+    }
+    Ok(figures)
+}
+
+/// Data files, bytes of everything, and `_delta_log` files under a table's directory.
+fn disk_usage(dir: &Path) -> (usize, u64, usize) {
+    let (mut files, mut bytes, mut logs) = (0, 0, 0);
+    let Ok(entries) = std::fs::read_dir(dir) else { return (0, 0, 0) };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            let (f, b, l) = disk_usage(&path);
+            let in_log = path.file_name().is_some_and(|n| n == "_delta_log");
+            (files, bytes, logs) = (files + if in_log { 0 } else { f }, bytes + b, logs + if in_log { f } else { l });
+        } else {
+            files += 1;
+            bytes += entry.metadata().map_or(0, |m| m.len());
+        }
+    }
+    (files, bytes, logs)
+}
+
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 =
+        status.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn print_windows(windows: &[Window]) {
+    println!(
+        "{:>7} {:>8} {:>8} {:>9} {:>9} {:>9} {:>7}  per table: live MiB / disk MiB, live files / data files, log files",
+        "commits", "p50 ms", "p99 ms", "gold ms", "gold rows", "current", "RSS MiB"
+    );
+    for w in windows {
+        let tables: Vec<String> = w
+            .tables
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} {:.1}/{:.1} MiB {}/{} files {} log",
+                    t.name,
+                    mib(t.live_bytes),
+                    mib(t.disk_bytes),
+                    t.live_files,
+                    t.disk_files,
+                    t.log_files
+                )
+            })
+            .collect();
+        println!(
+            "{:>7} {:>8.2} {:>8.2} {:>9.1} {:>9} {:>9} {:>7.0}  {}",
+            w.commits,
+            w.p50_ms,
+            w.p99_ms,
+            w.gold_ms,
+            w.gold_rows_written,
+            w.current_rows,
+            w.rss_mib,
+            tables.join("; ")
+        );
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1 << 20) as f64
+}
+
+/// The floors, first window against last.
+fn print_floors(maintained: bool, windows: &[Window]) {
+    let (Some(first), Some(last)) = (windows.first(), windows.last()) else { return };
+    println!("\n== floors, maintenance {} ==", if maintained { "on" } else { "off" });
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    let p99 = last.p99_ms / first.p99_ms.max(1e-9);
+    println!("commit p99 last/first: {p99:.2} (floor <= 1.25): {}", verdict(p99 <= 1.25));
+    let gold = last.gold_ms / first.gold_ms.max(1e-9);
+    let growth = last.current_rows as f64 / first.current_rows.max(1) as f64;
+    println!("gold refresh last/first: {gold:.2} (floor <= 1.5) while the current state grew {growth:.0}x (floor >= 100x): {}", verdict(gold <= 1.5));
+    for table in &last.tables {
+        let ratio = table.disk_bytes as f64 / table.live_bytes.max(1) as f64;
+        println!("{}: disk/live bytes {ratio:.2} (floor <= 2): {}; {} log files", table.name, verdict(ratio <= 2.0), table.log_files);
+    }
+    let rss = last.rss_mib / first.rss_mib.max(1e-9);
+    println!("RSS last/first: {rss:.2} (floor <= 1.2): {}", verdict(rss <= 1.2));
+}
