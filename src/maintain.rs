@@ -166,6 +166,8 @@ impl Maintainer {
             None => (None, table.last_checkpoint().await?),
         };
         if self.settings().enabled && last_run.is_none_or(|run| run.elapsed() >= self.settings().interval) {
+            // Counted as run before it runs: a failing run is retried after an interval, not at
+            // the next tick.
             self.state.insert(location.clone(), (Some(Instant::now()), checkpoint));
             let Some(lake_table) = lake_tables(&self.config).into_iter().find(|t| self.config.lake.table_location(&t.path) == location) else {
                 return Ok(false);

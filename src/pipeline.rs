@@ -65,44 +65,28 @@ async fn run_in_turn(config: &Config, cancel: &CancellationToken) -> Result<Pipe
 /// was not read). Silver and gold failing lose nothing (their input stays in bronze and silver),
 /// so the stages before them go on; the run reports the failure when it ends.
 async fn run_side_by_side(config: &Config, cancel: &CancellationToken) -> Result<PipelineSummary, PipelineError> {
-    let on_thread = |name: &'static str, stage: fn(Config, CancellationToken) -> StageFuture| {
-        let (config, cancel) = (config.clone(), cancel.clone());
-        on_own_thread(name, move || stage(config, cancel))
-    };
-    let silver = on_thread("silver", |config, cancel| {
-        Box::pin(async move {
-            let outcome = crate::silver::run(&config, false, cancel).await;
-            if let Err(error) = &outcome {
-                tracing::error!(%error, "silver stopped; bronze and gold go on, and the run ends with this error");
-            }
-            Stage::Silver(outcome)
-        })
+    let (silver_config, silver_cancel) = (config.clone(), cancel.clone());
+    let silver = on_own_thread("silver", move || async move {
+        let outcome = crate::silver::run(&silver_config, false, silver_cancel).await;
+        if let Err(error) = &outcome {
+            tracing::error!(%error, "silver stopped; bronze and gold go on, and the run ends with this error");
+        }
+        outcome
     });
-    let gold = on_thread("gold", |config, cancel| Box::pin(async move { Stage::Gold(keep_gold_running(&config, &cancel).await) }));
+    let (gold_config, gold_cancel) = (config.clone(), cancel.clone());
+    let gold = on_own_thread("gold", move || async move { keep_gold_running(&gold_config, &gold_cancel).await });
     let bronze = stop_all_on_error(crate::bronze::run(config, false, cancel.clone()).await, cancel);
-    let (silver, gold) = (silver.await, gold.await);
-    let silver = match silver {
-        Some(Stage::Silver(outcome)) => outcome.map_err(PipelineError::from),
-        _ => Err(PipelineError::Thread { stage: "silver" }),
-    };
-    let gold = match gold {
-        Some(Stage::Gold(outcome)) => outcome.map_err(PipelineError::from),
-        _ => Err(PipelineError::Thread { stage: "gold" }),
-    };
+    let silver = silver.await.map_or(Err(PipelineError::Thread { stage: "silver" }), |outcome| outcome.map_err(PipelineError::from));
+    let gold = gold.await.map_or(Err(PipelineError::Thread { stage: "gold" }), |outcome| outcome.map_err(PipelineError::from));
     Ok(PipelineSummary { bronze: bronze?, silver: silver?, gold: gold?, seconds: 0.0 })
 }
 
-/// What a stage thread ends with.
-enum Stage {
-    Silver(Result<SilverSummary, SilverError>),
-    Gold(Result<GoldSummary, GoldError>),
-}
-
-type StageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Stage> + Send>>;
-
-/// Runs the future `make` returns on a new thread with a current-thread runtime; `None` when the
-/// thread could not start or panicked.
-fn on_own_thread(name: &'static str, make: impl FnOnce() -> StageFuture + Send + 'static) -> impl std::future::Future<Output = Option<Stage>> {
+/// Runs the future `make` returns on a new thread with a current-thread runtime (the future is
+/// made there, so it need not be `Send`); `None` when the thread could not start or panicked.
+fn on_own_thread<T: Send + 'static, F: std::future::Future<Output = T>>(
+    name: &'static str,
+    make: impl FnOnce() -> F + Send + 'static,
+) -> impl std::future::Future<Output = Option<T>> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let spawned = std::thread::Builder::new().name(format!("medallion-{name}")).spawn(move || {
         match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -43,6 +43,8 @@ pub struct Gold {
     storage_options: std::collections::HashMap<String, String>,
     spec: CurrentSpec,
     silver: TableReader,
+    /// What the silver versions this refresh reads appended.
+    silver_appends: SilverAppends,
     /// How the current table and the gold tables record their position in silver.
     current_key: SourceKey,
     gold_key: SourceKey,
@@ -104,6 +106,7 @@ impl Gold {
             current_schema,
             current,
             current_rows: None,
+            silver_appends: SilverAppends::default(),
             aggregates,
             quality,
         })
@@ -123,6 +126,7 @@ impl Gold {
     /// Brings every table to the newest silver version; commits nothing when all are there.
     pub async fn refresh(&mut self) -> Result<GoldSummary, GoldError> {
         let silver_version = self.silver.refresh().await?;
+        self.silver_appends = SilverAppends::default();
         let bronze_position = self.silver.source_position(&self.bronze_key, &[]).await?;
         let mut summary = GoldSummary { silver_table: self.silver.location().to_owned(), silver_version, refreshes: 1, ..GoldSummary::default() };
         self.refresh_current(silver_version, &mut summary).await?;
@@ -143,7 +147,7 @@ impl Gold {
             summary.tables.push(report("current", &self.current, None));
             return Ok(());
         }
-        let files = added_since(&self.silver, position, silver_version).await?;
+        let files = self.silver_appends.since(&self.silver, position, silver_version).await?;
         if position.is_some() && files.is_empty() {
             // Silver versions without data (maintenance, empty batches): only the position moves.
             self.current.append(&[], &[(app_id, silver_version as i64)]).await?;
@@ -184,7 +188,7 @@ impl Gold {
                 return Ok(());
             }
             // No silver rows since: the current state, and so the aggregate, is what it was.
-            if position.is_some() && added_since(&self.silver, position, silver_version).await?.is_empty() {
+            if position.is_some() && self.silver_appends.since(&self.silver, position, silver_version).await?.is_empty() {
                 table.append(&[], &[(app_id, silver_version as i64)]).await?;
                 summary.tables.push(report(aggregate.name, table, None));
                 return Ok(());
@@ -221,7 +225,7 @@ impl Gold {
             summary.tables.push(report("quality_daily", &self.quality, None));
             return Ok(());
         }
-        let silver_files = added_since(&self.silver, silver_position, silver_version).await?;
+        let silver_files = self.silver_appends.since(&self.silver, silver_position, silver_version).await?;
         let mut positions = vec![(self.gold_key.app_id(), silver_version as i64)];
         positions.extend(quarantine_key.zip(quarantine_last).map(|(key, q)| (key.app_id(), q as i64)));
         if silver_position.is_some() && silver_files.is_empty() && quarantine_files.is_empty() {
@@ -319,14 +323,24 @@ pub async fn run(config: &Config, keep_running: bool, cancel: CancellationToken)
     }
 }
 
-/// The files versions `after+1..=until` of `reader` appended; a version that deleted or
-/// rewrote rows stops gold (the current state and aggregates would miss the change).
-async fn added_since(reader: &TableReader, after: Option<u64>, until: u64) -> Result<Vec<DataFile>, GoldError> {
-    let mut files = Vec::new();
-    for version in after.map_or(0, |v| v + 1)..=until {
-        files.extend(reader.entry(version).await?.appended_only(reader.location(), version)?);
+/// The files each silver version appended, each entry read once per refresh: the current
+/// table and every gold table ask for the same versions.
+#[derive(Default)]
+struct SilverAppends(std::collections::BTreeMap<u64, Vec<DataFile>>);
+
+impl SilverAppends {
+    /// The files versions `after+1..=until` of `silver` appended; a version that deleted or
+    /// rewrote rows stops gold (the current state and aggregates would miss the change).
+    async fn since(&mut self, silver: &TableReader, after: Option<u64>, until: u64) -> Result<Vec<DataFile>, GoldError> {
+        let mut files = Vec::new();
+        for version in after.map_or(0, |v| v + 1)..=until {
+            if let std::collections::btree_map::Entry::Vacant(missing) = self.0.entry(version) {
+                missing.insert(silver.entry(version).await?.appended_only(silver.location(), version)?);
+            }
+            files.extend(self.0.get(&version).into_iter().flatten().cloned());
+        }
+        Ok(files)
     }
-    Ok(files)
 }
 
 /// Every row of the table at `location` as `schema` (none while it does not exist).

@@ -76,7 +76,8 @@ pub fn metrics_schema() -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The metric rows of one batch: one per rule, then the totals.
+/// The metric rows of one batch: one per rule, then the totals; none for a batch without rows
+/// (bronze versions without data, such as compaction and VACUUM, only move silver's position).
 pub fn batch_metrics(
     engine: &RulesEngine,
     outcomes: &[RuleOutcome],
@@ -85,6 +86,9 @@ pub fn batch_metrics(
     mode: SilverMode,
     versions: RangeInclusive<u64>,
 ) -> Result<RecordBatch, SilverError> {
+    if counts.input == 0 {
+        return Ok(RecordBatch::new_empty(metrics_schema()));
+    }
     let rows = engine.rules.len() + 1;
     let checked_rows = (counts.input - counts.undecodable) as i64;
     let (mut kind, mut name, mut criticality, mut function, mut fingerprint) =

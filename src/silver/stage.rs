@@ -257,13 +257,9 @@ impl Stage<'_> {
         };
         let versions = slice.first_version..=slice.last_version;
         let batch = slice.batch;
-        let mut refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions))
+        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions))
             .await
             .map_err(|e| SilverError::Task(e.to_string()))??;
-        if refined.counts.input == 0 {
-            // Bronze versions without data (compaction, VACUUM): the position moves, no metrics.
-            refined.metrics = refined.metrics.slice(0, 0);
-        }
         let report = tables.commit(&refined, slice.last_version, &record, positions).await?;
         tables.maintain(&mut self.maintainer).await;
         let counts = refined.counts;

@@ -156,12 +156,8 @@ impl SilverTables {
         for table in [&self.quarantine, &self.metrics] {
             let Some(latest) = table.version() else { continue };
             for version in (latest.saturating_sub(RECORD_SEARCH_VERSIONS)..=latest).rev() {
-                let entry = match table.entry(version).await {
-                    Ok(entry) => entry,
-                    // Entries before the last checkpoint may be cleaned up: search what is there.
-                    Err(TableError::LogEntryGone { .. }) => break,
-                    Err(other) => return Err(other),
-                };
+                // Entries before the last checkpoint may be cleaned up: search what is there.
+                let Some(entry) = table.kept_entry(version).await? else { break };
                 if !entry.positions.iter().any(|(id, position)| self.source.matches(id) && *position == end as i64) {
                     continue;
                 }

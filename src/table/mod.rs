@@ -161,13 +161,8 @@ impl StageTable {
         let open_error = |source| TableError::Open { location: location.to_owned(), source: Box::new(source) };
         let url = deltalake::table::builder::ensure_table_uri(location)
             .map_err(|source| TableError::Location { location: location.to_owned(), source: Box::new(source) })?;
-        if url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists()) {
+        let Some(table) = reader::open_if_exists(url, storage_options).await.map_err(open_error)? else {
             return Ok(None);
-        }
-        let table = match DeltaTable::try_from_url_with_storage_options(url, storage_options).await {
-            Ok(table) => table,
-            Err(DeltaTableError::NotATable(_)) => return Ok(None),
-            Err(other) => return Err(open_error(other)),
         };
         let schema = table.snapshot().map_err(open_error)?.snapshot().arrow_schema();
         Ok(Some(Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default() }))
@@ -223,6 +218,11 @@ impl StageTable {
     /// What commit `version` recorded (files, positions, `commitInfo`).
     pub async fn entry(&self, version: u64) -> Result<VersionEntry, TableError> {
         reader::read_entry(&self.table, &self.location, version).await
+    }
+
+    /// [`Self::entry`], `None` when log cleanup removed it (for searches of recent commits).
+    pub async fn kept_entry(&self, version: u64) -> Result<Option<VersionEntry>, TableError> {
+        reader::read_kept_entry(&self.table, &self.location, version).await
     }
 
     /// Appends `batches` and records `positions` (app id → version) in the same commit. Empty
@@ -284,21 +284,26 @@ impl StageTable {
         let operation = DeltaOperation::Write { mode, partition_by, predicate: None };
         let properties = without_upkeep().with_application_transactions(transactions).with_metadata(metadata);
         let committed = CommitBuilder::from(properties).with_actions(actions).build(Some(snapshot), self.table.log_store(), operation).await;
-        let version = match committed {
-            Ok(finalized) => finalized.version(),
-            Err(DeltaTableError::Transaction { source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction) }) => {
-                return Err(TableError::TxnConflict { location: self.location.clone() });
-            }
-            // A concurrent writer of a replaced table (two gold refreshes), or of the metadata.
-            Err(DeltaTableError::Transaction { source: TransactionError::CommitConflict(conflict) }) => {
-                return Err(TableError::Conflict { location: self.location.clone(), message: conflict.to_string() });
-            }
-            Err(source) => return Err(write_error(source)),
-        };
+        let version = committed.map_err(|error| commit_failure(&self.location, error))?.version();
         self.positions.committed(version, positions);
         self.table.update_state().await.map_err(write_error)?;
         crate::telemetry::metrics().commit_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         Ok(CommitInfo { version, ..info })
+    }
+}
+
+/// Why a commit to the table at `location` failed: another writer's commit of the same `txn`
+/// positions, another conflicting commit (a concurrent writer of a replaced table, two gold
+/// refreshes; two compactions of the same files; the metadata), or storage.
+fn commit_failure(location: &str, error: DeltaTableError) -> TableError {
+    match error {
+        DeltaTableError::Transaction { source: TransactionError::CommitConflict(CommitConflictError::ConcurrentTransaction) } => {
+            TableError::TxnConflict { location: location.to_owned() }
+        }
+        DeltaTableError::Transaction { source: TransactionError::CommitConflict(conflict) } => {
+            TableError::Conflict { location: location.to_owned(), message: conflict.to_string() }
+        }
+        source => TableError::Write { location: location.to_owned(), source: Box::new(source) },
     }
 }
 

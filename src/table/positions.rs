@@ -92,14 +92,11 @@ async fn walk_forward(table: &DeltaTable, location: &str, mut known: Known, vers
         return Ok(fresh);
     };
     for entry_version in from + 1..=version {
-        match super::reader::read_entry(table, location, entry_version).await {
-            Ok(entry) => {
-                for (app_id, position) in entry.positions {
-                    known.positions.insert(app_id, Some(position));
-                }
-            }
-            Err(TableError::LogEntryGone { .. }) => return Ok(fresh),
-            Err(other) => return Err(other),
+        let Some(entry) = super::reader::read_kept_entry(table, location, entry_version).await? else {
+            return Ok(fresh);
+        };
+        for (app_id, position) in entry.positions {
+            known.positions.insert(app_id, Some(position));
         }
     }
     known.version = Some(version);

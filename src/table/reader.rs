@@ -12,7 +12,7 @@ use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray, new_null_arra
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::SchemaRef;
 use deltalake::kernel::Action;
-use deltalake::{DeltaTable, ObjectStore, Path};
+use deltalake::{DeltaTable, DeltaTableError, ObjectStore, Path};
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use parquet::arrow::ParquetRecordBatchStreamBuilder;
@@ -73,16 +73,10 @@ pub struct TableReader {
 impl TableReader {
     /// Opens the table at `location`; `None` while it does not exist.
     pub async fn open(location: &str, storage_options: HashMap<String, String>) -> Result<Option<Self>, TableError> {
-        let read_error = |source: deltalake::DeltaTableError| TableError::Read { location: location.to_owned(), message: source.to_string() };
+        let read_error = |source: DeltaTableError| TableError::Read { location: location.to_owned(), message: source.to_string() };
         let url = deltalake::ensure_table_uri(location).map_err(read_error)?;
-        if url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists()) {
-            return Ok(None);
-        }
-        match deltalake::open_table_with_storage_options(url, storage_options).await {
-            Ok(table) => Ok(Some(Self { table, location: location.to_owned(), positions: Default::default() })),
-            Err(deltalake::DeltaTableError::NotATable(_)) => Ok(None),
-            Err(other) => Err(read_error(other)),
-        }
+        let table = open_if_exists(url, storage_options).await.map_err(read_error)?;
+        Ok(table.map(|table| Self { table, location: location.to_owned(), positions: Default::default() }))
     }
 
     pub fn location(&self) -> &str {
@@ -178,6 +172,19 @@ impl TableReader {
     }
 }
 
+/// The Delta table at `url`, `None` while there is none. A local directory without a log is not
+/// probed (delta-rs would log an error for it).
+pub(super) async fn open_if_exists(url: url::Url, storage_options: HashMap<String, String>) -> Result<Option<DeltaTable>, DeltaTableError> {
+    if url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists()) {
+        return Ok(None);
+    }
+    match deltalake::open_table_with_storage_options(url, storage_options).await {
+        Ok(table) => Ok(Some(table)),
+        Err(DeltaTableError::NotATable(_)) => Ok(None),
+        Err(other) => Err(other),
+    }
+}
+
 /// Columns a data file does not hold but its rows have: the version that added it, and the
 /// values of the table's partition columns (which Delta keeps in the log, not in the file).
 pub(super) struct Filled<'a> {
@@ -195,39 +202,47 @@ pub(super) async fn read_data_file(
     schema: &SchemaRef,
     filled: &Filled<'_>,
 ) -> Result<Vec<RecordBatch>, TableError> {
-    {
-        // Storage trouble is worth another try; a file that is gone or does not decode is not.
-        let file_error = |message: String| TableError::ReadFile { location: location.to_owned(), file: file.path.clone(), message };
-        let bad_file = |message: String| TableError::BadFile { location: location.to_owned(), file: file.path.clone(), message };
-        let fetch_error = |error: object_store::Error| match error {
-            object_store::Error::NotFound { .. } => TableError::FileGone { location: location.to_owned(), file: file.path.clone() },
-            other => file_error(other.to_string()),
-        };
-        // The parquet reader wraps storage errors; a missing file is told apart up front.
-        let object = Path::from_url_path(&file.path).map_err(|e| bad_file(e.to_string()))?;
-        let size = match file.size {
-            0 => store.head(&object).await.map_err(fetch_error)?.size,
-            size => size,
-        };
-        let parquet_error = |e: parquet::errors::ParquetError| match e {
-            parquet::errors::ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
-                Ok(storage) => fetch_error(*storage),
-                Err(other) => file_error(other.to_string()),
-            },
-            other => bad_file(other.to_string()),
-        };
-        let input = super::ranged::RangedFile { store: store.clone(), path: object, size };
-        let builder = ParquetRecordBatchStreamBuilder::new(input).await.map_err(parquet_error)?;
-        let wanted: Vec<usize> =
-            builder.schema().fields().iter().enumerate().filter(|(_, f)| schema.field_with_name(f.name()).is_ok()).map(|(i, _)| i).collect();
-        let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
-        let mut stream = builder.with_projection(mask).with_batch_size(65_536).build().map_err(parquet_error)?;
-        let mut batches = Vec::new();
-        while let Some(batch) = stream.next().await {
-            let batch = batch.map_err(parquet_error)?;
-            batches.push(conform(&batch, schema, filled).map_err(bad_file)?);
-        }
-        Ok(batches)
+    // Storage trouble is worth another try; a file that is gone or does not decode is not.
+    let file_error = |message: String| TableError::ReadFile { location: location.to_owned(), file: file.path.clone(), message };
+    let bad_file = |message: String| TableError::BadFile { location: location.to_owned(), file: file.path.clone(), message };
+    let fetch_error = |error: object_store::Error| match error {
+        object_store::Error::NotFound { .. } => TableError::FileGone { location: location.to_owned(), file: file.path.clone() },
+        other => file_error(other.to_string()),
+    };
+    // The parquet reader wraps storage errors; a missing file is told apart up front.
+    let object = Path::from_url_path(&file.path).map_err(|e| bad_file(e.to_string()))?;
+    let size = match file.size {
+        0 => store.head(&object).await.map_err(fetch_error)?.size,
+        size => size,
+    };
+    let parquet_error = |e: parquet::errors::ParquetError| match e {
+        parquet::errors::ParquetError::External(inner) => match inner.downcast::<object_store::Error>() {
+            Ok(storage) => fetch_error(*storage),
+            Err(other) => file_error(other.to_string()),
+        },
+        other => bad_file(other.to_string()),
+    };
+    let input = super::ranged::RangedFile { store: store.clone(), path: object, size };
+    let builder = ParquetRecordBatchStreamBuilder::new(input).await.map_err(parquet_error)?;
+    let wanted: Vec<usize> =
+        builder.schema().fields().iter().enumerate().filter(|(_, f)| schema.field_with_name(f.name()).is_ok()).map(|(i, _)| i).collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+    let mut stream = builder.with_projection(mask).with_batch_size(65_536).build().map_err(parquet_error)?;
+    let mut batches = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(parquet_error)?;
+        batches.push(conform(&batch, schema, filled).map_err(bad_file)?);
+    }
+    Ok(batches)
+}
+
+/// What commit `version` of `table` recorded, `None` when log cleanup removed its entry: for
+/// searches of recent commits, which look only at what is still there.
+pub(super) async fn read_kept_entry(table: &DeltaTable, location: &str, version: u64) -> Result<Option<VersionEntry>, TableError> {
+    match read_entry(table, location, version).await {
+        Ok(entry) => Ok(Some(entry)),
+        Err(TableError::LogEntryGone { .. }) => Ok(None),
+        Err(other) => Err(other),
     }
 }
 

@@ -134,12 +134,8 @@ async fn recent_positions(table: &DeltaTable, location: &str, stage: &str) -> Re
     };
     let mut found: Vec<(String, i64)> = Vec::new();
     for version in (latest.saturating_sub(LEGACY_SEARCH_VERSIONS)..=latest).rev() {
-        let entry = match super::reader::read_entry(table, location, version).await {
-            Ok(entry) => entry,
-            // Entries before the last checkpoint may be cleaned up: search what is there.
-            Err(TableError::LogEntryGone { .. }) => break,
-            Err(other) => return Err(other),
-        };
+        // Entries before the last checkpoint may be cleaned up: search what is there.
+        let Some(entry) = super::reader::read_kept_entry(table, location, version).await? else { break };
         for (app_id, position) in entry.positions {
             if app_id.starts_with(stage) && !found.iter().any(|(seen, _)| *seen == app_id) {
                 found.push((app_id, position));

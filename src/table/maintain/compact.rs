@@ -37,9 +37,10 @@ pub(super) fn plan(table: &StageTable, config: &MaintenanceConfig) -> Result<Vec
         if size >= config.small_file_bytes || view.deletion_vector_descriptor().is_some() {
             continue;
         }
-        let mut partition: Vec<(String, Option<String>)> = view.partition_values_map().into_iter().collect();
+        let partition_values = view.partition_values_map();
+        let mut partition: Vec<(String, Option<String>)> = partition_values.clone().into_iter().collect();
         partition.sort();
-        let file = DataFile { path: view.path().to_string(), size, partition_values: view.partition_values_map() };
+        let file = DataFile { path: view.path().to_string(), size, partition_values };
         partitions.entry(partition).or_default().push(SmallFile { modified: view.modification_time(), file, remove: view.remove_action(false) });
     }
     let mut budget = config.max_compaction_bytes;
@@ -96,16 +97,12 @@ pub(super) async fn run(table: &mut StageTable, bins: Vec<Bin>, target_file_byte
         actions.extend(bin.files.into_iter().map(|(_, remove)| Action::Remove(remove)));
     }
     let operation = DeltaOperation::Optimize { predicate: None, target_size: i64::try_from(target_file_bytes).unwrap_or(i64::MAX) };
-    let committed =
-        CommitBuilder::from(super::super::without_upkeep()).with_actions(actions).build(Some(&snapshot), table.table.log_store(), operation).await;
-    match committed {
-        Ok(_) => {}
-        // Another maintenance run compacted some of the same files first: nothing is lost.
-        Err(deltalake::DeltaTableError::Transaction { source: deltalake::kernel::transaction::TransactionError::CommitConflict(conflict) }) => {
-            return Err(TableError::Conflict { location, message: conflict.to_string() });
-        }
-        Err(source) => return Err(write_error(source)),
-    }
+    // A conflict (another maintenance run compacted some of the same files first) loses nothing.
+    CommitBuilder::from(super::super::without_upkeep())
+        .with_actions(actions)
+        .build(Some(&snapshot), table.table.log_store(), operation)
+        .await
+        .map_err(|error| super::super::commit_failure(&location, error))?;
     table.table.update_state().await.map_err(write_error)?;
     Ok(written)
 }

@@ -47,14 +47,14 @@ impl StageTable {
     pub async fn last_checkpoint(&self) -> Result<Option<u64>, TableError> {
         let store = self.table.log_store().object_store(None);
         let path = Path::from("_delta_log/_last_checkpoint");
+        let error = |e: &dyn std::fmt::Display| TableError::Read { location: self.location.clone(), message: format!("_last_checkpoint: {e}") };
         let bytes = match store.get(&path).await {
             Ok(found) => found.bytes().await,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(other) => Err(other),
         };
-        let bytes = bytes.map_err(|e| TableError::Read { location: self.location.clone(), message: format!("_last_checkpoint: {e}") })?;
-        let last: serde_json::Value = serde_json::from_slice(&bytes)
-            .map_err(|e| TableError::Read { location: self.location.clone(), message: format!("_last_checkpoint: {e}") })?;
+        let bytes = bytes.map_err(|e| error(&e))?;
+        let last: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| error(&e))?;
         Ok(last.get("version").and_then(serde_json::Value::as_u64))
     }
 
