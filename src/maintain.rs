@@ -31,6 +31,8 @@ type KeyOf = fn(String, &str, &str) -> SourceKey;
 pub struct LakeTable {
     pub path: String,
     readers: Vec<(String, KeyOf)>,
+    /// Laid out in sorted key ranges, never compacted (gold's current state and order_status).
+    key_ordered: bool,
 }
 
 /// Every table of the lake, sources before the tables that read them.
@@ -39,6 +41,7 @@ pub fn lake_tables(config: &Config) -> Vec<LakeTable> {
     let table = |path: &str, readers: Vec<(&String, KeyOf)>| LakeTable {
         path: path.to_owned(),
         readers: readers.into_iter().map(|(reader, key)| (reader.clone(), key)).collect(),
+        key_ordered: path == gold.current_table || path == gold.order_status_table,
     };
     let silver_readers = vec![
         (&gold.current_table, SourceKey::current as KeyOf),
@@ -98,6 +101,9 @@ pub async fn run(config: &Config, only: Option<&str>, dry_run: bool) -> Result<V
             tracing::info!(table = %location, "not created yet; nothing to maintain");
             continue;
         };
+        if table.key_ordered {
+            delta = delta.key_ordered();
+        }
         let first_unread = first_unread(config, table, &delta.table_id()?).await?;
         let report = delta.maintain(&config.maintenance, first_unread, dry_run).await?;
         log_report(&report);

@@ -28,6 +28,14 @@ pub struct GoldConfig {
     /// `medallion gold` gives up after 6 attempts.
     #[serde(with = "humantime_serde")]
     pub retry_backoff: Duration,
+    /// Rows per file of the current-state and `order_status` tables. Their files hold sorted
+    /// key ranges, and a refresh rewrites only the files holding keys it touches: smaller files
+    /// make a refresh cheaper and the tables' file lists longer.
+    pub file_rows: usize,
+    /// Silver bytes (data files) one refresh step merges at most: catching up after a long stop
+    /// runs in steps of this size, so memory stays bounded whatever the backlog. A silver
+    /// version larger than this is merged whole.
+    pub batch_bytes: u64,
 }
 
 impl Default for GoldConfig {
@@ -40,6 +48,8 @@ impl Default for GoldConfig {
             quality_daily_table: "gold/quality_daily".to_owned(),
             interval: Duration::from_secs(5),
             retry_backoff: Duration::from_millis(500),
+            file_rows: 100_000,
+            batch_bytes: 64 << 20,
         }
     }
 }

@@ -54,6 +54,12 @@ impl Config {
         if self.gold.interval.is_zero() {
             problems.push("gold.interval: must be longer than 0".to_owned());
         }
+        if self.gold.file_rows == 0 {
+            problems.push("gold.file_rows: must be at least 1".to_owned());
+        }
+        if self.gold.batch_bytes == 0 {
+            problems.push("gold.batch_bytes: must be at least 1".to_owned());
+        }
         if self.lake.root.trim().is_empty() {
             problems.push("lake.root: must not be empty (set it, or MEDALLION_LAKE)".to_owned());
         }

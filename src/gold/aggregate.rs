@@ -11,6 +11,7 @@ use arrow::datatypes::SchemaRef;
 use datafusion::prelude::SessionContext;
 
 use super::GoldError;
+use super::additive::Additive;
 
 /// The name the current state is registered under in the queries.
 const CURRENT: &str = "current_items";
@@ -21,6 +22,19 @@ pub struct Aggregate {
     /// The table's name in reports and errors.
     pub name: &'static str,
     pub sql: &'static str,
+    /// How a refresh brings it up to date without reading the whole current state.
+    pub upkeep: Upkeep,
+}
+
+/// How an aggregate follows the current state.
+#[derive(Debug, Clone, Copy)]
+pub enum Upkeep {
+    /// One row per entity (the current state's first key column, `order_id`), which is its
+    /// first column: the rows of the entities a refresh touched are recomputed from all their
+    /// line items; the table is kept in sorted ranges of that column.
+    PerEntity,
+    /// Groups spanning entities: see [`Additive`].
+    Additive(Additive),
 }
 
 /// Per order: items, delivered and cancelled items, total, first and last event, and
@@ -41,6 +55,7 @@ SELECT order_id,
 FROM current_items
 GROUP BY order_id
 ORDER BY order_id",
+    upkeep: Upkeep::PerEntity,
 };
 
 /// Month of the order date × product: units and revenue of every line item ordered, of those
@@ -60,6 +75,7 @@ FROM current_items
 WHERE order_date IS NOT NULL AND product_id IS NOT NULL
 GROUP BY 1, 2
 ORDER BY 1, 2",
+    upkeep: Upkeep::Additive(Additive { groups: &["month", "product_id"], count: "orders", max: &["product_name"] }),
 };
 
 /// Fiscal quarter × vendor: what was bought (line items not cancelled): spend, units, items,
@@ -77,6 +93,7 @@ FROM current_items
 WHERE (order_status IS DISTINCT FROM 'CANCELLED') AND fiscal_quarter IS NOT NULL AND vendor_id IS NOT NULL
 GROUP BY 1, 2
 ORDER BY 1, 2",
+    upkeep: Upkeep::Additive(Additive { groups: &["fiscal_quarter", "vendor_id"], count: "orders", max: &[] }),
 };
 
 /// The aggregates computed from the current state.

@@ -89,8 +89,17 @@ impl CurrentSpec {
 
     /// `current` (rows of the current table) merged with the eligible rows of `silver_rows`.
     pub fn merge(&self, schema: &SchemaRef, current: &RecordBatch, silver_rows: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-        let incoming = self.as_current(schema, &self.eligible(silver_rows)?)?;
-        let all = concat_batches(schema, [current, &incoming])?;
+        self.merge_incoming(schema, current, &self.incoming(schema, silver_rows)?)
+    }
+
+    /// The eligible rows of `silver_rows` in the current schema, each its own first and only event.
+    pub fn incoming(&self, schema: &SchemaRef, silver_rows: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+        self.as_current(schema, &self.eligible(silver_rows)?)
+    }
+
+    /// `current` merged with `incoming` (from [`Self::incoming`]): one row per key, sorted by key.
+    pub fn merge_incoming(&self, schema: &SchemaRef, current: &RecordBatch, incoming: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+        let all = concat_batches(schema, [current, incoming])?;
         if all.num_rows() == 0 {
             return Ok(all);
         }
@@ -103,6 +112,11 @@ impl CurrentSpec {
         let order = lexsort_to_indices(&sort_columns, None)?;
         let sorted = take_record_batch(&all, &order)?;
         self.latest_per_key(schema, &sorted)
+    }
+
+    /// The column that identifies an entity (an order): the first key column.
+    pub fn entity(&self) -> &str {
+        self.key.first().map_or("order_id", String::as_str)
     }
 
     /// New silver rows in the current schema, each its own first and only event.

@@ -12,12 +12,15 @@
 //! silver version it read, so a second refresh with no new silver data commits nothing; a crash
 //! between tables leaves some behind, and the next refresh brings them to the same version.
 
+mod additive;
 mod aggregate;
 mod current;
 mod quality;
+mod ranged;
 mod refresh;
 
-pub use aggregate::{AGGREGATES, Aggregate, ORDER_STATUS, PRODUCT_SALES_MONTHLY, VENDOR_SPEND_QUARTERLY};
+pub use additive::Additive;
+pub use aggregate::{AGGREGATES, Aggregate, ORDER_STATUS, PRODUCT_SALES_MONTHLY, Upkeep, VENDOR_SPEND_QUARTERLY};
 pub use current::{CurrentSpec, EVENTS, FIRST_EVENT_TIME};
 pub use quality::{DayQuality, QualityDaily, schema as quality_daily_schema};
 pub use refresh::{Gold, GoldSummary, TableRefresh, run};

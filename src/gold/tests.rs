@@ -115,6 +115,7 @@ async fn order_status_completes_only_when_every_item_is_delivered() {
                           WHEN sum(CASE WHEN order_status = 'CANCELLED' THEN 1 ELSE 0 END) = count(*) THEN 'CANCELLED'
                           ELSE 'OPEN' END AS completion_status
               FROM current_items GROUP BY order_id ORDER BY order_id",
+        upkeep: super::Upkeep::PerEntity,
     };
     let rows = status.evaluate(&current).await.unwrap();
     let completion: Vec<&str> = rows.column(2).as_string::<i32>().iter().flatten().collect();

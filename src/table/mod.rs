@@ -12,11 +12,13 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 
+mod keyed;
 mod maintain;
 mod positions;
 mod ranged;
 mod reader;
 mod source;
+pub use keyed::{KeyValue, KeyedFile};
 pub use maintain::MaintenanceReport;
 pub use reader::{DataFile, TableReader, VersionEntry};
 pub use source::SourceKey;
@@ -112,6 +114,9 @@ pub struct StageTable {
     /// Parquet settings for this table's files (deltalake's defaults when None).
     writer_properties: Option<parquet::file::properties::WriterProperties>,
     positions: positions::PositionCache,
+    /// Its files hold sorted key ranges (see [`keyed`]): compaction leaves them alone, as
+    /// concatenating files would mix their ranges.
+    key_ordered: bool,
 }
 
 impl StageTable {
@@ -151,7 +156,7 @@ impl StageTable {
                 Err(_) => deltalake::open_table_with_storage_options(url, storage_options).await.map_err(open_error)?,
             }
         };
-        let this = Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default() };
+        let this = Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default(), key_ordered: false };
         this.check_schema()?;
         Ok(this)
     }
@@ -165,7 +170,7 @@ impl StageTable {
             return Ok(None);
         };
         let schema = table.snapshot().map_err(open_error)?.snapshot().arrow_schema();
-        Ok(Some(Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default() }))
+        Ok(Some(Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default(), key_ordered: false }))
     }
 
     fn check_schema(&self) -> Result<(), TableError> {
@@ -182,6 +187,12 @@ impl StageTable {
     /// Writes this table's files with `properties` (compression, dictionaries, statistics).
     pub fn with_writer_properties(mut self, properties: parquet::file::properties::WriterProperties) -> Self {
         self.writer_properties = Some(properties);
+        self
+    }
+
+    /// Marks the table as laid out in sorted key ranges (see [`keyed`]).
+    pub fn key_ordered(mut self) -> Self {
+        self.key_ordered = true;
         self
     }
 
@@ -228,7 +239,7 @@ impl StageTable {
     /// Appends `batches` and records `positions` (app id → version) in the same commit. Empty
     /// batches write no file: a commit with none records only its positions.
     pub async fn append(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(batches, positions, SaveMode::Append, None).await
+        self.commit(Commit { batches, positions, change: Change::Append, metadata: None }).await
     }
 
     /// [`Self::append`], with `metadata` (a key and a value) in the commit's `commitInfo`: a
@@ -239,33 +250,33 @@ impl StageTable {
         positions: &[(String, i64)],
         metadata: Option<(String, serde_json::Value)>,
     ) -> Result<CommitInfo, TableError> {
-        self.commit(batches, positions, SaveMode::Append, metadata).await
+        self.commit(Commit { batches, positions, change: Change::Append, metadata }).await
     }
 
     /// Replaces every row of the table with `batches` and records `positions`, in one commit
     /// (readers see the old rows or the new ones, never a mix).
     pub async fn replace(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(batches, positions, SaveMode::Overwrite, None).await
+        self.commit(Commit { batches, positions, change: Change::ReplaceAll, metadata: None }).await
     }
 
-    async fn commit(
-        &mut self,
-        batches: &[RecordBatch],
-        positions: &[(String, i64)],
-        mode: SaveMode,
-        metadata: Option<(String, serde_json::Value)>,
-    ) -> Result<CommitInfo, TableError> {
+    async fn commit(&mut self, commit: Commit<'_>) -> Result<CommitInfo, TableError> {
         let started = std::time::Instant::now();
         let write_error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
         let mut writer = RecordBatchWriter::for_table(&self.table).map_err(write_error)?;
         if let Some(properties) = &self.writer_properties {
             writer = writer.with_writer_properties(properties.clone());
         }
+        let one_file_per_batch = matches!(commit.change, Change::Rewrite(_));
         let adds = off_the_async_workers(async {
-            for batch in batches.iter().filter(|batch| batch.num_rows() > 0) {
+            let mut adds = Vec::new();
+            for batch in commit.batches.iter().filter(|batch| batch.num_rows() > 0) {
                 writer.write(batch.clone()).await?;
+                if one_file_per_batch {
+                    adds.extend(writer.flush().await?);
+                }
             }
-            writer.flush().await
+            adds.extend(writer.flush().await?);
+            Ok::<_, DeltaTableError>(adds)
         })
         .await
         .map_err(write_error)?;
@@ -274,22 +285,48 @@ impl StageTable {
         for add in &adds {
             crate::telemetry::metrics().file_bytes.get_or_create(&label).observe(add.size as f64);
         }
-        let transactions = positions.iter().map(|(app_id, version)| Transaction::new(app_id, *version)).collect();
+        let transactions = commit.positions.iter().map(|(app_id, version)| Transaction::new(app_id, *version)).collect();
         let snapshot = self.table.snapshot().map_err(write_error)?;
         let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
-        if mode == SaveMode::Overwrite {
-            actions.extend(snapshot.log_data().into_iter().map(|file| Action::Remove(file.remove_action(true))));
-        }
+        let mode = match commit.change {
+            Change::Append => SaveMode::Append,
+            Change::ReplaceAll => {
+                actions.extend(snapshot.log_data().into_iter().map(|file| Action::Remove(file.remove_action(true))));
+                SaveMode::Overwrite
+            }
+            Change::Rewrite(removes) => {
+                actions.extend(removes);
+                SaveMode::Overwrite
+            }
+        };
         let partition_by = Some(snapshot.metadata().partition_columns().to_vec()).filter(|p| !p.is_empty());
         let operation = DeltaOperation::Write { mode, partition_by, predicate: None };
-        let properties = without_upkeep().with_application_transactions(transactions).with_metadata(metadata);
+        let properties = without_upkeep().with_application_transactions(transactions).with_metadata(commit.metadata);
         let committed = CommitBuilder::from(properties).with_actions(actions).build(Some(snapshot), self.table.log_store(), operation).await;
         let version = committed.map_err(|error| commit_failure(&self.location, error))?.version();
-        self.positions.committed(version, positions);
+        self.positions.committed(version, commit.positions);
         self.table.update_state().await.map_err(write_error)?;
         crate::telemetry::metrics().commit_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         Ok(CommitInfo { version, ..info })
     }
+}
+
+/// One commit: the rows it adds, the positions it records, what it does to the live files.
+struct Commit<'a> {
+    batches: &'a [RecordBatch],
+    positions: &'a [(String, i64)],
+    change: Change,
+    metadata: Option<(String, serde_json::Value)>,
+}
+
+/// What a commit does to the files already there.
+enum Change {
+    /// Keeps them.
+    Append,
+    /// Removes them all.
+    ReplaceAll,
+    /// Removes these (and writes each batch as a file of its own).
+    Rewrite(Vec<Action>),
 }
 
 /// Why a commit to the table at `location` failed: another writer's commit of the same `txn`

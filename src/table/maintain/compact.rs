@@ -30,6 +30,9 @@ struct SmallFile {
 /// The bins one run compacts: per partition holding at least `min_small_files` small files,
 /// oldest files first, packed up to `target_file_bytes`, at most `max_compaction_bytes` in all.
 pub(super) fn plan(table: &StageTable, config: &MaintenanceConfig) -> Result<Vec<Bin>, TableError> {
+    if table.key_ordered {
+        return Ok(Vec::new());
+    }
     let snapshot = table.table.snapshot().map_err(|e| TableError::Read { location: table.location.clone(), message: e.to_string() })?;
     let mut partitions: BTreeMap<Vec<(String, Option<String>)>, Vec<SmallFile>> = BTreeMap::new();
     for view in snapshot.log_data().into_iter() {
