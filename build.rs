@@ -29,6 +29,10 @@ fn main() {
     }
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("schemas.rs");
     fs::write(&out, render(&files)).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", out.display())));
+    // The file names and versions alone, for the configuration's validation (which sits below
+    // the wire format and does not need the schemas themselves).
+    let names = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("schema_files.rs");
+    fs::write(&names, render_names(&files)).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", names.display())));
 }
 
 fn fail(message: &str) -> ! {
@@ -92,6 +96,15 @@ fn check_versions_resolve(files: &[SchemaFile]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn render_names(files: &[SchemaFile]) -> String {
+    let mut out = String::from("/// (file name, version) of every schema embedded from `schemas/`.\npub const SCHEMA_FILES: &[(&str, u32)] = &[\n");
+    for file in files {
+        out.push_str(&format!("    ({:?}, {}),\n", file.file_name, file.version));
+    }
+    out.push_str("];\n");
+    out
 }
 
 fn render(files: &[SchemaFile]) -> String {

@@ -203,132 +203,65 @@ pub struct ProduceArgs {
     pub output: Option<Output>,
 }
 
-/// The flags as a configuration layer; unset flags are left out so lower layers show through.
-#[derive(Debug, Default, Serialize)]
-pub struct FlagLayer {
-    #[serde(skip_serializing_if = "KafkaFlags::is_empty")]
-    kafka: KafkaFlags,
-    #[serde(skip_serializing_if = "LakeFlags::is_empty")]
-    lake: LakeFlags,
-    #[serde(skip_serializing_if = "SchemaFlags::is_empty")]
-    schema: SchemaFlags,
-    #[serde(skip_serializing_if = "ProducerFlags::is_empty")]
-    producer: ProducerFlags,
-    #[serde(skip_serializing_if = "SilverFlags::is_empty")]
-    silver: SilverFlags,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    metrics_addr: Option<std::net::SocketAddr>,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct SilverFlags {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rules: Option<PathBuf>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mode: Option<SilverMode>,
-}
-
-impl SilverFlags {
-    fn is_empty(&self) -> bool {
-        self.rules.is_none() && self.mode.is_none()
-    }
-}
-
-#[derive(Debug, Default, Serialize)]
-struct KafkaFlags {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    topic: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    group_id: Option<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct LakeFlags {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    root: Option<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct SchemaFlags {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    framing: Option<Framing>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<u32>,
-}
-
-#[derive(Debug, Default, Serialize)]
-struct ProducerFlags {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    count: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none", with = "humantime_serde")]
-    duration: Option<Duration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    rate: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    invalid_ratio: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    time_scale: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    output: Option<Output>,
-}
-
-impl KafkaFlags {
-    fn is_empty(&self) -> bool {
-        self.topic.is_none() && self.group_id.is_none()
-    }
-}
-
-impl LakeFlags {
-    fn is_empty(&self) -> bool {
-        self.root.is_none()
-    }
-}
-
-impl SchemaFlags {
-    fn is_empty(&self) -> bool {
-        self.framing.is_none() && self.version.is_none()
-    }
-}
-
-impl ProducerFlags {
-    fn is_empty(&self) -> bool {
-        serde_json::to_value(self).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
-    }
-}
+/// The flags as a configuration layer: one dotted key per flag given (`kafka.topic`), so the
+/// flags left out let the lower layers show through.
+#[derive(Debug, Default, Clone, Serialize)]
+#[serde(transparent)]
+pub struct FlagLayer(serde_json::Map<String, serde_json::Value>);
 
 impl FlagLayer {
     pub fn new(cli: &Cli) -> Self {
-        let mut layer = Self {
-            kafka: KafkaFlags { topic: cli.topic.clone(), group_id: cli.group.clone() },
-            lake: LakeFlags { root: cli.lake.clone() },
-            metrics_addr: cli.metrics_addr,
-            ..Self::default()
-        };
-        let silver_rules = match &cli.command {
-            Command::Silver(args) => Some(&args.silver),
-            Command::Run(args) => Some(&args.silver),
-            _ => None,
-        };
-        if let Some(silver) = silver_rules {
-            layer.silver = SilverFlags { rules: silver.rules.clone(), mode: silver.mode };
-        }
-        if let Command::Produce(args) = &cli.command {
-            layer.schema = SchemaFlags { framing: args.framing, version: args.schema_version };
-            layer.producer = ProducerFlags {
-                count: args.count,
-                duration: args.duration,
-                rate: args.rate,
-                invalid_ratio: args.invalid_ratio,
-                seed: args.seed,
-                start_time: args.start_time.map(|t| t.to_rfc3339()),
-                time_scale: args.time_scale,
-                output: args.output.clone(),
-            };
+        let mut layer = Self::default();
+        layer.set("kafka.topic", &cli.topic);
+        layer.set("kafka.group_id", &cli.group);
+        layer.set("lake.root", &cli.lake);
+        layer.set("metrics_addr", &cli.metrics_addr);
+        match &cli.command {
+            Command::Silver(SilverArgs { silver, .. }) | Command::Run(RunArgs { silver, .. }) => {
+                layer.set("silver.rules", &silver.rules);
+                layer.set("silver.mode", &silver.mode);
+            }
+            Command::Produce(args) => {
+                layer.set("schema.framing", &args.framing);
+                layer.set("schema.version", &args.schema_version);
+                layer.set("producer.count", &args.count);
+                layer.set("producer.duration", &args.duration.map(|d| humantime::format_duration(d).to_string()));
+                layer.set("producer.rate", &args.rate);
+                layer.set("producer.invalid_ratio", &args.invalid_ratio);
+                layer.set("producer.seed", &args.seed);
+                layer.set("producer.start_time", &args.start_time.map(|t| t.to_rfc3339()));
+                layer.set("producer.time_scale", &args.time_scale);
+                layer.set("producer.output", &args.output);
+            }
+            _ => {}
         }
         layer
+    }
+
+    /// Sets the dotted `key` to `value` when the flag was given.
+    fn set<T: Serialize>(&mut self, key: &str, value: &Option<T>) {
+        let Some(value) = value.as_ref().and_then(|v| serde_json::to_value(v).ok()) else { return };
+        let (parents, last) = key.rsplit_once('.').map_or((None, key), |(parents, last)| (Some(parents), last));
+        let mut table = &mut self.0;
+        for parent in parents.into_iter().flat_map(|p| p.split('.')) {
+            let entry = table.entry(parent).or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+            let Some(nested) = entry.as_object_mut() else { return };
+            table = nested;
+        }
+        table.insert(last.to_owned(), value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_flags_given_become_keys() {
+        let cli = Cli::parse_from(["medallion", "--topic", "t", "produce", "--rate", "5", "--duration", "90s"]);
+        let layer = serde_json::to_value(FlagLayer::new(&cli)).unwrap();
+        assert_eq!(layer, serde_json::json!({ "kafka": { "topic": "t" }, "producer": { "rate": 5, "duration": "1m 30s" } }));
+        let bare = Cli::parse_from(["medallion", "status"]);
+        assert_eq!(serde_json::to_value(FlagLayer::new(&bare)).unwrap(), serde_json::json!({}));
     }
 }

@@ -1,60 +1,60 @@
 //! # medallion
 //!
-//! Moves purchase-order events from Kafka into a Delta Lake medallion, exactly once.
+//! Moves business events from Kafka into a Delta Lake medallion (bronze → silver → gold),
+//! applying data-quality rules on the way, exactly once.
 //!
-//! ## Data flow (modules in flow order)
+//! ## Data flow
 //!
 //! ```text
-//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze (decode ──► Delta + txn) ──► silver (rules ──► Delta + txn) ──► gold (current state, aggregates)
-//!  (seeded      (Avro +     (rate-limited,
-//!   orders)      framing)    bounded in-flight)
+//!  generate ──► encode ──► produce ──► Kafka topic ──► bronze ══► silver ══► gold
+//!  (seeded      (Avro +     (rate-limited,             (decode)   (rules)    (current state,
+//!   events)      framing)    bounded in-flight)                               aggregates)
+//!                                              ══ a Delta table, positions in its txn actions
 //! ```
+//! Stages are joined through their Delta tables: each reads the table upstream incrementally
+//! and records, in the same commit as its rows, the position it consumed (`txn`). Inside a
+//! stage, tasks are joined by bounded channels (produce: generator → sender; bronze: consumer
+//! → writer).
 //!
-//! - [`config`]: typed, layered configuration (defaults → file → environment → flags).
-//! - [`schema`]: the Avro wire contract embedded from `schemas/`, by version and fingerprint.
-//! - [`framing`]: Confluent and single-object frame headers.
-//! - [`registry`]: a Confluent-compatible schema-registry client (ids for the Confluent framing).
-//! - [`generate`]: the pure, seeded purchase-order generator (lifecycles, defects).
-//! - [`encode`]: generated events → framed Avro datums (and JSON for inspection).
-//! - [`kafka`]: client construction, broker reachability and topic creation.
-//! - [`table`]: a stage's Delta table: create on first use, positions in `txn`, appends.
-//! - [`produce`]: the producer stage: generator task → bounded channel → sender task.
-//! - [`decode`]: framed Avro → Arrow columns through per-writer-schema plans (the bronze core).
-//! - [`bronze`]: the consumer-group worker landing every message in the bronze Delta table,
-//!   positioned by the table's `txn` actions.
-//! - [`rules`]: the DQX-compatible quality rules engine over RecordBatches (silver's core).
-//! - [`silver`]: bronze read incrementally, checked by the rules, into silver, quarantine and
-//!   `quality_metrics`, positioned by their `txn` actions.
-//! - [`gold`]: silver merged into the current state (latest event per line item) and the
-//!   analysts' aggregates, positioned by their `txn` actions.
-//! - [`pipeline`]: `medallion run`, the three stages in one process.
-//! - [`maintain`]: `medallion maintain`, and each stage's schedule for its own tables:
-//!   compaction, VACUUM, checkpoints, expired-log cleanup, keeping what readers still need.
-//! - [`status`]: `medallion status`, partitions' positions and lag, tables, last day's quality.
-//! - [`report`]: `medallion report`, what the lake holds, read back from its tables.
-//! - [`telemetry`]: Prometheus metrics every stage records, served with `--metrics-addr`.
-//! - [`shutdown`]: signals → one `CancellationToken`.
+//! ## Layers (a module imports the layers below it and the earlier modules of its own layer;
+//! `tests/module_layers.rs` checks there is no cycle)
 //!
-//! Stages are async functions joined by bounded channels; their cores (generation, encoding) are
-//! pure functions that tests and benches call without a broker.
+//! - runtime: [`runtime`] (`medallion run`, the metrics endpoint, signals).
+//! - commands that read the lake: [`lake`] (`status`, `report`).
+//! - stages, in flow order: [`produce`], [`bronze`], [`silver`], [`gold`]; and [`maintain`],
+//!   the upkeep each stage runs on its own tables (and `medallion maintain`).
+//! - cores: [`generate`], [`rules`], and the wire format [`wire`] (schemas, framing,
+//!   registry, encode, decode).
+//! - storage and transport: [`table`] (a stage's Delta table: positions in `txn`, appends,
+//!   rewrites, maintenance), [`kafka`] (clients, reachability, topics).
+//! - ground floor: [`config`] (typed, layered: defaults → file → environment → flags) and
+//!   [`telemetry`] (the metrics every layer records).
+//!
+//! ## Pure cores (no broker, no storage: unit tests and benches call them directly)
+//!
+//! - [`generate::Generator`]: seeded purchase-order lifecycles with defects.
+//! - [`encode::RecordEncoder`]: events → framed Avro datums.
+//! - [`decode`]: framed Avro → Arrow columns through per-writer-schema plans, and
+//!   [`bronze::BronzeBatchBuilder`]: messages → bronze rows (undecodable ones kept with their error).
+//! - [`rules`]: DQX-format rules compiled and evaluated over record batches.
+//! - [`silver::refine`]: one batch of bronze rows → silver, quarantine and metrics rows.
+//! - [`gold::CurrentSpec`]: the current-state merge (latest event per key wins);
+//!   [`gold::Aggregate`]: the analysts' SQL; [`gold::QualityDaily`]: additive daily quality.
 
 pub mod config;
-pub mod schema;
-pub mod framing;
-pub mod registry;
+pub mod wire;
 pub mod generate;
-pub mod encode;
 pub mod kafka;
 pub mod table;
 pub mod produce;
-pub mod decode;
 pub mod bronze;
 pub mod rules;
 pub mod silver;
 pub mod gold;
-pub mod pipeline;
 pub mod maintain;
-pub mod status;
-pub mod report;
-pub mod shutdown;
+pub mod lake;
+pub mod runtime;
 pub mod telemetry;
+
+// The wire format's modules by their own names, as the binary, tests and benches use them.
+pub use wire::{decode, encode, framing, registry, schema};

@@ -2,25 +2,21 @@
 
 mod cli;
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, anyhow};
 use clap::Parser;
 use figment::providers::Serialized;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
 
 use cli::{Cli, Command, ConfigCommand, FlagLayer, RulesCommand};
-use medallion::bronze::{BronzeBatchBuilder, DecoderFactory};
+use medallion::bronze::DecoderFactory;
 use medallion::config::Config;
-use medallion::pipeline::PipelineError;
-use medallion::rules::{RuleSet, RulesError};
-use medallion::silver::SilverError;
-use medallion::{produce, shutdown};
+use medallion::produce;
+use medallion::rules::RuleSet;
+use medallion::runtime::signals;
 
 /// A failure and the exit code it maps to.
 enum Failure {
@@ -36,33 +32,18 @@ impl From<std::io::Error> for Failure {
     }
 }
 
+impl Failure {
+    /// `error`, as invalid input when `invalid` (the error type's own answer) else as a failure
+    /// of the run.
+    fn of(error: impl Into<anyhow::Error>, invalid: bool) -> Self {
+        if invalid { Failure::Invalid(error.into()) } else { Failure::Runtime(error.into()) }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // deltalake warns on every commit that it keeps no statistics for binary columns (raw
-    // payloads): expected here, so quiet unless the filter asks for deltalake explicitly.
-    // delta_kernel logs every snapshot it builds at info: quiet unless asked for.
-    let mut directives = cli.log.clone();
-    if !cli.log.contains("deltalake") {
-        directives.push_str(",deltalake_core::writer::stats=error");
-    }
-    if !cli.log.contains("delta_kernel") {
-        directives.push_str(",delta_kernel=warn");
-    }
-    // deltalake's kernel (published as buoyant_kernel) logs every snapshot and scan at info.
-    if !cli.log.contains("buoyant_kernel") {
-        directives.push_str(",buoyant_kernel=warn");
-    }
     // status and report say when the brokers are unreachable, once: not librdkafka's retry log.
-    if matches!(cli.command, Command::Status | Command::Report) && !cli.log.contains("rdkafka") {
-        directives.push_str(",rdkafka=off,librdkafka=off");
-    }
-    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+    medallion::telemetry::init_logging(&cli.log, matches!(cli.command, Command::Status | Command::Report));
     let outcome =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failure::from).and_then(|runtime| runtime.block_on(run(cli)));
     match outcome {
@@ -111,9 +92,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 fn load_rules(file: &Path) -> Result<RuleSet, Failure> {
-    RuleSet::load(&file.display().to_string()).map_err(|e| match e {
-        RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. } => Failure::Invalid(e.into()),
-        other => Failure::Runtime(other.into()),
+    RuleSet::load(&file.display().to_string()).map_err(|e| {
+        let invalid = e.is_invalid_input();
+        Failure::of(e, invalid)
     })
 }
 
@@ -128,10 +109,7 @@ fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failu
                 .map_err(Failure::Invalid)?;
             builder.schema().clone()
         }
-        None => {
-            let decoder = DecoderFactory::from_config(&Config::default()).decoder().map_err(|e| Failure::Runtime(e.into()))?;
-            BronzeBatchBuilder::new(decoder).map_err(|e| Failure::Runtime(e.into()))?.schema()
-        }
+        None => DecoderFactory::from_config(&Config::default()).bronze_schema().map_err(|e| Failure::Runtime(e.into()))?,
     };
     rules.compile(schema).map_err(|e| Failure::Invalid(e.into()))?;
     if cli.json {
@@ -145,11 +123,10 @@ fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failu
 fn apply_rules(rules: &Path, input: &Path, output: &Path, run_id: Option<String>, cli: &Cli) -> Result<(), Failure> {
     let rules = load_rules(rules)?;
     let run_id = run_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let summary =
-        medallion::rules::file::apply_file(&rules, &input.display().to_string(), &output.display().to_string(), run_id).map_err(|e| match e {
-            RulesError::Invalid { .. } => Failure::Invalid(e.into()),
-            other => Failure::Runtime(other.into()),
-        })?;
+    let summary = medallion::rules::file::apply_file(&rules, &input.display().to_string(), &output.display().to_string(), run_id).map_err(|e| {
+        let invalid = e.is_invalid_input();
+        Failure::of(e, invalid)
+    })?;
     if cli.json {
         println!("{}", serde_json::to_string(&summary).map_err(|e| Failure::Runtime(e.into()))?);
     } else {
@@ -187,7 +164,7 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
     let (rate_sender, rate_updates) = watch::channel(config.producer.rate);
     reload_rate_on_sighup(cli, rate_sender)?;
     let summary = produce::run(&config, cancel, rate_updates).await.map_err(|e| Failure::Runtime(e.into()))?;
-    print_summary(cli, &summary, || summary.to_text())?;
+    print_summary(cli, &summary)?;
     if summary.failed > 0 {
         return Err(Failure::Runtime(anyhow!(
             "{} events failed delivery; first error: {}",
@@ -204,82 +181,45 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
 async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
     let summary = medallion::bronze::run(&config, until_caught_up, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
-    print_summary(cli, &summary, || {
-        format!(
-            "bronze: {} messages ({} decoded, {} undecodable) in {} commits to {} (version {})",
-            summary.messages,
-            summary.decoded,
-            summary.undecodable,
-            summary.commits,
-            summary.table,
-            summary.table_version.map_or_else(|| "none".to_owned(), |v| v.to_string())
-        )
-    })
+    print_summary(cli, &summary)
 }
 
 async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
-    let summary = medallion::silver::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
-        SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. }) => Failure::Invalid(e.into()),
-        other => Failure::Runtime(other.into()),
+    let summary = medallion::silver::run(&config, until_caught_up, cancel).await.map_err(|e| {
+        let invalid = e.is_invalid_input();
+        Failure::of(e, invalid)
     })?;
-    print_summary(cli, &summary, || {
-        let rows = &summary.rows;
-        format!(
-            "silver: {} rows from bronze versions {} ({} to silver, {} quarantined, {} dropped; {} with errors, {} with warnings, {} undecodable) in {} batches; silver version {}",
-            rows.input,
-            summary.bronze_versions.map_or_else(|| "none".to_owned(), |(first, last)| format!("{first}..={last}")),
-            rows.silver,
-            rows.quarantined,
-            rows.dropped,
-            rows.with_errors,
-            rows.with_warnings,
-            rows.undecodable,
-            summary.batches,
-            summary.silver_version.map_or_else(|| "unchanged".to_owned(), |v| v.to_string())
-        )
-    })
+    print_summary(cli, &summary)
 }
 
 async fn run_pipeline(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
-    let summary = medallion::pipeline::run(&config, until_caught_up, cancel).await.map_err(|e| match e {
-        PipelineError::Silver(SilverError::Rules(RulesError::Read { .. } | RulesError::Yaml { .. } | RulesError::Invalid { .. })) => {
-            Failure::Invalid(e.into())
-        }
-        other => Failure::Runtime(other.into()),
+    let summary = medallion::runtime::pipeline::run(&config, until_caught_up, cancel).await.map_err(|e| {
+        let invalid = e.is_invalid_input();
+        Failure::of(e, invalid)
     })?;
-    print_summary(cli, &summary, || {
-        format!(
-            "run: {} messages into bronze, {} rows checked into silver ({} quarantined), gold at silver version {} ({} commits) in {:.1}s",
-            summary.bronze.messages,
-            summary.silver.rows.input,
-            summary.silver.rows.quarantined,
-            summary.gold.silver_version,
-            summary.gold.commits,
-            summary.seconds
-        )
-    })
+    print_summary(cli, &summary)
 }
 
 async fn show_status(cli: &Cli) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
-    let status = medallion::status::collect(&config).await;
+    let status = medallion::lake::status::collect(&config).await;
     if cli.json {
         println!("{}", serde_json::to_string(&status).context("cannot render the status").map_err(Failure::Runtime)?);
     } else {
-        print!("{}", status.to_text());
+        print!("{status}");
     }
     Ok(())
 }
 
 async fn show_report(cli: &Cli) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
-    let report = medallion::report::collect(&config).await.map_err(|e| Failure::Runtime(anyhow!(e)))?;
+    let report = medallion::lake::report::collect(&config).await.map_err(|e| Failure::Runtime(e.into()))?;
     if cli.json {
         println!("{}", serde_json::to_string(&report).context("cannot render the report").map_err(Failure::Runtime)?);
     } else {
-        print!("{}", report.to_text());
+        print!("{report}");
     }
     Ok(())
 }
@@ -287,31 +227,13 @@ async fn show_report(cli: &Cli) -> Result<(), Failure> {
 async fn maintain(cli: &Cli, table: Option<&str>, dry_run: bool) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let reports = medallion::maintain::run(&config, table, dry_run).await.map_err(|e| Failure::Runtime(e.into()))?;
-    print_summary(cli, &reports, || {
-        let verb = if dry_run { "would compact" } else { "compacted" };
-        let lines: Vec<String> = reports
-            .iter()
-            .map(|r| {
-                let into = if dry_run { String::new() } else { format!(" into {}", r.written_files) };
-                let vacuumed = r.vacuumed_files;
-                format!("{}: {verb} {} files{into}, vacuumed {vacuumed}, removed {} log files", r.location, r.compacted_files, r.logs_removed)
-            })
-            .collect();
-        lines.join("\n")
-    })
+    print_summary(cli, &reports)
 }
 
 async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
     let summary = medallion::gold::run(&config, watch, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
-    print_summary(cli, &summary, || {
-        let tables: Vec<String> = summary
-            .tables
-            .iter()
-            .map(|t| if t.committed { format!("{} {} rows written", t.table, t.rows) } else { format!("{} up to date", t.table) })
-            .collect();
-        format!("gold: silver version {}, {} commits: {}", summary.silver_version, summary.commits, tables.join(", "))
-    })
+    print_summary(cli, &summary)
 }
 
 /// The configuration and the one shutdown token of a long-running command (signals cancel it),
@@ -319,7 +241,7 @@ async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
 fn start_long_running(cli: &Cli) -> Result<(Config, CancellationToken), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let cancel = CancellationToken::new();
-    shutdown::cancel_on_signals(cancel.clone())?;
+    signals::cancel_on_signals(cancel.clone())?;
     serve_metrics(&config, &cancel);
     Ok((config, cancel))
 }
@@ -329,39 +251,34 @@ fn serve_metrics(config: &Config, cancel: &CancellationToken) {
     if let Some(addr) = config.metrics_addr {
         let (config, cancel) = (config.clone(), cancel.clone());
         tokio::spawn(async move {
-            if let Err(error) = medallion::telemetry::serve(addr, config, cancel).await {
+            if let Err(error) = medallion::runtime::serve::serve(addr, config, cancel).await {
                 tracing::error!(%addr, %error, "cannot serve metrics");
             }
         });
     }
 }
 
-/// The end-of-run summary: one JSON object on stdout with `--json`, else `text` on stderr.
-fn print_summary(cli: &Cli, summary: &impl serde::Serialize, text: impl FnOnce() -> String) -> Result<(), Failure> {
+/// The end-of-run summary: one JSON object on stdout with `--json`, else its text on stderr.
+fn print_summary(cli: &Cli, summary: &(impl serde::Serialize + std::fmt::Display)) -> Result<(), Failure> {
     if cli.json {
         let json = serde_json::to_string(summary).context("cannot render the summary").map_err(Failure::Runtime)?;
         println!("{json}");
     } else {
-        eprintln!("{}", text());
+        eprintln!("{summary}");
     }
     Ok(())
 }
 
 /// On SIGHUP, re-reads the configuration (file, environment, flags) and publishes its rate.
 fn reload_rate_on_sighup(cli: &Cli, rate_sender: watch::Sender<u32>) -> Result<(), Failure> {
-    let mut hangup = signal(SignalKind::hangup())?;
     let file = cli.config.clone();
     let flags = FlagLayer::new(cli);
-    tokio::spawn(async move {
-        while hangup.recv().await.is_some() {
-            match Config::load(file.as_deref(), Serialized::defaults(&flags)) {
-                Ok(config) => {
-                    tracing::info!(rate = config.producer.rate, "SIGHUP: configuration reloaded");
-                    let _ = rate_sender.send(config.producer.rate);
-                }
-                Err(error) => tracing::error!(%error, "SIGHUP: configuration not reloaded, keeping the current rate"),
-            }
+    signals::on_hangup(move || match Config::load(file.as_deref(), Serialized::defaults(&flags)) {
+        Ok(config) => {
+            tracing::info!(rate = config.producer.rate, "SIGHUP: configuration reloaded");
+            let _ = rate_sender.send(config.producer.rate);
         }
-    });
+        Err(error) => tracing::error!(%error, "SIGHUP: configuration not reloaded, keeping the current rate"),
+    })?;
     Ok(())
 }

@@ -84,8 +84,22 @@ async fn first_unread(config: &Config, table: &LakeTable, table_id: &str) -> Res
     Ok(first)
 }
 
+/// What `medallion maintain` did, table by table (a JSON array with `--json`).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(transparent)]
+pub struct MaintainSummary {
+    pub tables: Vec<MaintenanceReport>,
+}
+
+impl std::fmt::Display for MaintainSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.tables.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
 /// Maintains every table of the lake, or the one whose path or last path segment is `only`.
-pub async fn run(config: &Config, only: Option<&str>, dry_run: bool) -> Result<Vec<MaintenanceReport>, MaintainError> {
+pub async fn run(config: &Config, only: Option<&str>, dry_run: bool) -> Result<MaintainSummary, MaintainError> {
     deltalake::azure::register_handlers(None);
     let tables = lake_tables(config);
     let chosen: Vec<&LakeTable> =
@@ -109,7 +123,7 @@ pub async fn run(config: &Config, only: Option<&str>, dry_run: bool) -> Result<V
         log_report(&report);
         reports.push(report);
     }
-    Ok(reports)
+    Ok(MaintainSummary { tables: reports })
 }
 
 fn log_report(report: &MaintenanceReport) {

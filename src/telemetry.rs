@@ -1,12 +1,8 @@
-//! Prometheus metrics: recorded by every stage (cheap atomic updates), served in the text
-//! exposition format on `GET /metrics` when `--metrics-addr` is given.
-//!
-//! The server answers one fixed request, so it is a few lines on a `TcpListener` rather than an
-//! HTTP framework; the metric types and their encoding come from `prometheus-client`.
+//! Prometheus metrics: defined here and recorded by every stage (cheap atomic updates); the
+//! endpoint that serves them is `runtime::serve`, above the stages. The metric types and their
+//! encoding come from `prometheus-client`.
 
-use std::net::SocketAddr;
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -14,10 +10,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio_util::sync::CancellationToken;
-
-use crate::config::Config;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TableLabel {
@@ -134,42 +126,29 @@ impl Metrics {
     }
 }
 
-/// Serves `GET /metrics` on `addr` until cancelled, and keeps the lag gauges current.
-pub async fn serve(addr: SocketAddr, config: Config, cancel: CancellationToken) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "metrics at http://{addr}/metrics");
-    tokio::spawn(track_lag(config, cancel.clone()));
-    loop {
-        let (mut stream, _) = tokio::select! {
-            () = cancel.cancelled() => return Ok(()),
-            accepted = listener.accept() => accepted?,
-        };
-        tokio::spawn(async move {
-            let mut request = [0u8; 1024];
-            let read = stream.read(&mut request).await.unwrap_or(0);
-            let wanted = request[..read].starts_with(b"GET /metrics ") || request[..read].starts_with(b"GET / ");
-            let (status, body) = if wanted { ("200 OK", metrics().render()) } else { ("404 Not Found", "not found: try GET /metrics\n".to_owned()) };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-        });
-    }
-}
-
-/// Every 5 s, per-partition lag from the brokers and bronze's positions (as `status` computes it).
-async fn track_lag(config: Config, cancel: CancellationToken) {
-    let mut probe = crate::status::LagProbe::new(&config);
-    loop {
-        let status = probe.sample().await;
-        for partition in status.partitions {
-            let label = PartitionLabel { topic: status.topic.clone(), partition: i64::from(partition.partition) };
-            metrics().partition_lag.get_or_create(&label).set(partition.lag);
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+/// Logs to standard error through `directives` (an `EnvFilter`, e.g. `info,medallion=debug`;
+/// `info` when it does not parse), with our dependencies' noise turned down unless the
+/// directives name them; `quiet_kafka` silences librdkafka's own retry log as well.
+pub fn init_logging(directives: &str, quiet_kafka: bool) {
+    let mut filter = directives.to_owned();
+    // deltalake warns on every commit that it keeps no statistics for binary columns (raw
+    // payloads): expected here. Its kernel (delta_kernel, published as buoyant_kernel) logs every
+    // snapshot and scan at info.
+    for (named, quieter) in
+        [("deltalake", ",deltalake_core::writer::stats=error"), ("delta_kernel", ",delta_kernel=warn"), ("buoyant_kernel", ",buoyant_kernel=warn")]
+    {
+        if !directives.contains(named) {
+            filter.push_str(quieter);
         }
     }
+    if quiet_kafka && !directives.contains("rdkafka") {
+        filter.push_str(",rdkafka=off,librdkafka=off");
+    }
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
 }

@@ -12,23 +12,42 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Utc};
 
-use crate::decode::Decoder;
+use crate::wire::decode::Decoder;
+
+/// The names of bronze's own columns: owned here, used by every layer that reads bronze.
+pub mod column {
+    pub const TOPIC: &str = "kafka_topic";
+    pub const PARTITION: &str = "kafka_partition";
+    pub const OFFSET: &str = "kafka_offset";
+    pub const TIMESTAMP: &str = "kafka_timestamp";
+    pub const KEY: &str = "kafka_key";
+    pub const HEADERS: &str = "kafka_headers";
+    pub const RAW_PAYLOAD: &str = "raw_payload";
+    pub const PAYLOAD_SIZE: &str = "payload_size_bytes";
+    pub const SCHEMA_REF: &str = "schema_ref";
+    /// Why the message did not decode (null when it did).
+    pub const DECODE_ERROR: &str = "decode_error";
+    /// When the message was ingested.
+    pub const INGESTION_TIMESTAMP: &str = "ingestion_timestamp";
+    /// The day the message was ingested: the table's partition column.
+    pub const INGESTION_DATE: &str = "ingestion_date";
+}
 
 /// Columns bronze adds before the business columns.
 pub const KAFKA_COLUMNS: [&str; 10] = [
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
-    "kafka_timestamp",
-    "kafka_key",
-    "kafka_headers",
-    "raw_payload",
-    "payload_size_bytes",
-    "schema_ref",
-    "decode_error",
+    column::TOPIC,
+    column::PARTITION,
+    column::OFFSET,
+    column::TIMESTAMP,
+    column::KEY,
+    column::HEADERS,
+    column::RAW_PAYLOAD,
+    column::PAYLOAD_SIZE,
+    column::SCHEMA_REF,
+    column::DECODE_ERROR,
 ];
 /// The partition column of the bronze table.
-pub const PARTITION_COLUMN: &str = "ingestion_date";
+pub const PARTITION_COLUMN: &str = column::INGESTION_DATE;
 
 /// Why a bronze batch cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -64,19 +83,19 @@ pub fn bronze_schema(business: &[Field]) -> Result<SchemaRef, BatchError> {
         return Err(BatchError::ColumnClash(clash.name().clone()));
     }
     let mut fields = vec![
-        Field::new("kafka_topic", DataType::Utf8, false),
-        Field::new("kafka_partition", DataType::Int32, false),
-        Field::new("kafka_offset", DataType::Int64, false),
-        Field::new("kafka_timestamp", utc_micros(), true),
-        Field::new("kafka_key", DataType::Binary, true),
-        Field::new("kafka_headers", headers_type(), true),
-        Field::new("raw_payload", DataType::Binary, false),
-        Field::new("payload_size_bytes", DataType::Int32, false),
-        Field::new("schema_ref", DataType::Utf8, true),
-        Field::new("decode_error", DataType::Utf8, true),
+        Field::new(column::TOPIC, DataType::Utf8, false),
+        Field::new(column::PARTITION, DataType::Int32, false),
+        Field::new(column::OFFSET, DataType::Int64, false),
+        Field::new(column::TIMESTAMP, utc_micros(), true),
+        Field::new(column::KEY, DataType::Binary, true),
+        Field::new(column::HEADERS, headers_type(), true),
+        Field::new(column::RAW_PAYLOAD, DataType::Binary, false),
+        Field::new(column::PAYLOAD_SIZE, DataType::Int32, false),
+        Field::new(column::SCHEMA_REF, DataType::Utf8, true),
+        Field::new(column::DECODE_ERROR, DataType::Utf8, true),
     ];
     fields.extend(business.iter().cloned());
-    fields.push(Field::new("ingestion_timestamp", utc_micros(), false));
+    fields.push(Field::new(column::INGESTION_TIMESTAMP, utc_micros(), false));
     fields.push(Field::new(PARTITION_COLUMN, DataType::Date32, false));
     Ok(Arc::new(Schema::new(fields)))
 }
@@ -229,8 +248,8 @@ pub fn writer_properties() -> parquet::file::properties::WriterProperties {
     use parquet::file::properties::EnabledStatistics;
     use parquet::schema::types::ColumnPath;
     crate::table::writer_properties_builder()
-        .set_column_dictionary_enabled(ColumnPath::from("raw_payload"), false)
-        .set_column_statistics_enabled(ColumnPath::from("raw_payload"), EnabledStatistics::None)
+        .set_column_dictionary_enabled(ColumnPath::from(column::RAW_PAYLOAD), false)
+        .set_column_statistics_enabled(ColumnPath::from(column::RAW_PAYLOAD), EnabledStatistics::None)
         .set_column_dictionary_enabled(ColumnPath::from("event_id"), false)
         .build()
 }
@@ -241,11 +260,11 @@ mod tests {
     use arrow::datatypes::Int64Type;
 
     use super::*;
-    use crate::decode::WriterSchemas;
-    use crate::encode::RecordEncoder;
-    use crate::framing::{Framing, SchemaRef as FrameRef};
     use crate::generate::sample_item;
-    use crate::schema::SchemaCatalog;
+    use crate::wire::decode::WriterSchemas;
+    use crate::wire::encode::RecordEncoder;
+    use crate::wire::framing::{Framing, SchemaRef as FrameRef};
+    use crate::wire::schema::SchemaCatalog;
 
     fn builder() -> BronzeBatchBuilder {
         let catalog = SchemaCatalog::embedded();

@@ -1,10 +1,132 @@
-//! What the worker holds for one owned partition between commits.
+//! What the worker holds between commits: a buffer per owned partition, and their totals.
+
+use std::collections::HashMap;
+use std::time::Instant;
 
 use arrow::record_batch::RecordBatch;
 use chrono::Utc;
 
-use super::batch::{BatchError, BronzeBatchBuilder};
+use super::batch::{BatchError, BronzeBatchBuilder, KafkaMessage};
 use super::continuity::Discontinuity;
+use super::writer::JobPart;
+
+/// The buffers of the owned partitions, with the rows and payload bytes they hold in all (what
+/// decides a flush, checked per message) and when the oldest of those rows arrived. Only this
+/// type adds rows or takes them away, so the totals always equal the sum of the buffers.
+#[derive(Default)]
+pub struct Buffers {
+    partitions: HashMap<i32, PartitionBuffer>,
+    rows: usize,
+    bytes: u64,
+    oldest: Option<Instant>,
+}
+
+impl Buffers {
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// When the oldest row still buffered arrived.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.oldest
+    }
+
+    pub fn get(&self, partition: i32) -> Option<&PartitionBuffer> {
+        self.partitions.get(&partition)
+    }
+
+    /// The buffer of `partition`, to change its bookkeeping (not its rows).
+    pub fn get_mut(&mut self, partition: i32) -> Option<&mut PartitionBuffer> {
+        self.partitions.get_mut(&partition)
+    }
+
+    pub fn contains(&self, partition: i32) -> bool {
+        self.partitions.contains_key(&partition)
+    }
+
+    pub fn partitions(&self) -> impl Iterator<Item = i32> + '_ {
+        self.partitions.keys().copied()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &PartitionBuffer> {
+        self.partitions.values()
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut PartitionBuffer> {
+        self.partitions.values_mut()
+    }
+
+    /// Starts buffering a newly owned partition.
+    pub fn insert(&mut self, partition: i32, buffer: PartitionBuffer) {
+        if let Some(replaced) = self.partitions.insert(partition, buffer) {
+            self.forget(&replaced);
+        }
+    }
+
+    /// Buffers `message` for its partition (which must be owned: `false` when it is not).
+    pub fn push(&mut self, message: &KafkaMessage<'_>) -> bool {
+        let Some(buffer) = self.partitions.get_mut(&message.partition) else { return false };
+        let bytes = message.payload.map_or(0, <[u8]>::len) as u64;
+        buffer.builder.push(message);
+        buffer.last_offset = Some(message.offset);
+        buffer.rows += 1;
+        buffer.bytes += bytes;
+        self.rows += 1;
+        self.bytes += bytes;
+        self.oldest.get_or_insert_with(Instant::now);
+        true
+    }
+
+    /// Keeps the buffers `keep` accepts; the rows dropped with the others.
+    pub fn retain(&mut self, mut keep: impl FnMut(i32, &PartitionBuffer) -> bool) -> u64 {
+        let (mut rows, mut bytes) = (0, 0);
+        self.partitions.retain(|partition, buffer| {
+            let kept = keep(*partition, buffer);
+            if !kept {
+                (rows, bytes) = (rows + buffer.rows, bytes + buffer.bytes);
+            }
+            kept
+        });
+        self.rows -= rows;
+        self.bytes -= bytes;
+        rows as u64
+    }
+
+    /// Forgets what `partition` buffered (a commit rejected it); it continues from `position`.
+    /// The rows dropped and the buffer's assignment generation, when the partition is owned.
+    pub fn discard(&mut self, partition: i32, position: Option<i64>) -> Option<(u64, u64)> {
+        let buffer = self.partitions.get_mut(&partition)?;
+        let (rows, bytes) = (buffer.rows, buffer.bytes);
+        buffer.discard(position);
+        self.rows -= rows;
+        self.bytes -= bytes;
+        Some((rows as u64, buffer.generation))
+    }
+
+    /// Everything buffered, as the parts of one commit (each continuing its partition's table
+    /// position); the buffers start over from the offsets handed on.
+    pub fn take_parts(&mut self) -> Result<Vec<JobPart>, BatchError> {
+        let mut parts = Vec::new();
+        for (&partition, buffer) in &mut self.partitions {
+            let (Some(batch), Some(last)) = (buffer.take_batch()?, buffer.last_offset) else { continue };
+            parts.push(JobPart { partition, expected: buffer.position, last, batches: vec![batch], accepted: buffer.accepted.take() });
+            buffer.position = Some(last);
+            buffer.rows = 0;
+            buffer.bytes = 0;
+        }
+        (self.rows, self.bytes, self.oldest) = (0, 0, None);
+        Ok(parts)
+    }
+
+    fn forget(&mut self, buffer: &PartitionBuffer) {
+        self.rows -= buffer.rows;
+        self.bytes -= buffer.bytes;
+    }
+}
 
 /// Rows of one partition not yet in the table, and where they continue the table from.
 pub struct PartitionBuffer {
@@ -16,8 +138,9 @@ pub struct PartitionBuffer {
     pub last_offset: Option<i64>,
     /// The assignment this buffer belongs to.
     pub generation: u64,
-    pub rows: usize,
-    pub bytes: u64,
+    /// Rows and payload bytes buffered (kept by [`Buffers`]).
+    rows: usize,
+    bytes: u64,
     /// Whether the first message since the assignment or the last seek continued the table.
     pub continuity_checked: bool,
     /// A discontinuity accepted (`bronze.on_offset_reset: accept`), recorded by the next commit.
@@ -57,7 +180,7 @@ impl PartitionBuffer {
     }
 
     /// The buffered rows as one batch (`None` when there are none); the builder starts over.
-    pub fn take_batch(&mut self) -> Result<Option<RecordBatch>, BatchError> {
+    fn take_batch(&mut self) -> Result<Option<RecordBatch>, BatchError> {
         if self.builder.is_empty() {
             return Ok(None);
         }
@@ -65,8 +188,7 @@ impl PartitionBuffer {
     }
 
     /// Forgets everything buffered; the partition continues from `position`.
-    pub fn discard(&mut self, position: Option<i64>) -> usize {
-        let dropped = self.rows;
+    fn discard(&mut self, position: Option<i64>) {
         if !self.builder.is_empty() {
             // Finishing empties the builder; the rows are dropped on purpose.
             let _ = self.builder.finish(Utc::now());
@@ -79,6 +201,5 @@ impl PartitionBuffer {
         self.accepted = None;
         self.at_end_since = None;
         self.sought_back_to = None;
-        dropped
     }
 }

@@ -84,7 +84,7 @@ impl Worker {
         seek_on_accept: bool,
     ) -> Result<(), BronzeError> {
         let topic = &self.topic;
-        let Some(buffer) = self.buffers.get_mut(&partition) else { return Ok(()) };
+        let Some(buffer) = self.buffers.get_mut(partition) else { return Ok(()) };
         buffer.continuity_checked = true;
         let low_watermark = || {
             tokio::task::block_in_place(|| consumer.fetch_watermarks(topic, partition, Duration::from_secs(10)))
@@ -115,7 +115,7 @@ impl Worker {
     /// (which transaction markers or compaction can put past its last record).
     pub(super) fn reached_log_end(&mut self, partition: i32) -> Result<(), BronzeError> {
         self.sync_assignment()?;
-        if let Some(buffer) = self.buffers.get_mut(&partition) {
+        if let Some(buffer) = self.buffers.get_mut(partition) {
             buffer.at_end_since.get_or_insert_with(Instant::now);
         }
         Ok(())
@@ -135,7 +135,7 @@ impl Worker {
             (shared.owned.clone(), shared.log_ends.clone())
         };
         for (partition, owned) in owned {
-            let Some(buffer) = self.buffers.get(&partition).filter(|b| !b.continuity_checked) else { continue };
+            let Some(buffer) = self.buffers.get(partition).filter(|b| !b.continuity_checked) else { continue };
             let Some(&(end, reported)) = log_ends.get(&partition) else { continue };
             let at_end = buffer.at_end_since.is_some_and(|since| reported > since);
             let silent = owned.assigned_at.elapsed() >= SILENCE && reported >= owned.assigned_at + STATISTICS_SETTLE;

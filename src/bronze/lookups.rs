@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use super::BronzeError;
 use super::assignment::BronzeContext;
 use super::worker::Worker;
-use crate::framing::{self, SchemaRef};
-use crate::registry::RegistryClient;
+use crate::wire::framing::{self, SchemaRef};
+use crate::wire::registry::RegistryClient;
 
 /// How long an id the registry does not have is taken as unknown before it is asked again.
 const UNKNOWN_ID_RETRY: Duration = Duration::from_secs(60);
@@ -125,7 +125,7 @@ impl Worker {
             waiting.push(partition);
         }
         // Sought back, the partition is no longer at its end, nor caught up before this message.
-        if let Some(buffer) = self.buffers.get_mut(&partition) {
+        if let Some(buffer) = self.buffers.get_mut(partition) {
             buffer.at_end_since = None;
             buffer.sought_back_to = Some(message.offset());
         }
@@ -166,8 +166,8 @@ impl Worker {
     pub(super) fn resume_unless_waiting(&mut self, consumer: &StreamConsumer<BronzeContext>) {
         let Some(lookups) = &self.lookups else { return };
         let mut list = TopicPartitionList::new();
-        for partition in self.buffers.keys().filter(|p| !lookups.waits(**p)) {
-            list.add_partition(&self.topic, *partition);
+        for partition in self.buffers.partitions().filter(|p| !lookups.waits(*p)) {
+            list.add_partition(&self.topic, partition);
         }
         if list.count() > 0 {
             let _ = consumer.resume(&list);

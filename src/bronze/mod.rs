@@ -23,7 +23,6 @@ mod writer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -31,15 +30,15 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::table::{CommitInfo, StageTable, TableError};
 pub use assignment::app_id;
-pub use batch::{BatchError, BronzeBatchBuilder, KafkaMessage, PARTITION_COLUMN, bronze_schema};
+pub use batch::{BatchError, BronzeBatchBuilder, KafkaMessage, PARTITION_COLUMN, bronze_schema, column};
 pub use continuity::Discontinuity;
 pub use summary::{BronzeStop, BronzeSummary};
 
 use crate::config::{ClientRole, Config};
-use crate::decode::{Decoder, PlanError, WriterSchemas};
-use crate::framing::Framing;
 use crate::kafka::{self, KafkaSetupError};
-use crate::schema::SchemaCatalog;
+use crate::wire::decode::{Decoder, PlanError, WriterSchemas};
+use crate::wire::framing::Framing;
+use crate::wire::schema::SchemaCatalog;
 
 /// Why the bronze worker stopped with a failure. Each variant names the table or partition.
 #[derive(Debug, thiserror::Error)]
@@ -58,8 +57,12 @@ pub enum BronzeError {
     Batch(#[from] BatchError),
     #[error("cannot position the assigned partitions from the table: {0}")]
     Positions(String),
+    #[error("the bronze writer task failed: {message}")]
+    WriterFailed { message: String },
+    #[error("the bronze writer task stopped without saying why")]
+    WriterStopped,
     #[error("cannot use the schema registry: {0}")]
-    Registry(#[from] crate::registry::RegistryError),
+    Registry(#[from] crate::wire::registry::RegistryError),
     #[error("{}", continuity::message(topic, *partition, table, discontinuity))]
     Discontinuity { topic: String, partition: i32, table: String, discontinuity: continuity::Discontinuity },
     #[error("cannot read the watermarks of {topic} partition {partition}: {source}")]
@@ -87,7 +90,7 @@ impl DecoderFactory {
         Self { writers, accepted: config.schema.accepted_framings.clone() }
     }
 
-    pub fn knows(&self, schema_ref: &crate::framing::SchemaRef) -> bool {
+    pub fn knows(&self, schema_ref: &crate::wire::framing::SchemaRef) -> bool {
         self.writers.contains(schema_ref)
     }
 
@@ -97,6 +100,13 @@ impl DecoderFactory {
     }
 
     /// A decoder into the newest schema version's columns.
+    /// The bronze table's schema: bronze's own columns and the reader schema's business columns.
+    /// The one place it is derived (bronze creates its table with it; silver and the rules
+    /// check resolve against it).
+    pub fn bronze_schema(&self) -> Result<arrow::datatypes::SchemaRef, BronzeError> {
+        Ok(bronze_schema(&self.decoder()?.arrow_fields())?)
+    }
+
     pub fn decoder(&self) -> Result<Decoder, PlanError> {
         let catalog = SchemaCatalog::embedded();
         let reader = catalog.latest().map(|e| &e.schema).ok_or_else(|| PlanError::ReaderNotRecord("no schema".to_owned()))?;
@@ -111,7 +121,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     let topic = config.kafka.topic.clone();
     let topic_info = kafka::ensure_topic(config).await?;
     let decoders = DecoderFactory::from_config(config);
-    let schema = BronzeBatchBuilder::new(decoders.decoder()?)?.schema();
+    let schema = decoders.bronze_schema()?;
     let location = config.lake.table_location(&config.bronze.table);
     let table = StageTable::open_or_create(&location, config.lake.storage_options(), schema.clone(), &[PARTITION_COLUMN])
         .await?
@@ -134,33 +144,13 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     let (jobs, job_queue) = tokio::sync::mpsc::channel(1);
     let (outcome_sender, outcomes) = tokio::sync::mpsc::unbounded_channel();
     let (give_up_at, give_up_watch) = tokio::sync::watch::channel(None);
+    let link = worker::WriterLink { jobs, outcomes, give_up_at };
     let maintainer = crate::maintain::Maintainer::new(config);
     let writer =
         tokio::spawn(writer::run_writer(table, topic.clone(), job_queue, outcome_sender, give_up_watch, config.bronze.retry_backoff, maintainer));
-    let registry = config.schema.registry.as_ref().map(crate::registry::RegistryClient::new).transpose()?;
+    let registry = config.schema.registry.as_ref().map(crate::wire::registry::RegistryClient::new).transpose()?;
     let lookups = registry.map(|registry| lookups::Lookups::new(registry, config.bronze.retry_backoff));
-    let worker = worker::Worker {
-        lookups,
-        rebalanced: false,
-        topic,
-        settings: config.bronze.clone(),
-        shared,
-        decoders,
-        buffers: HashMap::new(),
-        catch_up,
-        summary: BronzeSummary { table: location, ..BronzeSummary::default() },
-        oldest_buffered: None,
-        last_offset_commit: Instant::now(),
-        uncommitted_offsets: HashMap::new(),
-        first_message: None,
-        buffered_rows: 0,
-        buffered_bytes: 0,
-        seen_changes: (u64::MAX, u64::MAX),
-        jobs: Some(jobs),
-        outcomes,
-        in_flight: 0,
-        give_up_at,
-    };
+    let worker = worker::Worker::new(config, shared, decoders, lookups, catch_up, location, link);
     let summary = worker.run(&consumer, cancel, writer).await;
     leave_group(consumer, config.kafka.connect_timeout).await;
     summary
@@ -231,3 +221,6 @@ fn high_watermarks(
             .collect()
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -33,3 +33,18 @@ pub struct BronzeSummary {
     pub partitions: BTreeMap<i32, Option<i64>>,
     pub stop_reason: Option<BronzeStop>,
 }
+
+impl std::fmt::Display for BronzeSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "bronze: {} messages ({} decoded, {} undecodable) in {} commits to {} (version {})",
+            self.messages,
+            self.decoded,
+            self.undecodable,
+            self.commits,
+            self.table,
+            self.table_version.map_or_else(|| "none".to_owned(), |v| v.to_string())
+        )
+    }
+}

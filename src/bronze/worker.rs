@@ -14,49 +14,84 @@ use tokio_util::sync::CancellationToken;
 
 use super::assignment::{Assignment, BronzeContext, app_id};
 use super::batch::{BronzeBatchBuilder, KafkaMessage};
-use super::buffer::PartitionBuffer;
+use super::buffer::{Buffers, PartitionBuffer};
 use super::catch_up::{CatchUp, Progress};
 use super::lookups::{Found, Lookups};
 use super::summary::{BronzeStop, BronzeSummary};
-use super::writer::{CommitJob, CommitOutcome, JobPart};
+use super::writer::{CommitJob, CommitOutcome};
 use super::{BronzeError, DecoderFactory};
 use crate::config::BronzeConfig;
 use crate::table::{StageTable, TableError};
 
-/// The worker's state between polls.
-pub struct Worker {
-    /// Looks up Confluent schema ids the static map lacks, off the consume loop.
-    pub lookups: Option<Lookups>,
-    /// Set when the assignment changed: paused partitions that wait for nothing resume.
-    pub rebalanced: bool,
-    pub topic: String,
-    pub settings: BronzeConfig,
-    pub shared: Arc<Mutex<Assignment>>,
-    pub decoders: DecoderFactory,
-    pub buffers: HashMap<i32, PartitionBuffer>,
-    /// The `--until-caught-up` targets, when asked to stop there.
-    pub catch_up: Option<CatchUp>,
-    pub summary: BronzeSummary,
-    pub oldest_buffered: Option<Instant>,
-    pub last_offset_commit: Instant,
-    pub uncommitted_offsets: HashMap<i32, i64>,
-    /// When the first message arrived (ingest time excludes start-up and group join).
-    pub first_message: Option<Instant>,
-    /// Rows and payload bytes across all buffers (kept as totals: checked per message).
-    pub buffered_rows: usize,
-    pub buffered_bytes: u64,
-    /// Assignment (generation, rebalances) the buffers were last aligned with.
-    pub seen_changes: (u64, u64),
-    /// Jobs for the writer task; `None` once closed.
-    pub jobs: Option<mpsc::Sender<CommitJob>>,
+/// The worker's end of the writer task: jobs out, outcomes back, and the deadline it gives up at.
+pub struct WriterLink {
+    pub jobs: mpsc::Sender<CommitJob>,
     pub outcomes: mpsc::UnboundedReceiver<Result<CommitOutcome, TableError>>,
-    /// Jobs sent whose outcome has not arrived yet.
-    pub in_flight: usize,
-    /// Set when stopping: the writer's storage retries end there.
     pub give_up_at: watch::Sender<Option<Instant>>,
 }
 
+/// The worker's state between polls.
+pub struct Worker {
+    /// Looks up Confluent schema ids the static map lacks, off the consume loop.
+    pub(super) lookups: Option<Lookups>,
+    /// Set when the assignment changed: paused partitions that wait for nothing resume.
+    rebalanced: bool,
+    pub(super) topic: String,
+    pub(super) settings: BronzeConfig,
+    pub(super) shared: Arc<Mutex<Assignment>>,
+    pub(super) decoders: DecoderFactory,
+    pub(super) buffers: Buffers,
+    /// The `--until-caught-up` targets, when asked to stop there.
+    catch_up: Option<CatchUp>,
+    pub(super) summary: BronzeSummary,
+    last_offset_commit: Instant,
+    uncommitted_offsets: HashMap<i32, i64>,
+    /// When the first message arrived (ingest time excludes start-up and group join).
+    first_message: Option<Instant>,
+    /// Assignment (generation, rebalances) the buffers were last aligned with.
+    seen_changes: (u64, u64),
+    /// Jobs for the writer task; `None` once closed.
+    jobs: Option<mpsc::Sender<CommitJob>>,
+    outcomes: mpsc::UnboundedReceiver<Result<CommitOutcome, TableError>>,
+    /// Jobs sent whose outcome has not arrived yet.
+    in_flight: usize,
+    /// Set when stopping: the writer's storage retries end there.
+    give_up_at: watch::Sender<Option<Instant>>,
+}
+
 impl Worker {
+    /// A worker for `config`'s topic writing to the table at `location` through `writer`;
+    /// `shared` is what the consumer's rebalance callbacks fill in.
+    pub fn new(
+        config: &crate::config::Config,
+        shared: Arc<Mutex<Assignment>>,
+        decoders: DecoderFactory,
+        lookups: Option<Lookups>,
+        catch_up: Option<CatchUp>,
+        location: String,
+        writer: WriterLink,
+    ) -> Self {
+        Self {
+            lookups,
+            rebalanced: false,
+            topic: config.kafka.topic.clone(),
+            settings: config.bronze.clone(),
+            shared,
+            decoders,
+            buffers: Buffers::default(),
+            catch_up,
+            summary: BronzeSummary { table: location, ..BronzeSummary::default() },
+            last_offset_commit: Instant::now(),
+            uncommitted_offsets: HashMap::new(),
+            first_message: None,
+            seen_changes: (u64::MAX, u64::MAX),
+            jobs: Some(writer.jobs),
+            outcomes: writer.outcomes,
+            in_flight: 0,
+            give_up_at: writer.give_up_at,
+        }
+    }
+
     /// Runs until caught up (when asked) or cancelled, then commits what it holds. Returns the
     /// summary and the table the writer task hands back.
     pub async fn run(
@@ -102,7 +137,7 @@ impl Worker {
                 self.resume_unless_waiting(consumer);
             }
             // The clock is read on ticks and every 64th message, not for every message.
-            if self.flush_due(ticked || self.buffered_rows.is_multiple_of(64)) {
+            if self.flush_due(ticked || self.buffers.rows().is_multiple_of(64)) {
                 self.flush().await?;
             }
             if ticked && self.caught_up().await? {
@@ -131,13 +166,13 @@ impl Worker {
         };
         drained?;
         self.commit_kafka_offsets(consumer, CommitMode::Sync);
-        let table = writer.await.map_err(|e| BronzeError::Positions(format!("the writer task failed: {e}")))?;
+        let table = writer.await.map_err(|e| BronzeError::WriterFailed { message: e.to_string() })?;
         self.summary.stop_reason = Some(stop);
         self.summary.table_version = table.version();
         self.summary.ingest_seconds = self.first_message.map_or(0.0, |t| t.elapsed().as_secs_f64());
         self.summary.rebalances = self.shared.lock().unwrap_or_else(PoisonError::into_inner).rebalances;
-        for partition in self.buffers.keys() {
-            self.summary.partitions.insert(*partition, table.position(&app_id(&self.topic, *partition)).await?);
+        for partition in self.buffers.partitions() {
+            self.summary.partitions.insert(partition, table.position(&app_id(&self.topic, partition)).await?);
         }
         Ok(self.summary)
     }
@@ -168,21 +203,10 @@ impl Worker {
             self.rebalanced = true;
             shared.owned.clone()
         };
-        let summary = &mut self.summary;
-        let (mut dropped_rows, mut dropped_bytes) = (0, 0);
-        self.buffers.retain(|partition, buffer| {
-            let keep = owned.get(partition).is_some_and(|o| o.generation == buffer.generation);
-            if !keep {
-                summary.dropped_for_reread += buffer.rows as u64;
-                dropped_rows += buffer.rows;
-                dropped_bytes += buffer.bytes;
-            }
-            keep
-        });
-        self.buffered_rows -= dropped_rows;
-        self.buffered_bytes -= dropped_bytes;
+        self.summary.dropped_for_reread +=
+            self.buffers.retain(|partition, buffer| owned.get(&partition).is_some_and(|o| o.generation == buffer.generation));
         for (partition, assignment) in owned {
-            if !self.buffers.contains_key(&partition) {
+            if !self.buffers.contains(partition) {
                 let builder = BronzeBatchBuilder::new(self.decoders.decoder()?)?;
                 self.buffers.insert(partition, PartitionBuffer::new(builder, assignment.position, assignment.generation));
             }
@@ -193,11 +217,11 @@ impl Worker {
     fn receive(&mut self, consumer: &StreamConsumer<BronzeContext>, message: &BorrowedMessage<'_>) -> Result<(), BronzeError> {
         self.sync_assignment()?;
         let partition = message.partition();
-        let Some(buffer) = self.buffers.get_mut(&partition) else { return Ok(()) };
+        let Some(buffer) = self.buffers.get(partition) else { return Ok(()) };
         if !buffer.continuity_checked {
             self.check_continuity(consumer, partition, message.offset(), false)?;
         }
-        let Some(buffer) = self.buffers.get_mut(&partition) else { return Ok(()) };
+        let Some(buffer) = self.buffers.get_mut(partition) else { return Ok(()) };
         if buffer.sought_back_to.is_some_and(|offset| message.offset() >= offset) {
             buffer.sought_back_to = None;
         }
@@ -206,7 +230,7 @@ impl Worker {
         }
         let headers: Vec<(&str, Option<&[u8]>)> =
             message.headers().map(|h| h.iter().map(|header| (header.key, header.value)).collect()).unwrap_or_default();
-        buffer.builder.push(&KafkaMessage {
+        self.buffers.push(&KafkaMessage {
             topic: message.topic(),
             partition,
             offset: message.offset(),
@@ -215,38 +239,23 @@ impl Worker {
             headers: &headers,
             payload: message.payload(),
         });
-        buffer.last_offset = Some(message.offset());
-        buffer.rows += 1;
-        buffer.bytes += message.payload_len() as u64;
-        self.buffered_rows += 1;
-        self.buffered_bytes += message.payload_len() as u64;
-        self.oldest_buffered.get_or_insert_with(Instant::now);
         self.first_message.get_or_insert_with(Instant::now);
         Ok(())
     }
 
     fn flush_due(&self, check_clock: bool) -> bool {
-        self.buffered_rows > 0
-            && (self.buffered_rows >= self.settings.flush_rows
-                || self.buffered_bytes >= self.settings.flush_bytes
-                || (check_clock && self.oldest_buffered.is_some_and(|t| t.elapsed() >= self.settings.flush_interval)))
+        let buffers = &self.buffers;
+        buffers.rows() > 0
+            && (buffers.rows() >= self.settings.flush_rows
+                || buffers.bytes() >= self.settings.flush_bytes
+                || (check_clock && buffers.oldest().is_some_and(|t| t.elapsed() >= self.settings.flush_interval)))
     }
 
     /// Hands everything buffered to the writer as one commit; waits while the writer's queue is
     /// full (back-pressure on consumption).
     async fn flush(&mut self) -> Result<(), BronzeError> {
         self.sync_assignment()?;
-        let mut parts = Vec::new();
-        for (&partition, buffer) in &mut self.buffers {
-            let (Some(batch), Some(last)) = (buffer.take_batch()?, buffer.last_offset) else { continue };
-            parts.push(JobPart { partition, expected: buffer.position, last, batches: vec![batch], accepted: buffer.accepted.take() });
-            buffer.position = Some(last);
-            buffer.rows = 0;
-            buffer.bytes = 0;
-        }
-        self.buffered_rows = 0;
-        self.buffered_bytes = 0;
-        self.oldest_buffered = None;
+        let parts = self.buffers.take_parts()?;
         if parts.is_empty() {
             return Ok(());
         }
@@ -255,7 +264,7 @@ impl Worker {
             // The writer stopped after a failure; its outcome says why.
             return match self.outcomes.recv().await {
                 Some(Err(error)) => Err(BronzeError::Table(error)),
-                _ => Err(BronzeError::Positions("the writer task stopped".to_owned())),
+                _ => Err(BronzeError::WriterStopped),
             };
         }
         self.in_flight += 1;
@@ -281,13 +290,10 @@ impl Worker {
             self.uncommitted_offsets.insert(partition, last + 1);
         }
         for (partition, current) in outcome.rejected {
-            let Some(buffer) = self.buffers.get_mut(&partition) else { continue };
-            self.buffered_rows -= buffer.rows;
-            self.buffered_bytes -= buffer.bytes;
-            self.summary.dropped_for_reread += buffer.discard(current) as u64;
+            let Some((dropped, generation)) = self.buffers.discard(partition, current) else { continue };
+            self.summary.dropped_for_reread += dropped;
             // Revoked while the commit ran: the new owner reads it from the table; seeking a
             // partition this consumer no longer has would fail.
-            let generation = buffer.generation;
             let owned = self.shared.lock().unwrap_or_else(PoisonError::into_inner).owned.get(&partition).is_some_and(|o| o.generation == generation);
             if !owned {
                 continue;
@@ -340,7 +346,7 @@ impl Worker {
         // A partition counts only once it showed that it continues the table (a message, or its
         // end), and not while it waits for a writer schema; at its end it has reached the target
         // whatever offsets markers took.
-        let received = |partition: i32| match buffers.get(&partition) {
+        let received = |partition: i32| match buffers.get(partition) {
             _ if lookups.as_ref().is_some_and(|l| l.waits(partition)) => None,
             Some(buffer) if buffer.sought_back_to.is_some() => None,
             Some(buffer) if buffer.continuity_checked && buffer.at_end_since.is_some() => Some(Progress::AtEnd),

@@ -105,7 +105,7 @@ async fn commit_with_retries(
 }
 
 /// One attempt: drop the parts the table has moved past, commit the rest with their positions.
-async fn try_commit(table: &mut StageTable, topic: &str, job: &mut CommitJob, outcome: &mut CommitOutcome) -> Result<(), TableError> {
+pub(super) async fn try_commit(table: &mut StageTable, topic: &str, job: &mut CommitJob, outcome: &mut CommitOutcome) -> Result<(), TableError> {
     table.refresh().await?;
     let mut kept = Vec::with_capacity(job.parts.len());
     for part in job.parts.drain(..) {
@@ -137,7 +137,7 @@ async fn try_commit(table: &mut StageTable, topic: &str, job: &mut CommitJob, ou
     for part in job.parts.drain(..) {
         let rows: usize = part.batches.iter().map(|b| b.num_rows()).sum();
         // decode_error is null exactly for the decoded rows.
-        let decoded: usize = part.batches.iter().map(|b| b.column_by_name("decode_error").map_or(0, |c| c.null_count())).sum();
+        let decoded: usize = part.batches.iter().map(|b| b.column_by_name(super::column::DECODE_ERROR).map_or(0, |c| c.null_count())).sum();
         outcome.committed.push((part.partition, part.last, rows as u64, decoded as u64));
     }
     outcome.info = Some(info);

@@ -29,7 +29,24 @@ pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
 pub use silver::{SilverConfig, SilverMode};
 
-use crate::framing::Framing;
+/// A message framing (the functions that read and write frames are in `wire::framing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// Confluent wire format: magic byte 0 + 4-byte big-endian schema id.
+    Confluent,
+    /// Avro single-object encoding: C3 01 + 8-byte CRC-64-AVRO fingerprint.
+    SingleObject,
+}
+
+impl std::fmt::Display for Framing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Confluent => "confluent",
+            Self::SingleObject => "single-object",
+        })
+    }
+}
 
 /// Problems found while loading a configuration. Every variant says where to look.
 #[derive(Debug, thiserror::Error)]

@@ -1,9 +1,10 @@
 //! Checks that serde cannot express, and readable descriptions of the errors serde reports.
 //! Every problem names its key path and the offending value (never a secret's value).
 
+use super::Framing;
 use super::{Config, Profile};
-use crate::framing::Framing;
-use crate::schema::EMBEDDED_SCHEMAS;
+
+include!(concat!(env!("OUT_DIR"), "/schema_files.rs"));
 
 /// Largest `bronze.flush_bytes`: half of what an Arrow binary column can hold.
 const MAX_FLUSH_BYTES: u64 = 1 << 30;
@@ -111,21 +112,21 @@ impl Config {
 
     fn check_schema(&self, problems: &mut Vec<String>) {
         let schema = &self.schema;
-        if !EMBEDDED_SCHEMAS.iter().any(|s| s.version == schema.version) {
+        if !SCHEMA_FILES.iter().any(|(_, version)| *version == schema.version) {
             problems.push(format!("schema.version: {} has no schema in schemas/", schema.version));
         }
         if schema.accepted_framings.is_empty() {
             problems.push("schema.accepted_framings: must list at least one framing".to_owned());
         }
         for (index, entry) in schema.static_ids.iter().enumerate() {
-            if !EMBEDDED_SCHEMAS.iter().any(|s| s.file_name == entry.file) {
+            if !SCHEMA_FILES.iter().any(|(file, _)| *file == entry.file) {
                 problems.push(format!("schema.static_ids[{index}].file: `{}` is not a schema in schemas/", entry.file));
             }
             if schema.static_ids[..index].iter().any(|earlier| earlier.id == entry.id) {
                 problems.push(format!("schema.static_ids[{index}].id: {} is listed twice", entry.id));
             }
         }
-        let writer_file = EMBEDDED_SCHEMAS.iter().find(|s| s.version == schema.version).map(|s| s.file_name);
+        let writer_file = SCHEMA_FILES.iter().find(|(_, version)| *version == schema.version).map(|(file, _)| *file);
         if let (Framing::Confluent, None, Some(file)) = (schema.framing, &schema.registry, writer_file)
             && !schema.static_ids.iter().any(|entry| entry.file == file)
         {

@@ -16,25 +16,17 @@ use arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use arrow::row::{RowConverter, SortField};
 
+use crate::bronze::column as bronze;
+use crate::rules::column as results;
+
 /// The earliest event time seen for the key (the winning row carries only the latest).
 pub const FIRST_EVENT_TIME: &str = "first_event_time";
 /// How many error-free events of the key silver has delivered.
 pub const EVENTS: &str = "events";
 /// Result columns of silver kept in the current state (the others are per-run details).
-const KEPT_RESULTS: [&str; 2] = ["flag_check", "dqx_quality_score"];
+const KEPT_RESULTS: [&str; 2] = [results::FLAG_CHECK, results::QUALITY_SCORE];
 /// Silver's result columns, which the current state does not carry (except [`KEPT_RESULTS`]).
-const RESULTS: [&str; 10] = [
-    "_errors",
-    "_warnings",
-    "flag_check",
-    "description_failure",
-    "dqx_rule_results",
-    "dqx_quality_score",
-    "failed_rules_count",
-    "passed_rules_count",
-    "dqx_validation_timestamp",
-    "dqx_lineage_id",
-];
+const RESULTS: [&str; 10] = results::ALL;
 
 /// Which rows are the same thing, and which of them is the latest.
 #[derive(Debug, Clone)]
@@ -50,7 +42,7 @@ impl CurrentSpec {
     /// Purchase-order line items: latest `event_time`, ties broken by Kafka position.
     pub fn purchase_orders() -> Self {
         let names = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
-        Self { key: names(&["order_id", "line_number"]), recency: names(&["event_time", "kafka_partition", "kafka_offset"]) }
+        Self { key: names(&["order_id", "line_number"]), recency: names(&["event_time", bronze::PARTITION, bronze::OFFSET]) }
     }
 
     fn time_column(&self) -> &str {
@@ -77,7 +69,7 @@ impl CurrentSpec {
 
     /// The silver rows that may enter the current state: no errors, a complete key.
     pub fn eligible(&self, silver_rows: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-        let mut mask = match silver_rows.column_by_name("_errors") {
+        let mut mask = match silver_rows.column_by_name(results::ERRORS) {
             Some(errors) => is_null(errors)?,
             None => BooleanArray::from(vec![true; silver_rows.num_rows()]),
         };

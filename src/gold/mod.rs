@@ -1,16 +1,18 @@
 //! Gold: the current state of every line item and the analysts' tables, from silver.
 //!
 //! ```text
-//!  silver Delta log ──► current (rows added since its txn, no errors: MERGE, latest event wins)
-//!                   ──► aggregates (SQL over the current state: order_status,
-//!                       product_sales_monthly, vendor_spend_quarterly)
+//!  silver Delta log ──► current (rows added since its txn, no errors: MERGE, latest event wins;
+//!                   │   rewrites only the order_id ranges the rows touch)
+//!                   └─► aggregates (SQL over the touched orders' line items, before and after:
+//!                       order_status recomputed per order, product_sales_monthly and
+//!                       vendor_spend_quarterly by difference)
 //!  silver + quarantine logs ──► quality_daily (rows added since its txn, folded in per day)
 //! ```
 //! Exactly once and idempotent: the current table records `current:<silver table id>` = the
 //! silver version it reflects, each gold table `gold:<silver table id>` (quality_daily also
 //! `gold:<quarantine table id>`). A refresh commits only tables whose position is behind the
 //! silver version it read, so a second refresh with no new silver data commits nothing; a crash
-//! between tables leaves some behind, and the next refresh brings them to the same version.
+//! between tables leaves some behind, and the next refresh recomputes them from the current state.
 
 mod additive;
 mod aggregate;
@@ -40,8 +42,12 @@ pub enum GoldError {
     Aggregate { table: &'static str, message: String },
     #[error("cannot build the {table} table: {message}")]
     Arrow { table: String, message: String },
-    #[error("{0}")]
-    Schema(String),
+    #[error("cannot derive the silver schema gold reads: {0}")]
+    SilverSchema(#[source] Box<crate::silver::SilverError>),
+    #[error("the current state's schema does not follow from silver's: {0}")]
+    CurrentSchema(#[source] arrow::error::ArrowError),
+    #[error("gold table {table} is not open")]
+    NotOpen { table: &'static str },
 }
 
 impl GoldError {

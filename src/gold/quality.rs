@@ -15,6 +15,10 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 
+use crate::bronze::column as bronze;
+use crate::rules::column as results;
+use crate::silver::QUARANTINE_REASON;
+
 /// Fixed-point scale of the score sum.
 const SCORE_SCALE: i32 = 12;
 /// How many rule names `top_failing_rules` lists.
@@ -25,15 +29,15 @@ const MICROS_PER_DAY: i64 = 86_400_000_000;
 pub fn input_schema() -> SchemaRef {
     let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
     // The failure lists exactly as silver writes them (a reader cannot narrow a struct).
-    let list = crate::rules::result_fields().into_iter().find(|f| f.name() == "_errors").map_or(DataType::Null, |f| f.data_type().clone());
+    let list = crate::rules::result_fields().into_iter().find(|f| f.name() == results::ERRORS).map_or(DataType::Null, |f| f.data_type().clone());
     Arc::new(Schema::new(vec![
         Field::new("event_time", utc.clone(), true),
-        Field::new("kafka_timestamp", utc, true),
-        Field::new("flag_check", DataType::Utf8, true),
-        Field::new("dqx_quality_score", DataType::Float64, true),
-        Field::new("_errors", list.clone(), true),
-        Field::new("_warnings", list, true),
-        Field::new("quarantine_reason", DataType::Utf8, true),
+        Field::new(bronze::TIMESTAMP, utc, true),
+        Field::new(results::FLAG_CHECK, DataType::Utf8, true),
+        Field::new(results::QUALITY_SCORE, DataType::Float64, true),
+        Field::new(results::ERRORS, list.clone(), true),
+        Field::new(results::WARNINGS, list, true),
+        Field::new(QUARANTINE_REASON, DataType::Utf8, true),
     ]))
 }
 
@@ -86,11 +90,11 @@ impl QualityDaily {
     pub fn add_rows(&mut self, rows: &RecordBatch) -> Result<(), ArrowError> {
         let micros =
             |name: &str| -> Result<Int64Array, ArrowError> { Ok(cast(column(rows, name)?, &DataType::Int64)?.as_primitive::<Int64Type>().clone()) };
-        let (event_time, kafka_time) = (micros("event_time")?, micros("kafka_timestamp")?);
-        let flag = column(rows, "flag_check")?.as_string::<i32>();
-        let score = column(rows, "dqx_quality_score")?.as_primitive::<Float64Type>();
-        let reason = column(rows, "quarantine_reason")?.as_string::<i32>();
-        let failures = [("error", column(rows, "_errors")?), ("warn", column(rows, "_warnings")?)];
+        let (event_time, kafka_time) = (micros("event_time")?, micros(bronze::TIMESTAMP)?);
+        let flag = column(rows, results::FLAG_CHECK)?.as_string::<i32>();
+        let score = column(rows, results::QUALITY_SCORE)?.as_primitive::<Float64Type>();
+        let reason = column(rows, QUARANTINE_REASON)?.as_string::<i32>();
+        let failures = [("error", column(rows, results::ERRORS)?), ("warn", column(rows, results::WARNINGS)?)];
         for row in 0..rows.num_rows() {
             let time = if event_time.is_valid(row) { event_time.value(row) } else { kafka_time.value(row) };
             let day = self.0.entry(time.div_euclid(MICROS_PER_DAY) as i32).or_default();

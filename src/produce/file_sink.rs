@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 
 use super::source::Outgoing;
 use super::summary::DeliveryStats;
-use crate::encode::{AvroView, to_json};
-use crate::schema::CatalogEntry;
+use crate::wire::encode::{AvroView, to_json};
+use crate::wire::schema::CatalogEntry;
 
 /// Why an inspection sink failed.
 #[derive(Debug, thiserror::Error)]

@@ -24,12 +24,12 @@ pub use source::{Outgoing, SourceSettings, StopReason, run_source};
 pub use summary::{DeliveryStats, ProduceSummary, RunDescription};
 
 use crate::config::{ClientRole, Config, Output};
-use crate::encode::{EncodeError, RecordEncoder};
-use crate::framing::{Framing, SchemaRef};
 use crate::generate::{Generator, GeneratorSettings};
 use crate::kafka::{self, KafkaSetupError};
-use crate::registry::{RegistryClient, RegistryError};
-use crate::schema::{CatalogEntry, SchemaCatalog};
+use crate::wire::encode::{EncodeError, RecordEncoder};
+use crate::wire::framing::{Framing, SchemaRef};
+use crate::wire::registry::{RegistryClient, RegistryError};
+use crate::wire::schema::{CatalogEntry, SchemaCatalog};
 
 /// Batches buffered between the source and the sink (each at most a few hundred events).
 const CHANNEL_CAPACITY: usize = 32;

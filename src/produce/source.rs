@@ -9,8 +9,8 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::encode::RecordEncoder;
 use crate::generate::{DefectKind, Generator, PurchaseOrderItem};
+use crate::wire::encode::RecordEncoder;
 
 /// Most events in one hand-off to the sink.
 const MAX_BATCH: usize = 256;

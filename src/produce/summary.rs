@@ -152,7 +152,7 @@ impl ProduceSummary {
     }
 
     /// A human-readable few lines for standard error.
-    pub fn to_text(&self) -> String {
+    fn render(&self) -> String {
         let mut text = format!(
             "sent {} events to {} ({}, schema v{}) in {:.1}s: {:.0}/s; {} failed; {} invalid ({:.2}%)",
             self.sent,
@@ -173,5 +173,11 @@ impl ProduceSummary {
             text.push_str(&format!("\ninvalid by kind: {}", kinds.join(", ")));
         }
         text
+    }
+}
+
+impl std::fmt::Display for ProduceSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
     }
 }

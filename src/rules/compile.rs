@@ -6,7 +6,7 @@ use serde_yaml::Value;
 
 use super::fingerprint::python_float_repr;
 use super::native::NativeCheck;
-use super::spec::Rule;
+use super::spec::{FieldProblem, Rule};
 use super::sql::{CompiledExpr, SqlPlanner};
 
 /// A message piece: text, or a value per row (Spark's string form).
@@ -43,8 +43,8 @@ pub struct CompiledRule {
 }
 
 /// Plans `rule`; the error says what cannot be planned (unknown column, bad SQL, wrong type).
-pub fn compile(rule: &Rule, planner: &SqlPlanner) -> Result<CompiledRule, (String, String)> {
-    let filter = rule.filter.as_deref().map(|sql| planner.boolean(sql)).transpose().map_err(|e| ("filter".to_owned(), e))?;
+pub fn compile(rule: &Rule, planner: &SqlPlanner) -> Result<CompiledRule, FieldProblem> {
+    let filter = rule.filter.as_deref().map(|sql| planner.boolean(sql)).transpose().map_err(|e| FieldProblem::new("filter", e))?;
     let (condition, message) = body(rule, planner)?;
     let null_fails = if rule.function.param("allow_nulls").is_some() && !rule.flag("allow_nulls", true) {
         Some(expr(planner, rule.column(), "check.arguments.column")?)
@@ -56,17 +56,17 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner) -> Result<CompiledRule, (Strin
 
 type Body = (Condition, Vec<Part>);
 
-fn arg_error(field: &str) -> impl Fn(String) -> (String, String) + '_ {
-    move |message| (field.to_owned(), message)
+fn arg_error(field: &str) -> impl Fn(String) -> FieldProblem + '_ {
+    move |message| FieldProblem::new(field, message)
 }
 
 /// Parses and plans `sql`; a failure is reported against `field`.
-pub fn expr(planner: &SqlPlanner, sql: &str, field: &str) -> Result<CompiledExpr, (String, String)> {
+pub fn expr(planner: &SqlPlanner, sql: &str, field: &str) -> Result<CompiledExpr, FieldProblem> {
     let parsed = planner.parse(sql).map_err(arg_error(field))?;
     planner.compile(sql, parsed).map_err(arg_error(field))
 }
 
-fn condition(planner: &SqlPlanner, sql: &str, field: &str) -> Result<Condition, (String, String)> {
+fn condition(planner: &SqlPlanner, sql: &str, field: &str) -> Result<Condition, FieldProblem> {
     planner.boolean(sql).map(Condition::Sql).map_err(arg_error(field))
 }
 
@@ -100,13 +100,13 @@ fn text(value: &str) -> Part {
     Part::Text(value.to_owned())
 }
 
-fn body(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, String)> {
+fn body(rule: &Rule, planner: &SqlPlanner) -> Result<Body, FieldProblem> {
     let column = rule.column();
     let c = format!("({column})");
     let trimmed = if rule.flag("trim_strings", false) { format!("btrim(CAST({c} AS VARCHAR), ' ')") } else { c.clone() };
     let as_text = format!("CAST({trimmed} AS VARCHAR)");
     let field = "check.arguments";
-    let fixed = |condition_sql: String, message: String| -> Result<Body, (String, String)> {
+    let fixed = |condition_sql: String, message: String| -> Result<Body, FieldProblem> {
         Ok((condition(planner, &condition_sql, field)?, vec![Part::Text(message)]))
     };
     match rule.function.name {
@@ -129,11 +129,11 @@ fn body(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, String)> {
     }
 }
 
-fn value_part(planner: &SqlPlanner, sql: &str) -> Result<Part, (String, String)> {
+fn value_part(planner: &SqlPlanner, sql: &str) -> Result<Part, FieldProblem> {
     Ok(Part::Value(expr(planner, sql, "check.arguments.column")?))
 }
 
-fn in_list(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, String)> {
+fn in_list(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, FieldProblem> {
     let key = if rule.function.name == "is_not_in_list" { "forbidden" } else { "allowed" };
     let field = format!("check.arguments.{key}");
     let items: Vec<String> = rule.arg(key).and_then(Value::as_sequence).map(|s| s.iter().map(limit_sql).collect()).unwrap_or_default();
@@ -159,7 +159,7 @@ fn in_list(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, 
     Ok((condition(planner, &condition_sql, &field)?, message))
 }
 
-fn sql_expression(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, String)> {
+fn sql_expression(rule: &Rule, planner: &SqlPlanner) -> Result<Body, FieldProblem> {
     let expression = rule.text("expression").unwrap_or_default();
     let field = "check.arguments.expression";
     // Type-check the expression as written, so an error names it rather than our NOT wrapper.
@@ -172,7 +172,7 @@ fn sql_expression(rule: &Rule, planner: &SqlPlanner) -> Result<Body, (String, St
     Ok((condition(planner, &condition_sql, field)?, vec![Part::Text(message)]))
 }
 
-fn comparison(rule: &Rule, planner: &SqlPlanner, c: &str, operator: &str, wording: &str) -> Result<Body, (String, String)> {
+fn comparison(rule: &Rule, planner: &SqlPlanner, c: &str, operator: &str, wording: &str) -> Result<Body, FieldProblem> {
     let limit = limit_sql(rule.arg("limit").unwrap_or(&Value::Null));
     let limit_expr = expr(planner, &limit, "check.arguments.limit")?;
     let message =
@@ -180,7 +180,7 @@ fn comparison(rule: &Rule, planner: &SqlPlanner, c: &str, operator: &str, wordin
     Ok((condition(planner, &format!("{c} {operator} ({limit})"), "check.arguments.limit")?, message))
 }
 
-fn equality(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, String)> {
+fn equality(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, FieldProblem> {
     let raw = rule.arg("value").unwrap_or(&Value::Null);
     let value = limit_sql(raw);
     let value_expr = expr(planner, &value, "check.arguments.value")?;
@@ -203,7 +203,7 @@ fn equality(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String,
     Ok((condition(planner, &condition_sql, "check.arguments.value")?, message))
 }
 
-fn range(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, String)> {
+fn range(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, FieldProblem> {
     let min = limit_sql(rule.arg("min_limit").unwrap_or(&Value::Null));
     let max = limit_sql(rule.arg("max_limit").unwrap_or(&Value::Null));
     let (condition_sql, wording) = if rule.function.name == "is_in_range" {
@@ -223,7 +223,7 @@ fn range(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, St
     Ok((condition(planner, &condition_sql, "check.arguments")?, message))
 }
 
-fn regex_match(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, (String, String)> {
+fn regex_match(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, FieldProblem> {
     // DQX runs the pattern with Java's engine: the same meaning, in Rust's syntax.
     let regex = super::java_regex::translate(rule.text("regex").unwrap_or_default()).map_err(arg_error("check.arguments.regex"))?;
     let regex = regex.replace('\'', "''");

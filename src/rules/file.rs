@@ -68,7 +68,7 @@ pub fn apply_file(rules: &RuleSet, input: &str, output: &str, run_id: String) ->
 }
 
 fn io(path: &str) -> impl Fn(std::io::Error) -> RulesError + '_ {
-    move |source| RulesError::Read { path: path.to_owned(), source }
+    move |source| RulesError::DataFile { path: path.to_owned(), source }
 }
 
 fn parquet_error(path: &str) -> impl Fn(parquet::errors::ParquetError) -> RulesError + '_ {
@@ -80,9 +80,9 @@ fn count(result: &RecordBatch, summary: &mut ApplySummary) {
     let nulls = |name: &str| result.column_by_name(name).map_or(0, |c| c.null_count());
     let rows = result.num_rows();
     summary.rows += rows;
-    summary.with_errors += rows - nulls("_errors");
-    summary.with_warnings += rows - nulls("_warnings");
-    if let Some(flags) = result.column_by_name("flag_check") {
+    summary.with_errors += rows - nulls(super::column::ERRORS);
+    summary.with_warnings += rows - nulls(super::column::WARNINGS);
+    if let Some(flags) = result.column_by_name(super::column::FLAG_CHECK) {
         use arrow::array::AsArray;
         summary.clean += flags.as_string::<i32>().iter().filter(|f| *f == Some("PASS")).count();
     }

@@ -31,8 +31,8 @@ use arrow::datatypes::{Schema, SchemaRef};
 
 pub use compile::CompiledRule;
 pub use evaluate::RuleOutcome;
-pub use results::{RunInfo, result_fields, writer_properties};
-pub use spec::{Criticality, Rule, RuleProblem};
+pub use results::{RunInfo, column, result_fields, writer_properties};
+pub use spec::{Criticality, FieldProblem, Rule, RuleProblem};
 
 /// Why rules could not be loaded, planned or applied.
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +43,19 @@ pub enum RulesError {
     Yaml { path: String, message: String },
     #[error("{path}: {} problem(s):\n{}", .problems.len(), .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid { path: String, problems: Vec<RuleProblem> },
+    #[error("cannot open {path}: {source}")]
+    DataFile { path: String, source: std::io::Error },
     #[error("rule {rule}: evaluating on the data failed: {message}")]
     Evaluate { rule: String, message: String },
     #[error("{0}")]
     Schema(String),
+}
+
+impl RulesError {
+    /// Whether the rules file is at fault (unreadable, not YAML, invalid rules), not the data.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Self::Read { .. } | Self::Yaml { .. } | Self::Invalid { .. })
+    }
 }
 
 /// A validated rules file.
@@ -85,7 +94,9 @@ impl RuleSet {
         for rule in &self.rules {
             match compile::compile(rule, &planner) {
                 Ok(c) => compiled.push(c),
-                Err((field, message)) => problems.push(RuleProblem { rule: format!("#{} ({})", rule.index, rule.name), field, message }),
+                Err(FieldProblem { field, message }) => {
+                    problems.push(RuleProblem { rule: format!("#{} ({})", rule.index, rule.name), field, message })
+                }
             }
         }
         if !problems.is_empty() {
@@ -170,8 +181,10 @@ impl RulesEngine {
         for (index, compiled) in self.rules.iter().enumerate() {
             let rule = &compiled.rule;
             let planned = if self.clock_rules.contains(&index) {
-                compile::compile(rule, &planner)
-                    .map_err(|(field, message)| RulesError::Evaluate { rule: rule.name.clone(), message: format!("{field}: {message}") })?
+                compile::compile(rule, &planner).map_err(|FieldProblem { field, message }| RulesError::Evaluate {
+                    rule: rule.name.clone(),
+                    message: format!("{field}: {message}"),
+                })?
             } else {
                 compiled.clone()
             };

@@ -10,7 +10,7 @@ use regex::Regex;
 
 use super::compile::{Condition, Part, expr};
 use super::spark_text::value_text;
-use super::spec::Rule;
+use super::spec::{FieldProblem, Rule};
 use super::sql::{CompiledExpr, SqlPlanner};
 
 /// Which native predicate a check uses.
@@ -68,16 +68,15 @@ fn pattern(text: &str) -> Regex {
 }
 
 /// A planned expression, or the field and message of why it could not be planned.
-type PlannedExpr = Result<CompiledExpr, (String, String)>;
+type PlannedExpr = Result<CompiledExpr, FieldProblem>;
 
 /// Plans the checks implemented here.
-pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition, Vec<Part>), (String, String)> {
+pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition, Vec<Part>), FieldProblem> {
     let column = rule.column();
     let value = |sql: &str| expr(planner, sql, "check.arguments.column");
-    let value_message = |suffix: String| -> Result<Vec<Part>, (String, String)> {
-        Ok(vec![Part::Text("Value '".into()), Part::Value(value(c)?), Part::Text(suffix)])
-    };
-    let native = |kind| -> Result<Condition, (String, String)> { Ok(Condition::Native(NativeCheck { value: value(c)?, kind })) };
+    let value_message =
+        |suffix: String| -> Result<Vec<Part>, FieldProblem> { Ok(vec![Part::Text("Value '".into()), Part::Value(value(c)?), Part::Text(suffix)]) };
+    let native = |kind| -> Result<Condition, FieldProblem> { Ok(Condition::Native(NativeCheck { value: value(c)?, kind })) };
     let pattern_name = |name: &str| format!("' in Column '{column}' does not match pattern '{name}'");
     match rule.function.name {
         "is_valid_email" => Ok((native(NativeKind::Email)?, value_message(pattern_name("EMAIL_ADDRESS"))?)),
@@ -89,7 +88,7 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
         "is_valid_currency_code" => {
             let format = rule.text("code_format").unwrap_or("alphabetic").to_lowercase();
             if format != "alphabetic" && format != "numeric" {
-                return Err(("check.arguments.code_format".into(), format!("{format:?} is not `alphabetic` or `numeric`")));
+                return Err(FieldProblem::new("check.arguments.code_format", format!("{format:?} is not `alphabetic` or `numeric`")));
             }
             let kind = NativeKind::CurrencyCode { numeric: format == "numeric", case_sensitive: rule.flag("case_sensitive", true) };
             Ok((native(kind)?, value_message(format!("' in Column '{column}' is not a valid ISO 4217 currency code"))?))
@@ -106,11 +105,11 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
         "is_valid_date" | "is_valid_timestamp" => date_time(rule, c, &value),
         "is_unique" => unique(rule, planner),
         "is_not_in_future" | "is_not_in_near_future" | "is_older_than_n_days" | "is_data_fresh" => super::time::compile(rule, planner, c),
-        other => Err(("check.function".into(), format!("{other} is not implemented"))),
+        other => Err(FieldProblem::new("check.function", format!("{other} is not implemented"))),
     }
 }
 
-fn date_time(rule: &Rule, c: &str, value: &dyn Fn(&str) -> PlannedExpr) -> Result<(Condition, Vec<Part>), (String, String)> {
+fn date_time(rule: &Rule, c: &str, value: &dyn Fn(&str) -> PlannedExpr) -> Result<(Condition, Vec<Part>), FieldProblem> {
     let date_only = rule.function.name == "is_valid_date";
     let (key, what) = if date_only { ("date_format", "date") } else { ("timestamp_format", "timestamp") };
     let formats = match rule.text(key) {
@@ -143,12 +142,12 @@ fn spark_to_chrono(spark: &str) -> String {
         .fold(spark.to_owned(), |text, (from, to)| text.replace(from, to))
 }
 
-fn unique(rule: &Rule, planner: &SqlPlanner) -> Result<(Condition, Vec<Part>), (String, String)> {
+fn unique(rule: &Rule, planner: &SqlPlanner) -> Result<(Condition, Vec<Part>), FieldProblem> {
     let columns: Vec<&str> =
         rule.arg("columns").and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
     let keys = columns.iter().map(|c| expr(planner, c, "check.arguments.columns")).collect::<Result<Vec<_>, _>>()?;
     let shown = if columns.len() == 1 { columns[0].to_owned() } else { format!("struct({})", columns.join(", ")) };
-    let first = keys.first().cloned().ok_or_else(|| ("check.arguments.columns".to_owned(), "no columns".to_owned()))?;
+    let first = keys.first().cloned().ok_or_else(|| FieldProblem::new("check.arguments.columns", "no columns"))?;
     let kind = NativeKind::Unique { keys, nulls_distinct: rule.flag("nulls_distinct", true) };
     let message = vec![Part::Text("Value '".into()), Part::Value(first.clone()), Part::Text(format!("' in column '{shown}' is not unique, found "))];
     Ok((Condition::Native(NativeCheck { value: first, kind }), message))

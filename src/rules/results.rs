@@ -14,6 +14,37 @@ use super::compile::CompiledRule;
 use super::evaluate::RuleOutcome;
 use super::spec::Criticality;
 
+/// The names of the result columns the rules add (DQX's): owned here, used by every layer that
+/// reads checked rows.
+pub mod column {
+    /// Failed error-criticality checks (null when none failed).
+    pub const ERRORS: &str = "_errors";
+    /// Failed warn-criticality checks (null when none failed).
+    pub const WARNINGS: &str = "_warnings";
+    /// PASS, WARNING or FAIL.
+    pub const FLAG_CHECK: &str = "flag_check";
+    pub const DESCRIPTION_FAILURE: &str = "description_failure";
+    pub const RULE_RESULTS: &str = "dqx_rule_results";
+    pub const QUALITY_SCORE: &str = "dqx_quality_score";
+    pub const FAILED_RULES_COUNT: &str = "failed_rules_count";
+    pub const PASSED_RULES_COUNT: &str = "passed_rules_count";
+    pub const VALIDATION_TIMESTAMP: &str = "dqx_validation_timestamp";
+    pub const LINEAGE_ID: &str = "dqx_lineage_id";
+    /// Every result column, in the order they follow the checked columns.
+    pub const ALL: [&str; 10] = [
+        ERRORS,
+        WARNINGS,
+        FLAG_CHECK,
+        DESCRIPTION_FAILURE,
+        RULE_RESULTS,
+        QUALITY_SCORE,
+        FAILED_RULES_COUNT,
+        PASSED_RULES_COUNT,
+        VALIDATION_TIMESTAMP,
+        LINEAGE_ID,
+    ];
+}
+
 /// What stamps every result of one run.
 #[derive(Debug, Clone)]
 pub struct RunInfo {
@@ -64,16 +95,16 @@ pub fn result_item_fields() -> Fields {
 pub fn result_fields() -> Vec<Field> {
     let list = DataType::List(Arc::new(Field::new("item", DataType::Struct(result_item_fields()), true)));
     vec![
-        Field::new("_errors", list.clone(), true),
-        Field::new("_warnings", list, true),
-        Field::new("flag_check", DataType::Utf8, false),
-        Field::new("description_failure", DataType::Utf8, true),
-        string_map("dqx_rule_results"),
-        Field::new("dqx_quality_score", DataType::Float64, true),
-        Field::new("failed_rules_count", DataType::Int32, false),
-        Field::new("passed_rules_count", DataType::Int32, false),
-        Field::new("dqx_validation_timestamp", utc(), false),
-        Field::new("dqx_lineage_id", DataType::Utf8, false),
+        Field::new(column::ERRORS, list.clone(), true),
+        Field::new(column::WARNINGS, list, true),
+        Field::new(column::FLAG_CHECK, DataType::Utf8, false),
+        Field::new(column::DESCRIPTION_FAILURE, DataType::Utf8, true),
+        string_map(column::RULE_RESULTS),
+        Field::new(column::QUALITY_SCORE, DataType::Float64, true),
+        Field::new(column::FAILED_RULES_COUNT, DataType::Int32, false),
+        Field::new(column::PASSED_RULES_COUNT, DataType::Int32, false),
+        Field::new(column::VALIDATION_TIMESTAMP, utc(), false),
+        Field::new(column::LINEAGE_ID, DataType::Utf8, false),
     ]
 }
 

@@ -69,6 +69,20 @@ pub struct RuleProblem {
     pub message: String,
 }
 
+/// What is wrong with one field of a rule, before it is placed in its rule (a [`RuleProblem`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The YAML path, e.g. `check.arguments.limit`.
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldProblem {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
 impl std::fmt::Display for RuleProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "rule {}: {}: {}", self.rule, self.field, self.message)

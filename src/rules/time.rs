@@ -5,10 +5,10 @@
 
 use super::compile::{Condition, Part, expr};
 use super::spark_text::timestamp_micros;
-use super::spec::Rule;
+use super::spec::{FieldProblem, Rule};
 use super::sql::SqlPlanner;
 
-pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition, Vec<Part>), (String, String)> {
+pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition, Vec<Part>), FieldProblem> {
     let now = planner.now_micros();
     let now_seconds = now / 1_000_000 * 1_000_000;
     let literal = |micros: i64| format!("TIMESTAMP '{}'", timestamp_micros(micros));
@@ -62,7 +62,7 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
             )
         }
     };
-    let condition = planner.boolean(&condition_sql).map_err(|e| ("check.arguments".to_owned(), e))?;
+    let condition = planner.boolean(&condition_sql).map_err(|e| FieldProblem::new("check.arguments", e))?;
     Ok((Condition::Sql(condition), message))
 }
 

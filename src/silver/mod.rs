@@ -30,8 +30,7 @@ pub const BUILT_IN_RULES: &str = include_str!("../../rules/purchase_orders.yml")
 
 /// The silver schemas for the configured Avro reader schema (the bronze columns it decodes to).
 pub fn schemas(config: &crate::config::Config) -> Result<SilverSchemas, SilverError> {
-    let decoder = crate::bronze::DecoderFactory::from_config(config).decoder().map_err(|e| SilverError::Schema(e.to_string()))?;
-    let bronze_schema = crate::bronze::BronzeBatchBuilder::new(decoder).map_err(|e| SilverError::Schema(e.to_string()))?.schema();
+    let bronze_schema = crate::bronze::DecoderFactory::from_config(config).bronze_schema().map_err(|e| SilverError::BronzeSchema(Box::new(e)))?;
     SilverSchemas::from_bronze(&bronze_schema)
 }
 
@@ -42,8 +41,10 @@ pub enum SilverError {
     Rules(#[from] RulesError),
     #[error(transparent)]
     Table(#[from] TableError),
-    #[error("{0}")]
-    Schema(String),
+    #[error("cannot derive the bronze schema silver reads: {0}")]
+    BronzeSchema(#[source] Box<crate::bronze::BronzeError>),
+    #[error("the bronze schema lacks the columns {missing:?} silver needs")]
+    BronzeLacks { missing: Vec<String> },
     #[error("the bronze table at {location} does not exist yet; run `medallion bronze` first")]
     BronzeMissing { location: String },
     #[error("cannot read the bronze table at {location}: {message}")]
@@ -61,7 +62,7 @@ pub enum SilverError {
     )]
     RepairMismatch { bronze_version: u64, recorded_rules: String, recorded_mode: String, rules: String, mode: String },
     #[error("the rules task failed: {0}")]
-    Task(String),
+    Task(#[from] tokio::task::JoinError),
     #[error(
         "{source}. Silver keeps the rows it read before that version. Apply the same change to silver and quarantine, then list the version in silver.skip_bronze_versions (MEDALLION_SILVER__SKIP_BRONZE_VERSIONS=[{version}]) to go on past it; or move the silver tables aside to rebuild them from bronze"
     )]
@@ -69,6 +70,11 @@ pub enum SilverError {
 }
 
 impl SilverError {
+    /// Whether the input was at fault (a rules file that does not load), not the run.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Self::Rules(error) if error.is_invalid_input())
+    }
+
     /// Worth retrying after a pause: storage trouble, not bad data or a bad table.
     pub fn is_transient(&self) -> bool {
         match self {

@@ -13,27 +13,27 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::SilverError;
 use super::metrics::{self, RowCounts};
+use crate::bronze::column as bronze;
 use crate::config::SilverMode;
-use crate::rules::{RulesEngine, RunInfo, result_fields};
+use crate::rules::{RulesEngine, RunInfo, column as results, result_fields};
 
 /// Silver's lineage column: the bronze version a row was read from.
 pub const BRONZE_VERSION: &str = "bronze_version";
 /// Quarantine's extra column: why the row is there.
 pub const QUARANTINE_REASON: &str = "quarantine_reason";
-const DECODE_ERROR: &str = "decode_error";
 /// Bronze columns silver keeps after the business columns, to trace a row back to Kafka.
-const LINEAGE: [&str; 3] = ["kafka_partition", "kafka_offset", "kafka_timestamp"];
+const LINEAGE: [&str; 3] = [bronze::PARTITION, bronze::OFFSET, bronze::TIMESTAMP];
 /// Bronze columns that stay in bronze (transport details, raw bytes, bronze's own bookkeeping).
 const BRONZE_ONLY: [&str; 9] = [
-    "kafka_topic",
-    "kafka_key",
-    "kafka_headers",
-    "raw_payload",
-    "payload_size_bytes",
-    "schema_ref",
-    DECODE_ERROR,
-    "ingestion_timestamp",
-    "ingestion_date",
+    bronze::TOPIC,
+    bronze::KEY,
+    bronze::HEADERS,
+    bronze::RAW_PAYLOAD,
+    bronze::PAYLOAD_SIZE,
+    bronze::SCHEMA_REF,
+    bronze::DECODE_ERROR,
+    bronze::INGESTION_TIMESTAMP,
+    bronze::INGESTION_DATE,
 ];
 
 /// The schemas of the silver stage, all derived from the bronze schema (so a new Avro schema or
@@ -52,16 +52,17 @@ pub struct SilverSchemas {
 
 impl SilverSchemas {
     pub fn from_bronze(bronze: &Schema) -> Result<Self, SilverError> {
-        let missing: Vec<&str> = LINEAGE.iter().chain([&DECODE_ERROR]).copied().filter(|name| bronze.field_with_name(name).is_err()).collect();
+        let missing: Vec<&str> =
+            LINEAGE.iter().chain([&bronze::DECODE_ERROR]).copied().filter(|name| bronze.field_with_name(name).is_err()).collect();
         if !missing.is_empty() {
-            return Err(SilverError::Schema(format!("the bronze schema lacks {missing:?}")));
+            return Err(SilverError::BronzeLacks { missing: missing.into_iter().map(str::to_owned).collect() });
         }
         let business = bronze.fields().iter().filter(|f| !BRONZE_ONLY.contains(&f.name().as_str()) && !LINEAGE.contains(&f.name().as_str()));
         let mut input: Vec<Field> = business.map(|f| f.as_ref().clone()).collect();
         input.extend(LINEAGE.iter().filter_map(|name| bronze.field_with_name(name).ok()).cloned());
         input.push(Field::new(BRONZE_VERSION, DataType::Int64, false));
         let mut read = input.clone();
-        read.push(Field::new(DECODE_ERROR, DataType::Utf8, true));
+        read.push(Field::new(bronze::DECODE_ERROR, DataType::Utf8, true));
         let mut silver = input.clone();
         silver.extend(result_fields());
         let mut quarantine = silver.clone();
@@ -82,6 +83,17 @@ pub struct Refined {
     pub quarantine: RecordBatch,
     pub metrics: RecordBatch,
     pub counts: RowCounts,
+    /// Rows failing each rule, in the rule set's order (what `metrics` records per rule).
+    pub rule_failures: Vec<RuleFailures>,
+}
+
+/// How many rows of a batch failed one rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleFailures {
+    pub rule: String,
+    /// `error` or `warn`.
+    pub criticality: &'static str,
+    pub rows: u64,
 }
 
 /// Checks `batch` (in the `read` schema, bronze versions `versions`) and routes its rows by `mode`.
@@ -95,14 +107,16 @@ pub fn refine(
     versions: RangeInclusive<u64>,
 ) -> Result<Refined, SilverError> {
     let arrow = |context: &'static str| move |e: arrow::error::ArrowError| SilverError::Arrow { context, message: e.to_string() };
-    let undecodable = is_not_null(batch.column(schemas.read.index_of(DECODE_ERROR).map_err(arrow("decode_error"))?)).map_err(arrow("mask"))?;
+    let undecodable =
+        is_not_null(batch.column(schemas.read.index_of(bronze::DECODE_ERROR).map_err(arrow(bronze::DECODE_ERROR))?)).map_err(arrow("mask"))?;
     let input_columns: Vec<usize> = (0..schemas.input.fields().len()).collect();
     let decoded = filter_record_batch(batch, &not(&undecodable).map_err(arrow("mask"))?)
         .and_then(|b| b.project(&input_columns))
         .map_err(arrow("decoded rows"))?;
     let (checked, outcomes) = engine.apply(&decoded, run)?;
-    let has_errors = is_not_null(checked.column(schemas.silver.index_of("_errors").map_err(arrow("_errors"))?)).map_err(arrow("mask"))?;
-    let has_warnings = is_not_null(checked.column(schemas.silver.index_of("_warnings").map_err(arrow("_warnings"))?)).map_err(arrow("mask"))?;
+    let has_errors = is_not_null(checked.column(schemas.silver.index_of(results::ERRORS).map_err(arrow(results::ERRORS))?)).map_err(arrow("mask"))?;
+    let has_warnings =
+        is_not_null(checked.column(schemas.silver.index_of(results::WARNINGS).map_err(arrow(results::WARNINGS))?)).map_err(arrow("mask"))?;
     let error_rows = has_errors.true_count();
     if mode == SilverMode::Fail && error_rows > 0 {
         return Err(first_failure(&checked, &has_errors, error_rows));
@@ -137,7 +151,17 @@ pub fn refine(
         dropped: if mode == SilverMode::Drop { error_rows as u64 } else { 0 },
     };
     let metrics = metrics::batch_metrics(engine, &outcomes, &counts, run, mode, versions)?;
-    Ok(Refined { silver, quarantine, metrics, counts })
+    let rule_failures = engine
+        .rules
+        .iter()
+        .zip(&outcomes)
+        .map(|(rule, outcome)| RuleFailures {
+            rule: rule.rule.name.clone(),
+            criticality: rule.rule.criticality.as_str(),
+            rows: outcome.failures.len() as u64,
+        })
+        .collect();
+    Ok(Refined { silver, quarantine, metrics, counts, rule_failures })
 }
 
 /// `fail` mode: the first failing row, named by its Kafka and bronze coordinates.
@@ -154,15 +178,15 @@ fn first_failure(checked: &RecordBatch, has_errors: &BooleanArray, count: usize)
     SilverError::RowsFailed {
         count,
         bronze_version: int(BRONZE_VERSION).unwrap_or(-1),
-        partition: int("kafka_partition").unwrap_or(-1),
-        offset: int("kafka_offset").unwrap_or(-1),
+        partition: int(bronze::PARTITION).unwrap_or(-1),
+        offset: int(bronze::OFFSET).unwrap_or(-1),
         rules: failed_rule_names(checked, row).join(", "),
     }
 }
 
 /// Names of the error rules row `row` failed, from its `_errors` list.
 fn failed_rule_names(checked: &RecordBatch, row: usize) -> Vec<String> {
-    let Some(errors) = checked.column_by_name("_errors").and_then(|c| c.as_list_opt::<i32>()) else { return Vec::new() };
+    let Some(errors) = checked.column_by_name(results::ERRORS).and_then(|c| c.as_list_opt::<i32>()) else { return Vec::new() };
     if errors.is_null(row) {
         return Vec::new();
     }
@@ -185,15 +209,15 @@ fn with_reason(rows: &RecordBatch, reasons: StringArray, schema: &SchemaRef) -> 
 /// error as description and reason, no rule results (no rule could run).
 fn undecodable_rows(rows: &RecordBatch, schemas: &SilverSchemas, run: &RunInfo) -> Result<RecordBatch, SilverError> {
     let n = rows.num_rows();
-    let errors = rows.column_by_name(DECODE_ERROR).map(|c| c.as_string::<i32>().clone()).unwrap_or_else(|| StringArray::from(vec![""; n]));
+    let errors = rows.column_by_name(bronze::DECODE_ERROR).map(|c| c.as_string::<i32>().clone()).unwrap_or_else(|| StringArray::from(vec![""; n]));
     let mut columns: Vec<ArrayRef> = rows.columns()[..schemas.input.fields().len()].to_vec();
     for field in result_fields() {
         let column: ArrayRef = match field.name().as_str() {
-            "flag_check" => Arc::new(StringArray::from(vec!["FAIL"; n])),
-            "description_failure" => Arc::new(errors.clone()),
-            "failed_rules_count" | "passed_rules_count" => Arc::new(Int32Array::from(vec![0; n])),
-            "dqx_validation_timestamp" => Arc::new(TimestampMicrosecondArray::from(vec![run.run_time_micros; n]).with_timezone("UTC")),
-            "dqx_lineage_id" => Arc::new(StringArray::from(vec![run.run_id.as_str(); n])),
+            results::FLAG_CHECK => Arc::new(StringArray::from(vec!["FAIL"; n])),
+            results::DESCRIPTION_FAILURE => Arc::new(errors.clone()),
+            results::FAILED_RULES_COUNT | results::PASSED_RULES_COUNT => Arc::new(Int32Array::from(vec![0; n])),
+            results::VALIDATION_TIMESTAMP => Arc::new(TimestampMicrosecondArray::from(vec![run.run_time_micros; n]).with_timezone("UTC")),
+            results::LINEAGE_ID => Arc::new(StringArray::from(vec![run.run_id.as_str(); n])),
             _ => new_null_array(field.data_type(), n),
         };
         columns.push(column);

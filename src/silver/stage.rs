@@ -257,9 +257,7 @@ impl Stage<'_> {
         };
         let versions = slice.first_version..=slice.last_version;
         let batch = slice.batch;
-        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions))
-            .await
-            .map_err(|e| SilverError::Task(e.to_string()))??;
+        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions)).await??;
         let report = tables.commit(&refined, slice.last_version, &record, positions).await?;
         tables.maintain(&mut self.maintainer).await;
         let counts = refined.counts;
@@ -289,29 +287,39 @@ impl Stage<'_> {
 
 /// Rows in and out and failures per rule, for the Prometheus endpoint.
 fn record_metrics(refined: &super::refine::Refined) {
-    use arrow::array::{Array, AsArray};
     let metrics = crate::telemetry::metrics();
     let counts = &refined.counts;
     metrics.rows("silver", "in", counts.input);
     metrics.rows("silver", "out", counts.silver);
     metrics.rows("quarantine", "out", counts.quarantined);
     metrics.rows("dropped", "out", counts.dropped);
-    let batch = &refined.metrics;
-    let column = |name: &str| batch.column_by_name(name).cloned();
-    let (Some(kinds), Some(rules), Some(criticalities), Some(failed)) =
-        (column("kind"), column("rule_name"), column("criticality"), column("failed_rows"))
-    else {
-        return;
-    };
-    let (kinds, rules, criticalities) = (kinds.as_string::<i32>(), rules.as_string::<i32>(), criticalities.as_string::<i32>());
-    let failed = failed.as_primitive::<arrow::datatypes::Int64Type>();
-    for row in (0..batch.num_rows()).filter(|&row| kinds.value(row) == "rule" && rules.is_valid(row)) {
-        let label = crate::telemetry::RuleLabel { rule: rules.value(row).to_owned(), criticality: criticalities.value(row).to_owned() };
-        metrics.rule_failures.get_or_create(&label).inc_by(u64::try_from(failed.value(row)).unwrap_or(0));
+    for failures in &refined.rule_failures {
+        let label = crate::telemetry::RuleLabel { rule: failures.rule.clone(), criticality: failures.criticality.to_owned() };
+        metrics.rule_failures.get_or_create(&label).inc_by(failures.rows);
     }
 }
 
 enum Step {
     Committed,
     CaughtUp,
+}
+
+impl std::fmt::Display for SilverSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rows = &self.rows;
+        write!(
+            f,
+            "silver: {} rows from bronze versions {} ({} to silver, {} quarantined, {} dropped; {} with errors, {} with warnings, {} undecodable) in {} batches; silver version {}",
+            rows.input,
+            self.bronze_versions.map_or_else(|| "none".to_owned(), |(first, last)| format!("{first}..={last}")),
+            rows.silver,
+            rows.quarantined,
+            rows.dropped,
+            rows.with_errors,
+            rows.with_warnings,
+            rows.undecodable,
+            self.batches,
+            self.silver_version.map_or_else(|| "unchanged".to_owned(), |v| v.to_string())
+        )
+    }
 }

@@ -144,9 +144,13 @@ impl StageTable {
             table
         } else {
             let columns: StructType = schema.as_ref().try_into_kernel().map_err(|e| open_error(e.into()))?;
+            // Created with the tombstone retention the default maintenance settings want, so a
+            // new table needs no metadata commit for it (see `maintain::tombstone_retention`).
+            let retention = maintain::tombstone_retention_property(&crate::config::MaintenanceConfig::default());
             let created = table
                 .create()
                 .with_columns(columns.fields().cloned())
+                .with_configuration([retention].map(|(key, value)| (key, Some(value))))
                 .with_partition_columns(partition_columns.iter().copied())
                 .with_save_mode(SaveMode::Ignore)
                 .await;

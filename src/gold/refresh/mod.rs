@@ -111,10 +111,11 @@ impl Gold {
             .ok_or(GoldError::BronzeMissing { location: bronze_location.clone() })?;
         let bronze_key = SourceKey::silver(bronze.table_id()?, &bronze_location, &config.bronze.table);
         let silver_id = silver.table_id()?;
-        let silver_schema = crate::silver::schemas(config).map_err(|e| GoldError::Schema(e.to_string()))?.silver;
+        let silver_schema = crate::silver::schemas(config).map_err(|e| GoldError::SilverSchema(Box::new(e)))?.silver;
         let spec = CurrentSpec::purchase_orders();
-        let current_schema = spec.schema(&silver_schema).map_err(|e| GoldError::Schema(format!("current state: {e}")))?;
-        let read_fields = silver_schema.fields().iter().filter(|f| current_schema.field_with_name(f.name()).is_ok() || f.name() == "_errors");
+        let current_schema = spec.schema(&silver_schema).map_err(GoldError::CurrentSchema)?;
+        let read_fields =
+            silver_schema.fields().iter().filter(|f| current_schema.field_with_name(f.name()).is_ok() || f.name() == crate::rules::column::ERRORS);
         let silver_read_schema = std::sync::Arc::new(Schema::new(read_fields.cloned().collect::<Vec<_>>()));
         let current = StageTable::open_or_create(&location(&config.gold.current_table), storage_options.clone(), current_schema.clone(), &[])
             .await?
@@ -288,4 +289,15 @@ fn report(name: &str, table: &StageTable, written: Option<usize>) -> TableRefres
 
 fn arrow_error(table: &str, error: arrow::error::ArrowError) -> GoldError {
     GoldError::Arrow { table: table.to_owned(), message: error.to_string() }
+}
+
+impl std::fmt::Display for GoldSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tables: Vec<String> = self
+            .tables
+            .iter()
+            .map(|t| if t.committed { format!("{} {} rows written", t.table, t.rows) } else { format!("{} up to date", t.table) })
+            .collect();
+        write!(f, "gold: silver version {}, {} commits: {}", self.silver_version, self.commits, tables.join(", "))
+    }
 }

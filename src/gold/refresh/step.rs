@@ -105,7 +105,7 @@ impl Gold {
         }
         let written = match touched.filter(|t| t.from == position) {
             Some(touched) if touched.keys.is_empty() && entry.table.is_some() => {
-                let table = entry.table.as_mut().ok_or(GoldError::Schema(format!("{name} is not open")))?;
+                let table = entry.table.as_mut().ok_or(GoldError::NotOpen { table: name })?;
                 table.append(&[], &positions).await?;
                 Some(0)
             }
@@ -190,7 +190,7 @@ impl Gold {
             }
             entry.table = Some(table);
         }
-        entry.table.as_mut().ok_or(GoldError::Schema(format!("{} is not open", entry.aggregate.name)))
+        entry.table.as_mut().ok_or(GoldError::NotOpen { table: entry.aggregate.name })
     }
 
     /// Brings `quality_daily` to silver version `until` and to the last quarantine batch silver

@@ -21,6 +21,24 @@ use crate::config::MaintenanceConfig;
 /// retention itself): commit timestamps come from writers' clocks, which may disagree a little.
 const CLOCK_MARGIN: Duration = Duration::from_secs(60);
 
+/// How long a checkpoint keeps listing removed files (the table's
+/// `delta.deletedFileRetentionDuration`, 7 days unless set): the VACUUM retention plus two
+/// maintenance intervals and the clock margin, so that a VACUUM pass sees every removed file
+/// once it may be deleted, and checkpoints do not carry tombstones longer than that (each one is
+/// read again whenever a reader loads a new checkpoint: bronze's small files, compacted away,
+/// leave tens of thousands a day).
+pub fn tombstone_retention(config: &MaintenanceConfig) -> Duration {
+    config.vacuum_retention + config.interval * 2 + CLOCK_MARGIN
+}
+
+/// The table property that holds [`tombstone_retention`].
+const TOMBSTONE_RETENTION_PROPERTY: &str = "delta.deletedFileRetentionDuration";
+
+/// The table property and value that set [`tombstone_retention`] for `config`.
+pub(crate) fn tombstone_retention_property(config: &MaintenanceConfig) -> (&'static str, String) {
+    (TOMBSTONE_RETENTION_PROPERTY, format!("interval {} seconds", tombstone_retention(config).as_secs()))
+}
+
 /// What one maintenance run did to one table (with `dry_run`: would do).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MaintenanceReport {
@@ -40,6 +58,18 @@ pub struct MaintenanceReport {
     pub vacuumed_files: u64,
     /// Expired commit and checkpoint files deleted from `_delta_log`.
     pub logs_removed: u64,
+}
+
+impl std::fmt::Display for MaintenanceReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = if self.dry_run { "would compact" } else { "compacted" };
+        let into = if self.dry_run { String::new() } else { format!(" into {}", self.written_files) };
+        write!(
+            f,
+            "{}: {verb} {} files{into}, vacuumed {}, removed {} log files",
+            self.location, self.compacted_files, self.vacuumed_files, self.logs_removed
+        )
+    }
 }
 
 impl StageTable {
@@ -70,6 +100,9 @@ impl StageTable {
     /// last one, expired-log cleanup. `first_unread`: see the module documentation.
     pub async fn maintain(&mut self, config: &MaintenanceConfig, first_unread: Option<u64>, dry_run: bool) -> Result<MaintenanceReport, TableError> {
         self.refresh().await?;
+        if !dry_run {
+            self.set_tombstone_retention(config).await?;
+        }
         let mut report = MaintenanceReport { location: self.location.clone(), dry_run, first_unread, ..MaintenanceReport::default() };
         let plan = compact::plan(self, config)?;
         report.compacted_files = plan.iter().map(|bin| bin.files.len() as u64).sum();
@@ -87,6 +120,22 @@ impl StageTable {
         report.logs_removed = logs::remove_expired(self, keep_from, cutoff, dry_run).await?;
         report.version = self.table.version();
         Ok(report)
+    }
+
+    /// Sets the table's tombstone retention to [`tombstone_retention`] when it differs (one
+    /// metadata commit, the first time and after the settings change).
+    async fn set_tombstone_retention(&mut self, config: &MaintenanceConfig) -> Result<(), TableError> {
+        let (_, wanted) = tombstone_retention_property(config);
+        let error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
+        let snapshot = self.table.snapshot().map_err(error)?;
+        if snapshot.metadata().configuration().get(TOMBSTONE_RETENTION_PROPERTY) == Some(&wanted) {
+            return Ok(());
+        }
+        let properties = std::collections::HashMap::from([(TOMBSTONE_RETENTION_PROPERTY.to_owned(), wanted.clone())]);
+        let table = self.table.clone().set_tbl_properties().with_properties(properties).with_commit_properties(super::without_upkeep()).await;
+        self.table = table.map_err(|error| super::commit_failure(&self.location, error))?;
+        tracing::info!(table = %self.location, retention = %wanted, "tombstone retention set");
+        Ok(())
     }
 
     /// Deletes files removed longer ago than `retention` and before `first_unread` was

@@ -5,9 +5,9 @@ use apache_avro::writer::datum::GenericDatumWriter;
 use serde::Serialize;
 use serde::ser::{SerializeStruct, Serializer};
 
-use crate::framing::{self, SchemaRef};
 use crate::generate::{Cents, PurchaseOrderItem};
-use crate::schema::CatalogEntry;
+use crate::wire::framing::{self, SchemaRef};
+use crate::wire::schema::CatalogEntry;
 
 /// Why an event could not be encoded.
 #[derive(Debug, thiserror::Error)]

@@ -21,8 +21,8 @@ pub use columns::ColumnBuilders;
 pub use plan::{Cell, ColumnKind, DecodePlan, DefaultValue, PlanError, Read, ReaderColumn, ReaderColumns, Skip, Step};
 
 use crate::config::StaticSchemaId;
-use crate::framing::{self, Framing, FramingError, SchemaRef};
-use crate::schema::SchemaCatalog;
+use crate::wire::framing::{self, Framing, FramingError, SchemaRef};
+use crate::wire::schema::SchemaCatalog;
 
 /// Why one message could not be decoded; stored as its `decode_error`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -180,7 +180,10 @@ mod tests {
     fn sample_datum(version: u32) -> Vec<u8> {
         let item = crate::generate::sample_item();
         let catalog = SchemaCatalog::embedded();
-        crate::encode::RecordEncoder::datum_only(catalog.by_version(version).expect("schema")).expect("writer").encode_datum(&item).expect("encode")
+        crate::wire::encode::RecordEncoder::datum_only(catalog.by_version(version).expect("schema"))
+            .expect("writer")
+            .encode_datum(&item)
+            .expect("encode")
     }
 
     #[test]

@@ -5,31 +5,12 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 const CONFLUENT_MAGIC: u8 = 0x00;
 const SINGLE_OBJECT_MAGIC: [u8; 2] = [0xC3, 0x01];
 const CONFLUENT_HEADER_LEN: usize = 5;
 const SINGLE_OBJECT_HEADER_LEN: usize = 10;
 
-/// A message framing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framing {
-    /// Confluent wire format: magic byte 0 + 4-byte big-endian schema id.
-    Confluent,
-    /// Avro single-object encoding: C3 01 + 8-byte CRC-64-AVRO fingerprint.
-    SingleObject,
-}
-
-impl fmt::Display for Framing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Confluent => "confluent",
-            Self::SingleObject => "single-object",
-        })
-    }
-}
+pub use crate::config::Framing;
 
 /// What a frame says about its writer schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

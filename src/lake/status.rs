@@ -261,7 +261,7 @@ async fn quality_summary(config: &Config) -> Option<QualitySummary> {
 
 impl Status {
     /// A human-readable rendering for terminals.
-    pub fn to_text(&self) -> String {
+    fn render(&self) -> String {
         let mut out = String::new();
         let kafka = &self.kafka;
         out.push_str(&format!("kafka {} topic {} group {}\n", kafka.bootstrap, kafka.topic, kafka.group));
@@ -312,5 +312,11 @@ impl Status {
             ));
         }
         out
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
     }
 }

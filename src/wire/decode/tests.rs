@@ -4,9 +4,9 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Date32Type, Decimal128Type, Int32Type, TimestampMicrosecondType};
 
 use super::*;
-use crate::encode::RecordEncoder;
 use crate::generate::sample_item;
-use crate::schema::SchemaCatalog;
+use crate::wire::encode::RecordEncoder;
+use crate::wire::schema::SchemaCatalog;
 
 fn decoder() -> Decoder {
     let writers = WriterSchemas::embedded(&crate::config::SchemaConfig::default().static_ids);
@@ -14,7 +14,7 @@ fn decoder() -> Decoder {
     Decoder::new(reader, writers, &[Framing::Confluent, Framing::SingleObject], 16).unwrap()
 }
 
-fn framed(version: u32, schema_ref: impl Fn(&crate::schema::CatalogEntry) -> SchemaRef) -> Vec<u8> {
+fn framed(version: u32, schema_ref: impl Fn(&crate::wire::schema::CatalogEntry) -> SchemaRef) -> Vec<u8> {
     let entry = SchemaCatalog::embedded().by_version(version).unwrap();
     let mut out = Vec::new();
     RecordEncoder::new(entry, schema_ref(entry)).unwrap().encode(&sample_item(), &mut out).unwrap();

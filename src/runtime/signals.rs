@@ -1,5 +1,6 @@
-//! One [`CancellationToken`] for the whole process, cancelled by SIGINT or SIGTERM. A second
-//! signal while shutting down exits at once.
+//! The signals a long-running command answers: SIGINT and SIGTERM cancel the process's one
+//! [`CancellationToken`] (a second one while shutting down exits at once); SIGHUP asks for the
+//! configuration to be read again.
 
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -21,6 +22,17 @@ pub fn cancel_on_signals(token: CancellationToken) -> std::io::Result<()> {
                 tracing::warn!(signal = name, "second signal: exiting without waiting");
                 std::process::exit(130);
             }
+        }
+    });
+    Ok(())
+}
+
+/// Calls `reload` on every SIGHUP, until the process ends.
+pub fn on_hangup(mut reload: impl FnMut() + Send + 'static) -> std::io::Result<()> {
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            reload();
         }
     });
     Ok(())

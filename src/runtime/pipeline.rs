@@ -131,3 +131,20 @@ fn stop_all_on_error<T, E: Into<PipelineError>>(outcome: Result<T, E>, cancel: &
         error.into()
     })
 }
+
+impl std::fmt::Display for PipelineSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "run: {} messages into bronze, {} rows checked into silver ({} quarantined), gold at silver version {} ({} commits) in {:.1}s",
+            self.bronze.messages, self.silver.rows.input, self.silver.rows.quarantined, self.gold.silver_version, self.gold.commits, self.seconds
+        )
+    }
+}
+
+impl PipelineError {
+    /// Whether the input was at fault (a rules file that does not load), not the run.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, Self::Silver(error) if error.is_invalid_input())
+    }
+}

@@ -9,9 +9,9 @@ use arrow::datatypes::{DataType, Int64Type};
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
+use super::status::TableStatus;
 use crate::config::Config;
 use crate::gold::QualityDaily;
-use crate::status::TableStatus;
 use crate::table::TableReader;
 
 /// Failures of one rule over every day of `quality_daily`.
@@ -62,12 +62,23 @@ const COMPLETION: &str = "
 SELECT completion_status, CAST(count(*) AS BIGINT) AS orders, CAST(sum(order_total) AS VARCHAR) AS order_total
 FROM order_status GROUP BY completion_status ORDER BY completion_status";
 
+/// Why the report could not be built. Each variant names the table.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Table(#[from] crate::table::TableError),
+    #[error("{table}: {source}")]
+    Query { table: String, source: datafusion::error::DataFusionError },
+    #[error("{table}: {source}")]
+    Rows { table: String, source: arrow::error::ArrowError },
+}
+
 /// Reads the lake and builds the report; tables that do not exist are left out.
-pub async fn collect(config: &Config) -> Result<Report, String> {
-    let status = crate::status::collect_tables(config).await;
+pub async fn collect(config: &Config) -> Result<Report, ReportError> {
+    let status = super::status::collect_tables(config).await;
     let mut report = Report { tables: status, ..Report::default() };
     if let Some(daily) = read(config, &config.gold.quality_daily_table).await? {
-        let daily = QualityDaily::from_batch(&daily).map_err(|e| format!("quality_daily: {e}"))?;
+        let daily = QualityDaily::from_batch(&daily).map_err(|source| ReportError::Rows { table: "quality_daily".to_owned(), source })?;
         let mut rules: BTreeMap<(String, String), i64> = BTreeMap::new();
         for day in daily.0.values() {
             for (verdict, rows) in [("PASS", day.pass), ("WARNING", day.warning), ("FAIL", day.fail)] {
@@ -104,22 +115,23 @@ pub async fn collect(config: &Config) -> Result<Report, String> {
 }
 
 /// Every row of a table, or None when it does not exist.
-async fn read(config: &Config, table: &str) -> Result<Option<RecordBatch>, String> {
+async fn read(config: &Config, table: &str) -> Result<Option<RecordBatch>, ReportError> {
     let location = config.lake.table_location(table);
-    let Some(reader) = TableReader::open(&location, config.lake.storage_options()).await.map_err(|e| e.to_string())? else { return Ok(None) };
-    let schema = reader.schema().map_err(|e| e.to_string())?;
-    reader.read_all(&schema).await.map(Some).map_err(|e| e.to_string())
+    let Some(reader) = TableReader::open(&location, config.lake.storage_options()).await? else { return Ok(None) };
+    let schema = reader.schema()?;
+    Ok(Some(reader.read_all(&schema).await?))
 }
 
 /// `sql` over the table registered as `name`, or None when the table does not exist.
-async fn query(config: &Config, table: &str, name: &str, sql: &str) -> Result<Option<RecordBatch>, String> {
+async fn query(config: &Config, table: &str, name: &str, sql: &str) -> Result<Option<RecordBatch>, ReportError> {
     let Some(rows) = read(config, table).await? else { return Ok(None) };
+    let failed = |source| ReportError::Query { table: name.to_owned(), source };
     let context = SessionContext::new();
-    context.register_batch(name, rows).map_err(|e| e.to_string())?;
-    let frame = context.sql(sql).await.map_err(|e| format!("{name}: {e}"))?;
+    context.register_batch(name, rows).map_err(failed)?;
+    let frame = context.sql(sql).await.map_err(failed)?;
     let schema = frame.schema().inner().clone();
-    let batches = frame.collect().await.map_err(|e| format!("{name}: {e}"))?;
-    arrow::compute::concat_batches(&schema, &batches).map(Some).map_err(|e| e.to_string())
+    let batches = frame.collect().await.map_err(failed)?;
+    arrow::compute::concat_batches(&schema, &batches).map(Some).map_err(|source| ReportError::Rows { table: name.to_owned(), source })
 }
 
 fn texts(batch: &RecordBatch, column: usize) -> Vec<String> {
@@ -134,7 +146,7 @@ fn longs(batch: &RecordBatch, column: usize) -> Vec<i64> {
 
 impl Report {
     /// A readable rendering for terminals.
-    pub fn to_text(&self) -> String {
+    fn render(&self) -> String {
         let mut out = String::from("== rows per table ==\n");
         for table in &self.tables {
             let rows = table.rows.map_or_else(|| "-".to_owned(), |r| r.to_string());
@@ -172,4 +184,10 @@ impl Report {
 
 fn percent(part: i64, whole: i64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render())
+    }
 }

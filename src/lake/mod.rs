@@ -1,0 +1,6 @@
+//! The commands that read the lake: `medallion status` (positions, lag, tables, the last day's
+//! quality) and `medallion report` (what the lake holds). They read the stages' tables and
+//! Kafka's offsets, and write nothing.
+
+pub mod report;
+pub mod status;
