@@ -8,9 +8,9 @@
 
 use std::collections::HashSet;
 
-use arrow::array::{Array, AsArray, BooleanArray, RecordBatch, make_comparator};
-use arrow::compute::{SortOptions, cast, concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
-use arrow::datatypes::{DataType, SchemaRef};
+use arrow::array::{Array, BooleanArray, RecordBatch, make_comparator};
+use arrow::compute::{SortOptions, concat_batches, filter_record_batch, sort_to_indices, take_record_batch};
+use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 
 use crate::table::{CommitInfo, DataFile, KeyValue, StageTable, TableError};
@@ -80,10 +80,14 @@ fn chunk_bounds(key: &dyn Array, file_rows: usize) -> Result<Vec<(usize, usize)>
     Ok(chunks)
 }
 
+/// The values of a key column row by row, or why its type cannot be kept in ranges.
+fn key_values(column: &dyn Array) -> Result<Vec<Option<KeyValue>>, ArrowError> {
+    KeyValue::column(column).ok_or_else(|| ArrowError::NotYetImplemented(format!("key ranges over a {} column", column.data_type())))
+}
+
 /// The distinct non-null values of `column`, sorted.
 pub(super) fn distinct_keys(column: &dyn Array) -> Result<Vec<KeyValue>, ArrowError> {
-    let mut keys =
-        KeyValue::column(column).ok_or_else(|| ArrowError::NotYetImplemented(format!("key ranges over a {} column", column.data_type())))?;
+    let mut keys: Vec<KeyValue> = key_values(column)?.into_iter().flatten().collect();
     keys.sort_unstable();
     keys.dedup();
     Ok(keys)
@@ -93,19 +97,7 @@ pub(super) fn distinct_keys(column: &dyn Array) -> Result<Vec<KeyValue>, ArrowEr
 pub(super) fn rows_with_keys(batch: &RecordBatch, column: &str, keys: &[KeyValue], wanted: bool) -> Result<RecordBatch, ArrowError> {
     let values = batch.column_by_name(column).ok_or_else(|| ArrowError::SchemaError(format!("column {column} is missing")))?;
     let set: HashSet<&KeyValue> = keys.iter().collect();
-    let mask: BooleanArray = match values.data_type() {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let text = cast(values, &DataType::Utf8)?;
-            text.as_string::<i32>().iter().map(|v| Some(v.is_some_and(|v| set.contains(&KeyValue::Text(v.to_owned())) == wanted))).collect()
-        }
-        _ => {
-            let ints = cast(values, &DataType::Int64)?;
-            ints.as_primitive::<arrow::datatypes::Int64Type>()
-                .iter()
-                .map(|v| Some(v.is_some_and(|v| set.contains(&KeyValue::Int(v)) == wanted)))
-                .collect()
-        }
-    };
+    let mask: BooleanArray = key_values(values.as_ref())?.iter().map(|v| Some(v.as_ref().is_some_and(|v| set.contains(v) == wanted))).collect();
     filter_record_batch(batch, &mask)
 }
 

@@ -30,16 +30,17 @@ impl KeyValue {
         }
     }
 
-    /// The non-null values of `array` (a key column); `None` for a type that is not supported.
-    pub fn column(array: &dyn Array) -> Option<Vec<Self>> {
+    /// The values of `array` (a key column), row by row (`None` for a null); `None` for a type
+    /// that is not supported.
+    pub fn column(array: &dyn Array) -> Option<Vec<Option<Self>>> {
         match array.data_type() {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
                 let text = cast(array, &DataType::Utf8).ok()?;
-                Some(text.as_string::<i32>().iter().flatten().map(|value| Self::Text(value.to_owned())).collect())
+                Some(text.as_string::<i32>().iter().map(|value| value.map(|v| Self::Text(v.to_owned()))).collect())
             }
             kind if kind.is_integer() => {
                 let ints = cast(array, &DataType::Int64).ok()?;
-                Some(ints.as_primitive::<Int64Type>().iter().flatten().map(Self::Int).collect())
+                Some(ints.as_primitive::<Int64Type>().iter().map(|value| value.map(Self::Int)).collect())
             }
             _ => None,
         }

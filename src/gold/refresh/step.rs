@@ -55,8 +55,10 @@ impl Gold {
             return Ok(Some(Touched { from, keys: Vec::new(), before: empty.clone(), after: empty }));
         }
         let entity = self.spec.entity().to_owned();
-        let keys = distinct_keys(incoming.column_by_name(&entity).map_or(empty.column(0).as_ref(), |c| c.as_ref()))
-            .map_err(|e| arrow_error("current", e))?;
+        let entity_column = incoming
+            .column_by_name(&entity)
+            .ok_or_else(|| arrow_error("current", arrow::error::ArrowError::SchemaError(format!("column {entity} is missing"))))?;
+        let keys = distinct_keys(entity_column.as_ref()).map_err(|e| arrow_error("current", e))?;
         let touched_files = self.current_ranges.files_for(&self.current, &keys)?;
         let existing = self.current.read(&touched_files, &schema).await?;
         let merged = self.spec.merge_incoming(&schema, &existing, &incoming).map_err(|e| arrow_error("current", e))?;
