@@ -99,9 +99,11 @@ fn check_versions_resolve(files: &[SchemaFile]) -> Result<(), String> {
 }
 
 fn render_names(files: &[SchemaFile]) -> String {
-    let mut out = String::from("/// (file name, version) of every schema embedded from `schemas/`.\npub const SCHEMA_FILES: &[(&str, u32)] = &[\n");
+    let mut out = String::from(
+        "/// (file name, record full name, version) of every schema embedded from `schemas/`.\npub const SCHEMA_FILES: &[(&str, &str, u32)] = &[\n",
+    );
     for file in files {
-        out.push_str(&format!("    ({:?}, {}),\n", file.file_name, file.version));
+        out.push_str(&format!("    ({:?}, {:?}, {}),\n", file.file_name, full_name(&file.schema), file.version));
     }
     out.push_str("];\n");
     out

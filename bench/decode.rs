@@ -1,6 +1,11 @@
 //! Decode → Arrow columns on one core (the bronze hot path), against a baseline measured in the
 //! same run: apache-avro's generic reader producing `Value` records (no Arrow at all).
 
+/// The binary's allocator (see `Cargo.toml`), so the bench measures what `medallion` does.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::hint::black_box;
 
 use apache_avro::reader::datum::GenericDatumReader;
@@ -29,12 +34,12 @@ fn messages(entry: &'static CatalogEntry, schema_ref: SchemaRef) -> Vec<Vec<u8>>
 
 fn decoder() -> Decoder {
     let writers = WriterSchemas::embedded(&SchemaConfig::default().static_ids);
-    let reader = &SchemaCatalog::embedded().latest().expect("schemas").schema;
+    let reader = &SchemaCatalog::purchase_orders().latest().expect("schemas").schema;
     Decoder::new(reader, writers, &[Framing::Confluent, Framing::SingleObject], MESSAGES).expect("decoder")
 }
 
 fn bench(c: &mut Criterion) {
-    let catalog = SchemaCatalog::embedded();
+    let catalog = SchemaCatalog::purchase_orders();
     let (v1, v2) = (catalog.by_version(1).expect("v1"), catalog.by_version(2).expect("v2"));
     let v2_messages = messages(v2, SchemaRef::RegistryId(2));
     let v1_messages = messages(v1, SchemaRef::Fingerprint(v1.fingerprint));

@@ -2,6 +2,11 @@
 //! apache-avro's generic `Value` path (build a `Value` record, validate, encode), which is what a
 //! straightforward Avro producer does.
 
+/// The binary's allocator (see `Cargo.toml`), so the bench measures what `medallion` does.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::hint::black_box;
 
 use apache_avro::types::{Record, Value};
@@ -65,7 +70,7 @@ fn encode_via_value(writer: &GenericDatumWriter<'_>, schema: &apache_avro::Schem
 }
 
 fn bench(c: &mut Criterion) {
-    let catalog = SchemaCatalog::embedded();
+    let catalog = SchemaCatalog::purchase_orders();
     let v2 = catalog.by_version(2).expect("v2");
     let confluent = RecordEncoder::new(v2, SchemaRef::RegistryId(2)).expect("encoder");
     let single_object = RecordEncoder::new(v2, SchemaRef::Fingerprint(v2.fingerprint)).expect("encoder");

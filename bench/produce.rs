@@ -5,6 +5,11 @@
 //! each under criterion.
 //! Start a broker first: `scripts/dev-broker start`.
 
+/// The binary's allocator (see `Cargo.toml`), so the bench measures what `medallion` does.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,7 +20,9 @@ use futures::stream::FuturesUnordered;
 use medallion::config::Config;
 use medallion::encode::RecordEncoder;
 use medallion::generate::{Generator, GeneratorSettings};
-use medallion::produce::{SendPolicy, SourceSettings, create_producer, resolve_schema_ref, run_kafka_sink, run_source};
+use medallion::produce::{
+    DeliveryStats, SendPolicy, SourceSettings, StreamGenerator, StreamKind, create_producer, resolve_schema_ref, run_kafka_sink, run_source,
+};
 use medallion::schema::SchemaCatalog;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::sync::{mpsc, watch};
@@ -32,15 +39,19 @@ fn config(topic: &str) -> Config {
 }
 
 async fn medallion_batch(config: &Config, producer: &FutureProducer, generator: Generator) -> Duration {
-    let entry = SchemaCatalog::embedded().by_version(config.schema.version).expect("schema");
+    let entry = SchemaCatalog::purchase_orders().by_version(config.schema.version).expect("schema");
     let encoder = RecordEncoder::new(entry, resolve_schema_ref(config, entry).await.expect("schema ref")).expect("encoder");
     let (sender, receiver) = mpsc::channel(32);
-    let (_rate, rate_updates) = watch::channel(0);
-    let settings = SourceSettings { count: Some(MESSAGES), duration: None, rate_updates, encoder: Some(encoder) };
+    // As fast as the broker takes them.
+    let unlimited = Config { producer: medallion::config::ProducerConfig { rate: 0, ..config.producer.clone() }, ..config.clone() };
+    let (_reloads, config_updates) = watch::channel(Arc::new(unlimited));
+    let settings =
+        SourceSettings { count: Some(MESSAGES), duration: None, stream: StreamKind::PurchaseOrders, config_updates, encoder: Some(encoder) };
     let policy = SendPolicy { max_in_flight: config.producer.max_in_flight, flush_timeout: Duration::from_secs(60) };
     let started = Instant::now();
-    let source = tokio::spawn(run_source(generator, settings, sender, CancellationToken::new()));
-    let stats = run_kafka_sink(producer.clone(), Arc::from(config.kafka.topic.as_str()), receiver, policy).await;
+    let source = tokio::spawn(run_source(StreamGenerator::PurchaseOrders(Box::new(generator)), settings, sender, CancellationToken::new()));
+    let stats = DeliveryStats::new(true, &StreamKind::PurchaseOrders.defect_names());
+    let stats = run_kafka_sink(producer.clone(), Arc::from(config.kafka.topic.as_str()), receiver, policy, stats).await;
     source.await.expect("source");
     let elapsed = started.elapsed();
     assert_eq!((stats.sent, stats.failed), (MESSAGES, 0));
@@ -76,7 +87,7 @@ async fn trivial_batch(config: &Config, producer: &FutureProducer, payloads: &Ar
 
 /// MESSAGES medallion payloads, generated and encoded before any timing.
 fn pre_encoded(config: &Config, runtime: &tokio::runtime::Runtime) -> Vec<Vec<u8>> {
-    let entry = SchemaCatalog::embedded().by_version(config.schema.version).expect("schema");
+    let entry = SchemaCatalog::purchase_orders().by_version(config.schema.version).expect("schema");
     let schema_ref = runtime.block_on(resolve_schema_ref(config, entry)).expect("schema ref");
     let encoder = RecordEncoder::new(entry, schema_ref).expect("encoder");
     let settings = GeneratorSettings { seed: 1, invalid_ratio: 0.05, start_time: None, rate: 0, time_scale: 1.0 };

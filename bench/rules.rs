@@ -3,6 +3,11 @@
 //! run: one Arrow comparison kernel over the same rows (the floor any rule engine pays), and
 //! reading the Parquet file (the floor of `rules apply` end to end).
 
+/// The binary's allocator (see `Cargo.toml`), so the bench measures what `medallion` does.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::hint::black_box;
 
 use arrow::array::{Int32Array, RecordBatch, Scalar};

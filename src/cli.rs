@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use medallion::config::{Output, SilverMode, parse_start_time};
 use medallion::framing::Framing;
+use medallion::produce::StreamKind;
 
 /// Exactly-once Kafka → Delta Lake medallion for purchase-order events.
 #[derive(Debug, Parser)]
@@ -171,6 +172,11 @@ pub enum ConfigCommand {
 /// Flags of `medallion produce`; each overrides its `producer.*` / `schema.*` key.
 #[derive(Debug, Args, Default)]
 pub struct ProduceArgs {
+    /// The built-in stream to generate: purchase-orders, or payments (generators.payments: its
+    /// topic, schema version, rate and invalid ratio take --topic, --schema-version, --rate and
+    /// --invalid-ratio).
+    #[arg(long, value_enum, default_value_t)]
+    pub stream: StreamKind,
     /// Stop after this many events (producer.count).
     #[arg(long)]
     pub count: Option<u64>,
@@ -222,12 +228,26 @@ impl FlagLayer {
                 layer.set("silver.mode", &silver.mode);
             }
             Command::Produce(args) => {
+                let stream_key = |key: &str| match args.stream {
+                    StreamKind::PurchaseOrders => match key {
+                        "schema_version" => "schema.version".to_owned(),
+                        _ => format!("producer.{key}"),
+                    },
+                    StreamKind::Payments => format!("generators.payments.{key}"),
+                };
+                // --topic names the topic of the stream produced.
+                if args.stream == StreamKind::Payments
+                    && let Some(serde_json::Value::Object(kafka)) = layer.0.get_mut("kafka")
+                {
+                    kafka.remove("topic");
+                    layer.set(&stream_key("topic"), &cli.topic);
+                }
                 layer.set("schema.framing", &args.framing);
-                layer.set("schema.version", &args.schema_version);
+                layer.set(&stream_key("schema_version"), &args.schema_version);
                 layer.set("producer.count", &args.count);
                 layer.set("producer.duration", &args.duration.map(|d| humantime::format_duration(d).to_string()));
-                layer.set("producer.rate", &args.rate);
-                layer.set("producer.invalid_ratio", &args.invalid_ratio);
+                layer.set(&stream_key("rate"), &args.rate);
+                layer.set(&stream_key("invalid_ratio"), &args.invalid_ratio);
                 layer.set("producer.seed", &args.seed);
                 layer.set("producer.start_time", &args.start_time.map(|t| t.to_rfc3339()));
                 layer.set("producer.time_scale", &args.time_scale);

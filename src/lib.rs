@@ -32,7 +32,10 @@
 //!
 //! ## Pure cores (no broker, no storage: unit tests and benches call them directly)
 //!
-//! - [`generate::Generator`]: seeded purchase-order lifecycles with defects.
+//! - [`generate::Generator`]: seeded purchase-order lifecycles with defects;
+//!   [`generate::payments::PaymentGenerator`]: seeded payment lifecycles shaped by
+//!   `generators.payments` (the second stream; `produce` drives either, see
+//!   [`produce::StreamKind`]).
 //! - [`encode::RecordEncoder`]: events → framed Avro datums.
 //! - [`decode`]: framed Avro → Arrow columns through per-writer-schema plans, and
 //!   [`bronze::BronzeBatchBuilder`]: messages → bronze rows (undecodable ones kept with their error).

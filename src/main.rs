@@ -2,6 +2,13 @@
 
 mod cli;
 
+/// jemalloc instead of the system allocator: glibc's malloc fragments under the small, short-lived
+/// allocations of Delta log replay and Arrow batches on many threads, and a process that runs for
+/// months then slows down and grows (see `Cargo.toml`).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -161,9 +168,10 @@ fn check_config(file: &Path, cli: &Cli) -> Result<(), Failure> {
 
 async fn run_producer(cli: &Cli) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
-    let (rate_sender, rate_updates) = watch::channel(config.producer.rate);
-    reload_rate_on_sighup(cli, rate_sender)?;
-    let summary = produce::run(&config, cancel, rate_updates).await.map_err(|e| Failure::Runtime(e.into()))?;
+    let Command::Produce(args) = &cli.command else { return Err(Failure::Invalid(anyhow!("not a produce command"))) };
+    let (config_sender, config_updates) = watch::channel(std::sync::Arc::new(config.clone()));
+    reload_config_on_sighup(cli, config_sender)?;
+    let summary = produce::run(&config, args.stream, cancel, config_updates).await.map_err(|e| Failure::Runtime(e.into()))?;
     print_summary(cli, &summary)?;
     if summary.failed > 0 {
         return Err(Failure::Runtime(anyhow!(
@@ -269,16 +277,18 @@ fn print_summary(cli: &Cli, summary: &(impl serde::Serialize + std::fmt::Display
     Ok(())
 }
 
-/// On SIGHUP, re-reads the configuration (file, environment, flags) and publishes its rate.
-fn reload_rate_on_sighup(cli: &Cli, rate_sender: watch::Sender<u32>) -> Result<(), Failure> {
+/// On SIGHUP, re-reads the configuration (file, environment, flags) and publishes it when it is
+/// valid (the producer applies its rate and generator settings); an invalid one is logged with
+/// its problems and the current one stays.
+fn reload_config_on_sighup(cli: &Cli, config_sender: watch::Sender<std::sync::Arc<Config>>) -> Result<(), Failure> {
     let file = cli.config.clone();
     let flags = FlagLayer::new(cli);
     signals::on_hangup(move || match Config::load(file.as_deref(), Serialized::defaults(&flags)) {
         Ok(config) => {
             tracing::info!(rate = config.producer.rate, "SIGHUP: configuration reloaded");
-            let _ = rate_sender.send(config.producer.rate);
+            let _ = config_sender.send(std::sync::Arc::new(config));
         }
-        Err(error) => tracing::error!(%error, "SIGHUP: configuration not reloaded, keeping the current rate"),
+        Err(error) => tracing::error!(%error, "SIGHUP: configuration not reloaded, keeping the current one"),
     })?;
     Ok(())
 }

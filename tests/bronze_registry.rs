@@ -21,7 +21,7 @@ fn registry() -> String {
 
 fn serve_registry(listener: TcpListener) -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let v1 = SchemaCatalog::embedded().by_version(1).unwrap().embedded.json;
+    let v1 = SchemaCatalog::purchase_orders().by_version(1).unwrap().embedded.json;
     let body_77 = serde_json::json!({ "schema": v1 }).to_string();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
@@ -44,7 +44,7 @@ fn serve_registry(listener: TcpListener) -> String {
 
 /// 60 v1 events framed with registry id 77 (known to the test registry) and 40 with id 78 (not).
 fn send_registry_framed(topic: &str) {
-    let v1 = SchemaCatalog::embedded().by_version(1).unwrap();
+    let v1 = SchemaCatalog::purchase_orders().by_version(1).unwrap();
     let mut generator = Generator::new(&GeneratorSettings { seed: 4, invalid_ratio: 0.0, start_time: None, rate: 0, time_scale: 1.0 });
     let mut payloads = Vec::new();
     for (id, count) in [(77, 60), (78, 40)] {
@@ -156,7 +156,7 @@ fn only_the_partition_that_needs_the_registry_waits_for_it() {
             })
             .collect::<Vec<_>>()
     };
-    let catalog = SchemaCatalog::embedded();
+    let catalog = SchemaCatalog::purchase_orders();
     let needs_registry = encode(catalog.by_version(1).unwrap(), SchemaRef::RegistryId(77), &mut generator);
     let v2 = catalog.by_version(2).unwrap();
     let self_described = encode(v2, SchemaRef::Fingerprint(v2.fingerprint), &mut generator);

@@ -267,7 +267,7 @@ mod tests {
     use crate::wire::schema::SchemaCatalog;
 
     fn builder() -> BronzeBatchBuilder {
-        let catalog = SchemaCatalog::embedded();
+        let catalog = SchemaCatalog::purchase_orders();
         let mut writers = WriterSchemas::default();
         writers.insert_id(2, catalog.by_version(2).unwrap().schema.clone());
         let decoder = Decoder::new(&catalog.latest().unwrap().schema, writers, &[Framing::Confluent], 8).unwrap();
@@ -278,7 +278,7 @@ mod tests {
     fn good_and_bad_messages_both_become_rows() {
         let mut builder = builder();
         let mut good = Vec::new();
-        let entry = SchemaCatalog::embedded().by_version(2).unwrap();
+        let entry = SchemaCatalog::purchase_orders().by_version(2).unwrap();
         RecordEncoder::new(entry, FrameRef::RegistryId(2)).unwrap().encode(&sample_item(), &mut good).unwrap();
         let headers = [("trace", Some(&b"abc"[..]))];
         let message = |offset, payload| KafkaMessage {

@@ -108,7 +108,7 @@ impl DecoderFactory {
     }
 
     pub fn decoder(&self) -> Result<Decoder, PlanError> {
-        let catalog = SchemaCatalog::embedded();
+        let catalog = SchemaCatalog::purchase_orders();
         let reader = catalog.latest().map(|e| &e.schema).ok_or_else(|| PlanError::ReaderNotRecord("no schema".to_owned()))?;
         Decoder::new(reader, self.writers.clone(), &self.accepted, 4_096)
     }

@@ -7,6 +7,7 @@
 //! `MEDALLION_PRODUCER__RATE=5000`).
 
 mod bronze;
+mod generators;
 mod gold;
 mod kafka;
 mod maintenance;
@@ -22,12 +23,18 @@ use figment::providers::{Env, Format, Serialized, Yaml};
 use serde::{Deserialize, Serialize};
 
 pub use bronze::{BronzeConfig, OffsetResetPolicy};
+pub use generators::{AmountDistribution, AmountsConfig, COUNTRY_CURRENCIES, GeneratorsConfig, PaymentMethod, PaymentsGeneratorConfig, currency_of};
 pub use gold::GoldConfig;
 pub use kafka::{ClientRole, KafkaConfig, Profile};
 pub use maintenance::MaintenanceConfig;
 pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
 pub use silver::{SilverConfig, SilverMode};
+
+/// Full name of the purchase-order line-item record (its `schemas/purchase_order_item.v<N>.avsc`).
+pub const PURCHASE_ORDER_ITEM: &str = "io.medallion.purchasing.PurchaseOrderItem";
+/// Full name of the payment-transaction record (its `schemas/payment_transaction.v<N>.avsc`).
+pub const PAYMENT_TRANSACTION: &str = "io.medallion.payments.PaymentTransaction";
 
 /// A message framing (the functions that read and write frames are in `wire::framing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -68,8 +75,11 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// Avro schemas and message framing.
     pub schema: SchemaConfig,
-    /// The purchase-order generator (`medallion produce`).
+    /// The producer (`medallion produce`): pace, seed, calendar and output of every generator,
+    /// and the purchase-order generator's own settings.
     pub producer: ProducerConfig,
+    /// The other built-in generators (`medallion produce --stream NAME`).
+    pub generators: GeneratorsConfig,
     /// Where the Delta tables live.
     pub lake: LakeConfig,
     /// The bronze stage (`medallion bronze`).
@@ -124,6 +134,8 @@ impl Default for SchemaConfig {
             static_ids: vec![
                 StaticSchemaId { id: 1, file: "purchase_order_item.v1.avsc".to_owned() },
                 StaticSchemaId { id: 2, file: "purchase_order_item.v2.avsc".to_owned() },
+                StaticSchemaId { id: 11, file: "payment_transaction.v1.avsc".to_owned() },
+                StaticSchemaId { id: 12, file: "payment_transaction.v2.avsc".to_owned() },
             ],
         }
     }

@@ -155,3 +155,15 @@ fn the_oauthbearer_config_is_a_secret() {
     assert!(is_sensitive_key("sasl.oauthbearer.client.secret"));
     assert!(!is_sensitive_key("sasl.oauthbearer.method"));
 }
+
+#[test]
+fn a_weight_map_in_the_file_replaces_the_default_one() {
+    let yaml = "generators:\n  payments:\n    rate: 1000\n    payment_methods: {credit_card: 0.6, debit_card: 0.3, bank_transfer: 0.1}\n    amounts: {min: 1.00, max: 10000.00, distribution: normal}\n    countries: {US: 0.5, GB: 0.2, DE: 0.2, CA: 0.1}\n    invalid_ratio: 0.05\n";
+    let config = load_yaml(yaml).unwrap();
+    let methods = config.generators.payments.methods();
+    assert_eq!(methods.len(), 3, "{methods:?}");
+    assert_eq!(config.generators.payments.rate, Some(1000));
+    let message = problems("generators:\n  payments:\n    payment_methods: {crypto: 0.5}\n    amounts: {distribution: uniform, mean: 5}\n");
+    assert!(message.contains("generators.payments.payment_methods: the weights sum to 0.5000, not 1"), "{message}");
+    assert!(message.contains("generators.payments.amounts: a uniform distribution takes no mean or stddev"), "{message}");
+}

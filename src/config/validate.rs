@@ -19,6 +19,14 @@ impl Config {
         self.check_kafka(&mut problems);
         self.check_schema(&mut problems);
         self.check_producer(&mut problems);
+        problems.extend(self.generators.payments.problems());
+        let payments = &self.generators.payments;
+        if !SCHEMA_FILES.iter().any(|(_, record, version)| *record == super::PAYMENT_TRANSACTION && *version == payments.schema_version) {
+            problems.push(format!("generators.payments.schema_version: {} has no schemas/payment_transaction.v{0}.avsc", payments.schema_version));
+        }
+        if !is_valid_topic(&payments.topic) {
+            problems.push(format!("generators.payments.topic: `{}` is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)", payments.topic));
+        }
         if self.bronze.flush_rows == 0 || self.bronze.flush_bytes == 0 {
             problems.push("bronze.flush_rows, bronze.flush_bytes: must be at least 1".to_owned());
         }
@@ -112,21 +120,24 @@ impl Config {
 
     fn check_schema(&self, problems: &mut Vec<String>) {
         let schema = &self.schema;
-        if !SCHEMA_FILES.iter().any(|(_, version)| *version == schema.version) {
+        let purchase_order_file = |version: u32| {
+            SCHEMA_FILES.iter().find(|(_, record, v)| *record == super::PURCHASE_ORDER_ITEM && *v == version).map(|(file, _, _)| *file)
+        };
+        if purchase_order_file(schema.version).is_none() {
             problems.push(format!("schema.version: {} has no schema in schemas/", schema.version));
         }
         if schema.accepted_framings.is_empty() {
             problems.push("schema.accepted_framings: must list at least one framing".to_owned());
         }
         for (index, entry) in schema.static_ids.iter().enumerate() {
-            if !SCHEMA_FILES.iter().any(|(file, _)| *file == entry.file) {
+            if !SCHEMA_FILES.iter().any(|(file, _, _)| *file == entry.file) {
                 problems.push(format!("schema.static_ids[{index}].file: `{}` is not a schema in schemas/", entry.file));
             }
             if schema.static_ids[..index].iter().any(|earlier| earlier.id == entry.id) {
                 problems.push(format!("schema.static_ids[{index}].id: {} is listed twice", entry.id));
             }
         }
-        let writer_file = SCHEMA_FILES.iter().find(|(_, version)| *version == schema.version).map(|(file, _)| *file);
+        let writer_file = purchase_order_file(schema.version);
         if let (Framing::Confluent, None, Some(file)) = (schema.framing, &schema.registry, writer_file)
             && !schema.static_ids.iter().any(|entry| entry.file == file)
         {

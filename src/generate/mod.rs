@@ -10,6 +10,7 @@ mod catalog;
 mod clock;
 mod defects;
 mod lifecycle;
+pub mod payments;
 mod record;
 
 use std::cmp::Reverse;

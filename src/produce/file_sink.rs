@@ -8,7 +8,6 @@ use tokio::sync::mpsc;
 
 use super::source::Outgoing;
 use super::summary::DeliveryStats;
-use crate::wire::encode::{AvroView, to_json};
 use crate::wire::schema::CatalogEntry;
 
 /// Why an inspection sink failed.
@@ -26,16 +25,16 @@ pub fn write_avro_file(
     path: PathBuf,
     entry: &'static CatalogEntry,
     mut events: mpsc::Receiver<Vec<Outgoing>>,
+    mut stats: DeliveryStats,
 ) -> Result<DeliveryStats, FileSinkError> {
     let avro_error = |path: &PathBuf, source| FileSinkError::Avro { path: path.clone(), source: Box::new(source) };
     let file = File::create(&path).map_err(|source| FileSinkError::Io { path: path.clone(), source })?;
     let mut writer = apache_avro::Writer::new(&entry.schema, BufWriter::new(file)).map_err(|e| avro_error(&path, e))?;
-    let mut stats = DeliveryStats::new(false);
     let version = entry.embedded.version;
     while let Some(batch) = events.blocking_recv() {
         for message in batch {
             let Some(item) = &message.item else { continue };
-            writer.append_ser(AvroView { item, version }).map_err(|e| avro_error(&path, e))?;
+            item.append_to(&mut writer, version).map_err(|e| avro_error(&path, e))?;
             stats.record_sent(message.defect, None);
         }
     }
@@ -45,15 +44,14 @@ pub fn write_avro_file(
 }
 
 /// Writes every event as one JSON object per line on standard output.
-pub fn write_json_lines(version: u32, mut events: mpsc::Receiver<Vec<Outgoing>>) -> Result<DeliveryStats, FileSinkError> {
+pub fn write_json_lines(version: u32, mut events: mpsc::Receiver<Vec<Outgoing>>, mut stats: DeliveryStats) -> Result<DeliveryStats, FileSinkError> {
     let io_error = |source| FileSinkError::Io { path: PathBuf::from("<stdout>"), source };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let mut stats = DeliveryStats::new(false);
     while let Some(batch) = events.blocking_recv() {
         for message in batch {
             let Some(item) = &message.item else { continue };
-            serde_json::to_writer(&mut out, &to_json(item, version)).map_err(|e| io_error(e.into()))?;
+            serde_json::to_writer(&mut out, &item.to_json(version)).map_err(|e| io_error(e.into()))?;
             out.write_all(b"\n").map_err(io_error)?;
             stats.record_sent(message.defect, None);
         }

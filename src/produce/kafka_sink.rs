@@ -14,7 +14,6 @@ use tokio::sync::mpsc;
 
 use super::source::Outgoing;
 use super::summary::DeliveryStats;
-use crate::generate::DefectKind;
 
 /// How sends are bounded.
 #[derive(Debug, Clone, Copy)]
@@ -25,7 +24,7 @@ pub struct SendPolicy {
 
 /// One message's fate.
 struct DeliveryOutcome {
-    defect: Option<DefectKind>,
+    defect: Option<&'static str>,
     latency: Duration,
     result: Result<(), String>,
 }
@@ -36,8 +35,8 @@ pub async fn run_kafka_sink(
     topic: Arc<str>,
     mut events: mpsc::Receiver<Vec<Outgoing>>,
     policy: SendPolicy,
+    mut stats: DeliveryStats,
 ) -> DeliveryStats {
-    let mut stats = DeliveryStats::new(true);
     let mut in_flight = FuturesUnordered::new();
     let mut waiting = VecDeque::new();
     let mut progress = tokio::time::interval(Duration::from_millis(500));

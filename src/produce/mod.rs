@@ -1,5 +1,5 @@
-//! `medallion produce`: generate purchase orders and send them, Avro-encoded, to Kafka (or to a
-//! file or standard output for inspection).
+//! `medallion produce`: generate one built-in stream (purchase orders, payments) and send it,
+//! Avro-encoded, to Kafka (or to a file or standard output for inspection).
 //!
 //! ```text
 //!  run_source (generate → rate limit → encode) ──bounded channel──► sink (Kafka | file | stdout)
@@ -10,6 +10,7 @@
 mod file_sink;
 mod kafka_sink;
 mod source;
+mod stream;
 mod summary;
 
 use std::sync::Arc;
@@ -21,15 +22,17 @@ use tokio_util::sync::CancellationToken;
 pub use file_sink::FileSinkError;
 pub use kafka_sink::{SendPolicy, run_kafka_sink};
 pub use source::{Outgoing, SourceSettings, StopReason, run_source};
+pub use stream::{Record, StreamGenerator, StreamKind};
 pub use summary::{DeliveryStats, ProduceSummary, RunDescription};
 
 use crate::config::{ClientRole, Config, Output};
-use crate::generate::{Generator, GeneratorSettings};
+use crate::generate::GeneratorSettings;
+use crate::generate::payments::InvalidShape;
 use crate::kafka::{self, KafkaSetupError};
 use crate::wire::encode::{EncodeError, RecordEncoder};
 use crate::wire::framing::{Framing, SchemaRef};
 use crate::wire::registry::{RegistryClient, RegistryError};
-use crate::wire::schema::{CatalogEntry, SchemaCatalog};
+use crate::wire::schema::CatalogEntry;
 
 /// Batches buffered between the source and the sink (each at most a few hundred events).
 const CHANNEL_CAPACITY: usize = 32;
@@ -41,8 +44,10 @@ pub enum ProduceError {
     Kafka(#[from] KafkaSetupError),
     #[error("cannot register the writer schema: {0}")]
     Registry(#[from] RegistryError),
-    #[error("no schema file for version {version} in schemas/")]
-    UnknownVersion { version: u32 },
+    #[error("no schema file for version {version} of the {stream} stream in schemas/")]
+    UnknownVersion { stream: &'static str, version: u32 },
+    #[error(transparent)]
+    Generator(#[from] InvalidShape),
     #[error("no entry of schema.static_ids names {file}; add one or configure schema.registry")]
     NoStaticId { file: &'static str },
     #[error(transparent)]
@@ -53,24 +58,32 @@ pub enum ProduceError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Runs the producer until its count or duration is reached or `cancel` fires. `rate_updates`
-/// carries rate changes (SIGHUP reloads) while it runs.
-pub async fn run(config: &Config, cancel: CancellationToken, rate_updates: watch::Receiver<u32>) -> Result<ProduceSummary, ProduceError> {
+/// Runs the producer of `stream` until its count or duration is reached or `cancel` fires.
+/// `config_updates` carries reloaded configurations (SIGHUP) while it runs; `config` is the one
+/// it starts with.
+pub async fn run(
+    config: &Config,
+    stream: StreamKind,
+    cancel: CancellationToken,
+    config_updates: watch::Receiver<Arc<Config>>,
+) -> Result<ProduceSummary, ProduceError> {
     let settings = &config.producer;
-    let entry = SchemaCatalog::embedded().by_version(config.schema.version).ok_or(ProduceError::UnknownVersion { version: config.schema.version })?;
+    let entry = stream.writer_schema(config).map_err(|version| ProduceError::UnknownVersion { stream: stream.name(), version })?;
     let seed = settings.seed.unwrap_or_else(rand::random);
-    let generator = Generator::new(&GeneratorSettings {
+    let generator_settings = GeneratorSettings {
         seed,
         invalid_ratio: settings.invalid_ratio,
         start_time: calendar_start(settings),
-        rate: settings.rate,
+        rate: stream.rate(config),
         time_scale: settings.time_scale,
-    });
+    };
+    let generator = StreamGenerator::new(stream, &generator_settings, config)?;
     let (sender, receiver) = mpsc::channel(CHANNEL_CAPACITY);
-    let mut source_settings = SourceSettings { count: settings.count, duration: settings.duration, rate_updates, encoder: None };
+    let mut source_settings = SourceSettings { count: settings.count, duration: settings.duration, stream, config_updates, encoder: None };
     let mut run = RunDescription {
+        stream: stream.name(),
         output: settings.output.to_string(),
-        topic: config.kafka.topic.clone(),
+        topic: stream.topic(config).to_owned(),
         framing: config.schema.framing.to_string(),
         schema_version: entry.embedded.version,
         schema_ref: None,
@@ -95,8 +108,12 @@ async fn spawn_sink(
     run: &mut RunDescription,
 ) -> Result<SinkTask, ProduceError> {
     let settings = &config.producer;
+    let stats = DeliveryStats::new(matches!(settings.output, Output::Kafka), &source_settings.stream.defect_names());
     Ok(match &settings.output {
         Output::Kafka => {
+            let mut stream_config = config.clone();
+            stream_config.kafka.topic = source_settings.stream.topic(config).to_owned();
+            let config = &stream_config;
             let topic = kafka::ensure_topic(config).await?;
             tracing::info!(topic = %topic.name, partitions = topic.partitions, "sending to Kafka");
             let schema_ref = resolve_schema_ref(config, entry).await?;
@@ -105,15 +122,15 @@ async fn spawn_sink(
             let producer = create_producer(config)?;
             let policy = SendPolicy { max_in_flight: settings.max_in_flight, flush_timeout: settings.flush_timeout };
             let topic: Arc<str> = Arc::from(topic.name);
-            tokio::spawn(async move { Ok(kafka_sink::run_kafka_sink(producer, topic, receiver, policy).await) })
+            tokio::spawn(async move { Ok(kafka_sink::run_kafka_sink(producer, topic, receiver, policy, stats).await) })
         }
         Output::File(path) => {
             let path = path.clone();
-            tokio::task::spawn_blocking(move || file_sink::write_avro_file(path, entry, receiver))
+            tokio::task::spawn_blocking(move || file_sink::write_avro_file(path, entry, receiver, stats))
         }
         Output::Stdout => {
             let version = entry.embedded.version;
-            tokio::task::spawn_blocking(move || file_sink::write_json_lines(version, receiver))
+            tokio::task::spawn_blocking(move || file_sink::write_json_lines(version, receiver, stats))
         }
     })
 }

@@ -3,13 +3,15 @@
 //! (back-pressure, not buffering; one hand-off per batch, not per event).
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::generate::{DefectKind, Generator, PurchaseOrderItem};
+use super::stream::{Record, StreamGenerator, StreamKind};
+use crate::config::Config;
 use crate::wire::encode::RecordEncoder;
 
 /// Most events in one hand-off to the sink.
@@ -17,14 +19,15 @@ const MAX_BATCH: usize = 256;
 
 /// An event ready for a sink.
 pub struct Outgoing {
-    /// The Kafka key (the order id's bytes), if any.
+    /// The Kafka key (the entity id's bytes), if any.
     pub key: Option<Vec<u8>>,
     /// The framed Avro value; empty when the sink encodes by itself.
     pub payload: Vec<u8>,
-    pub defect: Option<DefectKind>,
+    /// The name of the defect the event carries.
+    pub defect: Option<&'static str>,
     /// The event itself, for sinks that encode by themselves (file, stdout); `None` for Kafka,
     /// so the sending side never carries (or frees) the generated strings.
-    pub item: Option<PurchaseOrderItem>,
+    pub item: Option<Record>,
 }
 
 /// Why generation ended.
@@ -42,8 +45,11 @@ pub enum StopReason {
 pub struct SourceSettings {
     pub count: Option<u64>,
     pub duration: Option<Duration>,
-    /// Events per second, 0 for unlimited; later values arrive on `rate_updates`.
-    pub rate_updates: watch::Receiver<u32>,
+    /// The stream generated: which of the configuration's settings apply.
+    pub stream: StreamKind,
+    /// The configuration; a reloaded one (SIGHUP) arrives here, and its rate (0 for unlimited)
+    /// and generator settings apply from the next event on.
+    pub config_updates: watch::Receiver<Arc<Config>>,
     /// Encode here (Kafka) or leave it to the sink (file, stdout).
     pub encoder: Option<RecordEncoder>,
 }
@@ -82,14 +88,14 @@ impl Pace {
 
 /// Runs until the count or duration is reached, `cancel` fires, or the sink goes away.
 pub async fn run_source(
-    mut generator: Generator,
+    mut generator: StreamGenerator,
     mut settings: SourceSettings,
     out: mpsc::Sender<Vec<Outgoing>>,
     cancel: CancellationToken,
 ) -> SourceReport {
     let started = Instant::now();
     let deadline = settings.duration.map(|d| tokio::time::Instant::now() + d);
-    let mut pace = Pace::new(*settings.rate_updates.borrow_and_update());
+    let mut pace = Pace::new(settings.stream.rate(&settings.config_updates.borrow_and_update()));
     let mut report = SourceReport { generated: 0, stop_reason: StopReason::Signal, encode_errors: 0 };
     let mut batch = Vec::with_capacity(pace.batch);
     loop {
@@ -97,10 +103,9 @@ pub async fn run_source(
             report.stop_reason = StopReason::Count;
             break;
         }
-        if settings.rate_updates.has_changed().unwrap_or(false) {
-            let rate = *settings.rate_updates.borrow_and_update();
-            tracing::info!(rate, "applying new producer rate");
-            pace = Pace::new(rate);
+        if settings.config_updates.has_changed().unwrap_or(false) {
+            let config = settings.config_updates.borrow_and_update().clone();
+            pace = apply_reload(&mut generator, settings.stream, &config);
         }
         let until_deadline = async {
             match deadline {
@@ -133,18 +138,30 @@ pub async fn run_source(
     report
 }
 
+/// Applies a reloaded configuration: the generator's settings (kept when invalid, which
+/// [`Config::load`] has already ruled out) and the pace of the new rate.
+fn apply_reload(generator: &mut StreamGenerator, stream: StreamKind, config: &Config) -> Pace {
+    match generator.reconfigure(config) {
+        Ok(()) => tracing::info!(stream = stream.name(), "applying the reloaded generator settings"),
+        Err(invalid) => tracing::error!(stream = stream.name(), problems = ?invalid.problems, "keeping the current generator settings"),
+    }
+    let rate = stream.rate(config);
+    tracing::info!(rate, "applying new producer rate");
+    Pace::new(rate)
+}
+
 /// The next event, encoded when there is an encoder.
-fn next_outgoing(generator: &mut Generator, encoder: Option<&RecordEncoder>) -> Option<Outgoing> {
-    let event = generator.next_event();
-    let key = event.key().map(<[u8]>::to_vec);
+fn next_outgoing(generator: &mut StreamGenerator, encoder: Option<&RecordEncoder>) -> Option<Outgoing> {
+    let (record, defect) = generator.next_record();
+    let key = record.key().map(<[u8]>::to_vec);
     let Some(encoder) = encoder else {
-        return Some(Outgoing { key, payload: Vec::new(), defect: event.defect, item: Some(event.item) });
+        return Some(Outgoing { key, payload: Vec::new(), defect, item: Some(record) });
     };
     let mut payload = Vec::with_capacity(320);
-    if let Err(error) = encoder.encode(&event.item, &mut payload) {
+    if let Err(error) = record.encode(encoder, &mut payload) {
         // Cannot happen for generated items (they follow the schema), but never silently.
         tracing::error!(%error, "event not sent");
         return None;
     }
-    Some(Outgoing { key, payload, defect: event.defect, item: None })
+    Some(Outgoing { key, payload, defect, item: None })
 }

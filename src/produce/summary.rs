@@ -8,7 +8,6 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::source::StopReason;
-use crate::generate::DefectKind;
 
 /// Delivery outcomes as the sink sees them.
 pub struct DeliveryStats {
@@ -28,11 +27,9 @@ struct Progress {
 }
 
 impl DeliveryStats {
-    pub fn new(track_latency: bool) -> Self {
-        let mut invalid_by_kind = BTreeMap::new();
-        for kind in DefectKind::ALL {
-            invalid_by_kind.insert(kind.name(), 0);
-        }
+    /// Stats counting every one of `defect_names` (from 0).
+    pub fn new(track_latency: bool, defect_names: &[&'static str]) -> Self {
+        let invalid_by_kind = defect_names.iter().map(|name| (*name, 0)).collect();
         Self {
             sent: 0,
             failed: 0,
@@ -45,10 +42,10 @@ impl DeliveryStats {
         }
     }
 
-    pub fn record_sent(&mut self, defect: Option<DefectKind>, latency: Option<Duration>) {
+    pub fn record_sent(&mut self, defect: Option<&'static str>, latency: Option<Duration>) {
         self.sent += 1;
         if let Some(kind) = defect {
-            *self.invalid_by_kind.entry(kind.name()).or_default() += 1;
+            *self.invalid_by_kind.entry(kind).or_default() += 1;
         }
         if let (Some(histogram), Some(latency)) = (&mut self.latency_micros, latency) {
             histogram.saturating_record(latency.as_micros().max(1) as u64);
@@ -122,6 +119,8 @@ pub struct ProduceSummary {
 /// The parts of a summary that describe the run rather than its outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunDescription {
+    /// The stream generated (`purchase-orders`, `payments`).
+    pub stream: &'static str,
     pub output: String,
     pub topic: String,
     pub framing: String,
@@ -154,8 +153,9 @@ impl ProduceSummary {
     /// A human-readable few lines for standard error.
     fn render(&self) -> String {
         let mut text = format!(
-            "sent {} events to {} ({}, schema v{}) in {:.1}s: {:.0}/s; {} failed; {} invalid ({:.2}%)",
+            "sent {} {} events to {} ({}, schema v{}) in {:.1}s: {:.0}/s; {} failed; {} invalid ({:.2}%)",
             self.sent,
+            self.run.stream,
             self.run.output,
             self.run.framing,
             self.run.schema_version,

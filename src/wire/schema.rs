@@ -60,21 +60,54 @@ impl SchemaCatalog {
         &self.entries
     }
 
-    pub fn by_version(&self, version: u32) -> Option<&CatalogEntry> {
-        self.entries.iter().find(|e| e.embedded.version == version)
+    /// The versions of the record named `full_name` (none when no schema file declares it).
+    pub fn record(&self, full_name: &str) -> RecordVersions<'_> {
+        RecordVersions { entries: self.entries.iter().filter(|e| e.embedded.full_name == full_name).collect() }
     }
 
+    /// The versions of the purchase-order line-item record.
+    pub fn purchase_orders() -> RecordVersions<'static> {
+        Self::embedded().record(PURCHASE_ORDER_ITEM)
+    }
+
+    /// The versions of the payment-transaction record.
+    pub fn payments() -> RecordVersions<'static> {
+        Self::embedded().record(PAYMENT_TRANSACTION)
+    }
+
+    /// A file name is unique across records.
     pub fn by_file_name(&self, file_name: &str) -> Option<&CatalogEntry> {
         self.entries.iter().find(|e| e.embedded.file_name == file_name)
     }
 
+    /// A fingerprint is unique across records (build.rs embeds each schema once).
     pub fn by_fingerprint(&self, fingerprint: &[u8; 8]) -> Option<&CatalogEntry> {
         self.entries.iter().find(|e| &e.fingerprint == fingerprint)
     }
+}
 
-    /// The newest version: the schema readers resolve every writer schema to.
-    pub fn latest(&self) -> Option<&CatalogEntry> {
-        self.entries.iter().max_by_key(|e| e.embedded.version)
+pub use crate::config::{PAYMENT_TRANSACTION, PURCHASE_ORDER_ITEM};
+
+/// The embedded versions of one record: versions are numbered per record, so one record's
+/// version 2 is not another's.
+#[derive(Debug, Clone)]
+pub struct RecordVersions<'a> {
+    entries: Vec<&'a CatalogEntry>,
+}
+
+impl<'a> RecordVersions<'a> {
+    /// Oldest first.
+    pub fn entries(&self) -> &[&'a CatalogEntry] {
+        &self.entries
+    }
+
+    pub fn by_version(&self, version: u32) -> Option<&'a CatalogEntry> {
+        self.entries.iter().copied().find(|e| e.embedded.version == version)
+    }
+
+    /// The newest version: the schema readers resolve every writer schema of the record to.
+    pub fn latest(&self) -> Option<&'a CatalogEntry> {
+        self.entries.iter().copied().max_by_key(|e| e.embedded.version)
     }
 }
 
@@ -151,7 +184,7 @@ mod tests {
     fn fingerprints_match_the_avro_specification() {
         // Computed independently with fastavro 1.13 (fingerprint of to_parsing_canonical_form,
         // CRC-64-AVRO), which prints the little-endian header bytes.
-        let catalog = SchemaCatalog::embedded();
+        let catalog = SchemaCatalog::purchase_orders();
         let hex = |bytes: [u8; 8]| bytes.iter().map(|b| format!("{b:02x}")).collect::<String>();
         assert_eq!(hex(catalog.by_version(2).unwrap().fingerprint), "bb099072fc2307c0");
         let canonical = parsing_canonical_form(&catalog.by_version(2).unwrap().schema);
@@ -161,13 +194,23 @@ mod tests {
 
     #[test]
     fn both_versions_are_embedded_with_distinct_fingerprints() {
-        let catalog = SchemaCatalog::embedded();
+        let catalog = SchemaCatalog::purchase_orders();
         let v1 = catalog.by_version(1).expect("v1");
         let v2 = catalog.by_version(2).expect("v2");
         assert_ne!(v1.fingerprint, v2.fingerprint);
-        assert_eq!(catalog.by_fingerprint(&v2.fingerprint).map(|e| e.embedded.version), Some(2));
+        assert_eq!(SchemaCatalog::embedded().by_fingerprint(&v2.fingerprint).map(|e| e.embedded.version), Some(2));
         assert_eq!(catalog.latest().map(|e| e.embedded.version), Some(2));
         assert_eq!(v1.embedded.full_name, "io.medallion.purchasing.PurchaseOrderItem");
+    }
+
+    #[test]
+    fn records_number_their_versions_apart() {
+        let payments = SchemaCatalog::payments();
+        assert_eq!(payments.entries().len(), 2);
+        let v2 = payments.latest().expect("payment schemas");
+        assert_eq!((v2.embedded.file_name, v2.embedded.version), ("payment_transaction.v2.avsc", 2));
+        assert_ne!(v2.fingerprint, SchemaCatalog::purchase_orders().by_version(2).expect("v2").fingerprint);
+        assert!(SchemaCatalog::embedded().record("io.medallion.Unknown").latest().is_none());
     }
 
     fn record_field<'a>(value: &'a Value, name: &str) -> &'a Value {
@@ -179,7 +222,7 @@ mod tests {
 
     fn sample_datum(version: u32) -> Vec<u8> {
         let item = crate::generate::sample_item();
-        let catalog = SchemaCatalog::embedded();
+        let catalog = SchemaCatalog::purchase_orders();
         crate::wire::encode::RecordEncoder::datum_only(catalog.by_version(version).expect("schema"))
             .expect("writer")
             .encode_datum(&item)
@@ -188,7 +231,7 @@ mod tests {
 
     #[test]
     fn v1_data_reads_with_the_v2_schema() {
-        let catalog = SchemaCatalog::embedded();
+        let catalog = SchemaCatalog::purchase_orders();
         let (v1, v2) = (catalog.by_version(1).unwrap(), catalog.by_version(2).unwrap());
         let datum = sample_datum(1);
         let reader = GenericDatumReader::builder(&v1.schema).reader_schema(&v2.schema).build().unwrap();
@@ -200,7 +243,7 @@ mod tests {
 
     #[test]
     fn v2_data_reads_with_the_v1_schema() {
-        let catalog = SchemaCatalog::embedded();
+        let catalog = SchemaCatalog::purchase_orders();
         let (v1, v2) = (catalog.by_version(1).unwrap(), catalog.by_version(2).unwrap());
         let datum = sample_datum(2);
         let reader = GenericDatumReader::builder(&v2.schema).reader_schema(&v1.schema).build().unwrap();

@@ -55,15 +55,18 @@ pub fn output_within(command: &mut Command, deadline: Duration) -> Output {
     collect_output(child, deadline)
 }
 
-/// `Child::wait_with_output` for a child spawned with piped stdout and stderr, but killing it and
-/// failing the test, with its stderr, when it outlives `deadline`.
+/// `Child::wait_with_output` for a child spawned with piped stderr (and stdout, unless the test
+/// took it to read as it goes), but killing it and failing the test, with its stderr, when it
+/// outlives `deadline`.
 pub fn collect_output(mut child: std::process::Child, deadline: Duration) -> Output {
     use std::io::Read;
-    let mut stdout_pipe = child.stdout.take().expect("stdout piped");
+    let stdout_pipe = child.stdout.take();
     let mut stderr_pipe = child.stderr.take().expect("stderr piped");
     let stdout = std::thread::spawn(move || {
         let mut buffer = Vec::new();
-        let _ = stdout_pipe.read_to_end(&mut buffer);
+        if let Some(mut pipe) = stdout_pipe {
+            let _ = pipe.read_to_end(&mut buffer);
+        }
         buffer
     });
     let stderr = std::thread::spawn(move || {

@@ -10,12 +10,12 @@ use crate::wire::schema::SchemaCatalog;
 
 fn decoder() -> Decoder {
     let writers = WriterSchemas::embedded(&crate::config::SchemaConfig::default().static_ids);
-    let reader = &SchemaCatalog::embedded().latest().unwrap().schema;
+    let reader = &SchemaCatalog::purchase_orders().latest().unwrap().schema;
     Decoder::new(reader, writers, &[Framing::Confluent, Framing::SingleObject], 16).unwrap()
 }
 
 fn framed(version: u32, schema_ref: impl Fn(&crate::wire::schema::CatalogEntry) -> SchemaRef) -> Vec<u8> {
-    let entry = SchemaCatalog::embedded().by_version(version).unwrap();
+    let entry = SchemaCatalog::purchase_orders().by_version(version).unwrap();
     let mut out = Vec::new();
     RecordEncoder::new(entry, schema_ref(entry)).unwrap().encode(&sample_item(), &mut out).unwrap();
     out
@@ -64,7 +64,7 @@ fn datum(schema: &apache_avro::Schema, record: apache_avro::types::Record<'_>) -
 fn minimal_decimal_bytes_as_java_writes_them_decode() {
     // Java writes decimals in as few bytes as they need; apache-avro's own resolver rejects
     // that, medallion must not. The datum is written with unit_price as plain bytes [0x7F].
-    let v2 = SchemaCatalog::embedded().by_version(2).unwrap().embedded.json;
+    let v2 = SchemaCatalog::purchase_orders().by_version(2).unwrap().embedded.json;
     let plain = apache_avro::Schema::parse_str(&v2.replace("\"logicalType\": \"decimal\",", "")).unwrap();
     let mut record = apache_avro::types::Record::new(&plain).unwrap();
     let null = || Value::Union(0, Box::new(Value::Null));
@@ -148,7 +148,7 @@ fn truncation_names_the_field() {
 
 #[test]
 fn framings_can_be_refused() {
-    let catalog = SchemaCatalog::embedded();
+    let catalog = SchemaCatalog::purchase_orders();
     let mut writers = WriterSchemas::default();
     writers.insert_id(2, catalog.by_version(2).unwrap().schema.clone());
     let mut decoder = Decoder::new(&catalog.by_version(2).unwrap().schema, writers, &[Framing::Confluent], 4).unwrap();
@@ -201,7 +201,7 @@ fn a_schema_of_another_record_is_a_clear_error() {
 #[test]
 fn a_decimal_wider_than_its_precision_is_a_decode_error_not_a_wrapped_amount() {
     // decimal(12,2) holds at most 9,999,999,999.99; one more digit would wrap in Parquet.
-    let v2 = SchemaCatalog::embedded().by_version(2).unwrap().embedded.json;
+    let v2 = SchemaCatalog::purchase_orders().by_version(2).unwrap().embedded.json;
     let plain = apache_avro::Schema::parse_str(&v2.replace("\"logicalType\": \"decimal\",", "")).unwrap();
     let record_with_price = |unscaled: i128| {
         let mut record = apache_avro::types::Record::new(&plain).unwrap();

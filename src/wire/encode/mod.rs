@@ -1,5 +1,10 @@
 //! Encoding generated events: Avro datum (through serde, the fast path of apache-avro) behind a
-//! frame header, and a JSON view for inspection.
+//! frame header, and a JSON view for inspection. Each record type says how it is written per
+//! schema version ([`WireRecord`]); this file holds the purchase-order line item's.
+
+mod payment;
+
+pub use payment::payment_to_json;
 
 use apache_avro::writer::datum::GenericDatumWriter;
 use serde::Serialize;
@@ -16,6 +21,15 @@ pub enum EncodeError {
     Schema { file: &'static str, source: Box<apache_avro::Error> },
     #[error("event {event_id} does not fit schema {file}: {source}")]
     Datum { event_id: String, file: &'static str, source: Box<apache_avro::Error> },
+}
+
+/// A generated event as the records of its schema versions.
+pub trait WireRecord {
+    /// The event's id, for errors.
+    fn event_id(&self) -> &str;
+    /// The event as the record of schema `version` (apache-avro rejects fields its schema
+    /// lacks, so a field is only written from the version that added it).
+    fn avro_view(&self, version: u32) -> impl Serialize + '_;
 }
 
 /// Encodes events with one writer schema and one frame header.
@@ -47,22 +61,22 @@ impl RecordEncoder {
     }
 
     /// Appends the framed message value of `item` to `out`.
-    pub fn encode(&self, item: &PurchaseOrderItem, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    pub fn encode(&self, item: &impl WireRecord, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         out.extend_from_slice(&self.header);
         self.write_datum(item, out)
     }
 
     /// The bare Avro datum of `item`.
-    pub fn encode_datum(&self, item: &PurchaseOrderItem) -> Result<Vec<u8>, EncodeError> {
+    pub fn encode_datum(&self, item: &impl WireRecord) -> Result<Vec<u8>, EncodeError> {
         let mut out = Vec::with_capacity(256);
         self.write_datum(item, &mut out)?;
         Ok(out)
     }
 
-    fn write_datum(&self, item: &PurchaseOrderItem, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let view = AvroView { item, version: self.schema_version() };
+    fn write_datum(&self, item: &impl WireRecord, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let view = item.avro_view(self.schema_version());
         self.writer.write_ser(out, &view).map_err(|e| EncodeError::Datum {
-            event_id: item.event_id.clone(),
+            event_id: item.event_id().to_owned(),
             file: self.entry.embedded.file_name,
             source: Box::new(e),
         })?;
@@ -79,8 +93,17 @@ impl Serialize for AvroDecimal {
     }
 }
 
-/// An item as the record of one schema version: apache-avro rejects fields its schema lacks, so
-/// the v2 fields are only written for v2 and later.
+impl WireRecord for PurchaseOrderItem {
+    fn event_id(&self) -> &str {
+        &self.event_id
+    }
+
+    fn avro_view(&self, version: u32) -> impl Serialize + '_ {
+        AvroView { item: self, version }
+    }
+}
+
+/// An item as the record of one schema version: the v2 fields are only written for v2 and later.
 pub struct AvroView<'a> {
     pub item: &'a PurchaseOrderItem,
     pub version: u32,

@@ -1,0 +1,144 @@
+//! The built-in streams `medallion produce` generates, behind one face for the source and the
+//! sinks: which generator, which topic, schema, rate and defect kinds.
+
+use std::io::Write;
+
+use crate::config::Config;
+use crate::generate::payments::{GeneratedPayment, InvalidShape, PaymentDefect, PaymentGenerator, PaymentTransaction};
+use crate::generate::{DefectKind, GeneratedEvent, Generator, GeneratorSettings, PurchaseOrderItem};
+use crate::wire::encode::{AvroView, EncodeError, RecordEncoder, WireRecord, payment_to_json, to_json};
+use crate::wire::schema::{CatalogEntry, SchemaCatalog};
+
+/// A built-in stream (`--stream`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StreamKind {
+    /// Purchase-order line items (`producer:`, `schema.version`, `kafka.topic`).
+    #[default]
+    PurchaseOrders,
+    /// Payment transactions (`generators.payments`).
+    Payments,
+}
+
+impl StreamKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PurchaseOrders => "purchase-orders",
+            Self::Payments => "payments",
+        }
+    }
+
+    /// The topic it is sent to.
+    pub fn topic(self, config: &Config) -> &str {
+        match self {
+            Self::PurchaseOrders => &config.kafka.topic,
+            Self::Payments => &config.generators.payments.topic,
+        }
+    }
+
+    /// Events per second.
+    pub fn rate(self, config: &Config) -> u32 {
+        match self {
+            Self::PurchaseOrders => config.producer.rate,
+            Self::Payments => config.generators.payments.rate.unwrap_or(config.producer.rate),
+        }
+    }
+
+    /// The schema it is written with, `Err(version)` when there is no such version.
+    pub fn writer_schema(self, config: &Config) -> Result<&'static CatalogEntry, u32> {
+        let (versions, version) = match self {
+            Self::PurchaseOrders => (SchemaCatalog::purchase_orders(), config.schema.version),
+            Self::Payments => (SchemaCatalog::payments(), config.generators.payments.schema_version),
+        };
+        versions.by_version(version).ok_or(version)
+    }
+
+    /// Every defect kind its generator injects, as counted in the summary.
+    pub fn defect_names(self) -> Vec<&'static str> {
+        match self {
+            Self::PurchaseOrders => DefectKind::ALL.iter().map(|kind| kind.name()).collect(),
+            Self::Payments => PaymentDefect::ALL.iter().map(|kind| kind.name()).collect(),
+        }
+    }
+}
+
+/// One generated event of any stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    PurchaseOrder(PurchaseOrderItem),
+    Payment(PaymentTransaction),
+}
+
+impl Record {
+    /// The Kafka key: the entity's id (order id, transaction id), none when it is null.
+    pub fn key(&self) -> Option<&[u8]> {
+        match self {
+            Self::PurchaseOrder(item) => item.order_id.as_deref().map(str::as_bytes),
+            Self::Payment(payment) => payment.transaction_id.as_deref().map(str::as_bytes),
+        }
+    }
+
+    /// Appends the framed message value to `out`.
+    pub fn encode(&self, encoder: &RecordEncoder, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        match self {
+            Self::PurchaseOrder(item) => encoder.encode(item, out),
+            Self::Payment(payment) => encoder.encode(payment, out),
+        }
+    }
+
+    /// Appends the record to an Avro object container file written with schema `version`.
+    pub fn append_to<W: Write>(&self, writer: &mut apache_avro::Writer<'_, W>, version: u32) -> Result<usize, apache_avro::Error> {
+        match self {
+            Self::PurchaseOrder(item) => writer.append_ser(AvroView { item, version }),
+            Self::Payment(payment) => writer.append_ser(payment.avro_view(version)),
+        }
+    }
+
+    /// The record as one JSON object, with the fields of schema `version`.
+    pub fn to_json(&self, version: u32) -> serde_json::Value {
+        match self {
+            Self::PurchaseOrder(item) => to_json(item, version),
+            Self::Payment(payment) => payment_to_json(payment, version),
+        }
+    }
+}
+
+/// The generator of one stream.
+/// Boxed: generators are large (hundreds of bytes of state) and live for the whole run.
+pub enum StreamGenerator {
+    PurchaseOrders(Box<Generator>),
+    Payments(Box<PaymentGenerator>),
+}
+
+impl StreamGenerator {
+    /// `kind`'s generator with `settings`' seed and calendar, shaped by `config`.
+    pub fn new(kind: StreamKind, settings: &GeneratorSettings, config: &Config) -> Result<Self, InvalidShape> {
+        Ok(match kind {
+            StreamKind::PurchaseOrders => Self::PurchaseOrders(Box::new(Generator::new(settings))),
+            StreamKind::Payments => Self::Payments(Box::new(PaymentGenerator::new(settings, &config.generators.payments)?)),
+        })
+    }
+
+    /// The next event and the name of the defect it carries, if any.
+    pub fn next_record(&mut self) -> (Record, Option<&'static str>) {
+        match self {
+            Self::PurchaseOrders(generator) => {
+                let GeneratedEvent { item, defect } = generator.next_event();
+                (Record::PurchaseOrder(item), defect.map(DefectKind::name))
+            }
+            Self::Payments(generator) => {
+                let GeneratedPayment { payment, defect } = generator.next_event();
+                (Record::Payment(payment), defect.map(PaymentDefect::name))
+            }
+        }
+    }
+
+    /// Applies a reloaded configuration's generator settings (the purchase-order generator
+    /// takes only its rate, which the source applies).
+    pub fn reconfigure(&mut self, config: &Config) -> Result<(), InvalidShape> {
+        match self {
+            Self::PurchaseOrders(_) => Ok(()),
+            Self::Payments(generator) => generator.reconfigure(&config.generators.payments),
+        }
+    }
+}
