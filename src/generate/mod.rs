@@ -9,12 +9,12 @@
 mod catalog;
 mod clock;
 mod defects;
+mod follow_ups;
 mod lifecycle;
 pub mod payments;
 mod record;
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
@@ -23,6 +23,7 @@ use rand_chacha::ChaCha8Rng;
 pub use catalog::{CURRENCIES, Catalog};
 pub use clock::{EventClock, fiscal_quarter};
 pub use defects::DefectKind;
+pub(crate) use follow_ups::FollowUps;
 pub use lifecycle::{LineItem, OrderStatus, PaymentStatus};
 pub use record::{Cents, PurchaseOrderItem};
 
@@ -55,36 +56,6 @@ impl GeneratedEvent {
     }
 }
 
-/// A line item waiting for its next lifecycle event, ordered by when it is due.
-#[derive(Debug)]
-struct Scheduled {
-    /// Index of the event at or after which the follow-up is due.
-    due: u64,
-    /// Tie-breaker keeping the order deterministic.
-    sequence: u64,
-    line: LineItem,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.due, self.sequence) == (other.due, other.sequence)
-    }
-}
-
-impl Eq for Scheduled {}
-
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.due, self.sequence).cmp(&(other.due, other.sequence))
-    }
-}
-
 /// The generator's state.
 pub struct Generator {
     rng: ChaCha8Rng,
@@ -98,7 +69,7 @@ pub struct Generator {
     /// NEW lines of the order being placed, emitted before anything else.
     placing: VecDeque<LineItem>,
     /// Follow-ups of earlier lines, earliest due first.
-    scheduled: BinaryHeap<Reverse<Scheduled>>,
+    scheduled: FollowUps<LineItem>,
 }
 
 impl Generator {
@@ -114,7 +85,7 @@ impl Generator {
             emitted: 0,
             next_order_number,
             placing: VecDeque::new(),
-            scheduled: BinaryHeap::new(),
+            scheduled: FollowUps::default(),
         }
     }
 
@@ -128,7 +99,7 @@ impl Generator {
         let mut item = line.to_item(&self.catalog, &mut self.rng, now);
         if let Some(delay) = line.status.next_delay(&mut self.rng) {
             let sequence = self.emitted;
-            self.scheduled.push(Reverse(Scheduled { due: self.emitted + delay, sequence, line }));
+            self.scheduled.push(self.emitted + delay, sequence, line);
         }
         self.emitted += 1;
         let defect = (self.invalid_ratio > 0.0 && self.rng.random_bool(self.invalid_ratio)).then(|| {
@@ -141,12 +112,9 @@ impl Generator {
 
     /// The earliest follow-up, advanced to its next status, if one is due.
     fn take_due_follow_up(&mut self) -> Option<LineItem> {
-        if self.scheduled.peek().is_none_or(|next| next.0.due > self.emitted) {
-            return None;
-        }
-        self.scheduled.pop().map(|Reverse(mut next)| {
-            next.line.advance(&mut self.rng);
-            next.line
+        self.scheduled.pop_due(self.emitted).map(|mut line| {
+            line.advance(&mut self.rng);
+            line
         })
     }
 

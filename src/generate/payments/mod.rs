@@ -12,9 +12,6 @@ mod defects;
 mod master;
 mod record;
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 use rand::distr::Distribution;
 use rand::distr::weighted::WeightedIndex;
 use rand::{Rng, SeedableRng};
@@ -25,7 +22,7 @@ pub use defects::PaymentDefect;
 pub use master::MasterData;
 pub use record::PaymentTransaction;
 
-use super::{Cents, EventClock, GeneratorSettings};
+use super::{Cents, EventClock, FollowUps, GeneratorSettings};
 use crate::config::{AmountDistribution, AmountsConfig, PaymentMethod, PaymentsGeneratorConfig, currency_of};
 
 const CHANNELS: [(&str, f64); 4] = [("ONLINE", 0.45), ("MOBILE_APP", 0.25), ("IN_STORE", 0.25), ("PHONE", 0.05)];
@@ -87,34 +84,6 @@ impl Shape {
     }
 }
 
-/// A payment waiting for its next event, ordered by when it is due.
-struct Scheduled {
-    due: u64,
-    /// Tie-breaker keeping the order deterministic.
-    sequence: u64,
-    payment: PaymentTransaction,
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.due, self.sequence) == (other.due, other.sequence)
-    }
-}
-
-impl Eq for Scheduled {}
-
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.due, self.sequence).cmp(&(other.due, other.sequence))
-    }
-}
-
 /// Why a configuration was not taken.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid payments generator configuration:\n{}", .problems.join("\n"))]
@@ -133,7 +102,7 @@ pub struct PaymentGenerator {
     /// Events emitted so far.
     emitted: u64,
     /// Follow-ups of earlier payments, earliest due first.
-    scheduled: BinaryHeap<Reverse<Scheduled>>,
+    scheduled: FollowUps<PaymentTransaction>,
 }
 
 impl PaymentGenerator {
@@ -153,7 +122,7 @@ impl PaymentGenerator {
             channel_index: weights(&CHANNELS)?,
             brand_index: weights(&CARD_BRANDS)?,
             emitted: 0,
-            scheduled: BinaryHeap::new(),
+            scheduled: FollowUps::default(),
         })
     }
 
@@ -184,10 +153,7 @@ impl PaymentGenerator {
 
     /// The earliest follow-up, moved to its next status at `now`, if one is due.
     fn take_due_follow_up(&mut self, now: i64) -> Option<PaymentTransaction> {
-        if self.scheduled.peek().is_none_or(|next| next.0.due > self.emitted) {
-            return None;
-        }
-        let Reverse(Scheduled { mut payment, .. }) = self.scheduled.pop()?;
+        let mut payment = self.scheduled.pop_due(self.emitted)?;
         payment.event_id = new_event_id(&mut self.rng);
         payment.event_time = now;
         match payment.status.as_deref() {
@@ -207,8 +173,7 @@ impl PaymentGenerator {
             Some("CAPTURED") if self.rng.random_bool(self.shape.refund_rate) => self.rng.random_range(REFUND_DELAY),
             _ => return,
         };
-        let scheduled = Scheduled { due: self.emitted + delay, sequence: self.emitted, payment: payment.clone() };
-        self.scheduled.push(Reverse(scheduled));
+        self.scheduled.push(self.emitted + delay, self.emitted, payment.clone());
     }
 
     /// A new payment's first event: authorised, or declined.
