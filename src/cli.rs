@@ -80,6 +80,9 @@ pub enum RulesCommand {
         /// Resolve columns against this Parquet file's schema instead of the bronze table's.
         #[arg(long)]
         input: Option<PathBuf>,
+        /// The stream whose bronze columns the rules are checked against (without --input).
+        #[arg(long, value_enum, default_value_t)]
+        stream: StreamKind,
     },
     /// Apply rules to a Parquet file and write it with the result columns (the engine silver uses).
     Apply {

@@ -93,7 +93,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status => show_status(&cli).await,
         Command::Report => show_report(&cli).await,
         Command::Maintain(args) => maintain(&cli, args.table.as_deref(), args.dry_run).await,
-        Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
+        Command::Rules(RulesCommand::Check { file, input, stream }) => check_rules(file, input.as_deref(), *stream, &cli),
         Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
     }
 }
@@ -106,7 +106,7 @@ fn load_rules(file: &Path) -> Result<RuleSet, Failure> {
 }
 
 /// Validates a rules file against a Parquet file's schema, or the bronze table's by default.
-fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failure> {
+fn check_rules(file: &Path, input: Option<&Path>, stream: produce::StreamKind, cli: &Cli) -> Result<(), Failure> {
     let rules = load_rules(file)?;
     let schema = match input {
         Some(path) => {
@@ -116,7 +116,9 @@ fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failu
                 .map_err(Failure::Invalid)?;
             builder.schema().clone()
         }
-        None => DecoderFactory::from_config(&Config::default()).bronze_schema().map_err(|e| Failure::Runtime(e.into()))?,
+        None => {
+            DecoderFactory::from_config(&Config::default()).for_record(stream.record()).bronze_schema().map_err(|e| Failure::Runtime(e.into()))?
+        }
     };
     rules.compile(schema).map_err(|e| Failure::Invalid(e.into()))?;
     if cli.json {

@@ -146,3 +146,15 @@ fn the_shipped_purchase_order_rules_check_against_the_bronze_columns() {
     let output = medallion().args(["rules", "check", concat!(env!("CARGO_MANIFEST_DIR"), "/rules/purchase_orders.yml")]).output_within();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 }
+
+#[test]
+fn the_shipped_payment_rules_check_against_the_payment_bronze_columns_only() {
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/payments.yml");
+    let output = medallion().args(["rules", "check", rules, "--stream", "payments"]).output_within();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    // Against the purchase orders' columns the payment rules name what is missing.
+    let output = medallion().args(["rules", "check", rules]).output_within();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("transaction_id"), "{stderr}");
+}

@@ -82,12 +82,14 @@ pub enum BronzeError {
 pub struct DecoderFactory {
     writers: WriterSchemas,
     accepted: Vec<Framing>,
+    /// Full name of the record decoded into (its newest version's columns).
+    record: &'static str,
 }
 
 impl DecoderFactory {
     pub fn from_config(config: &Config) -> Self {
         let writers = WriterSchemas::embedded(&config.schema.static_ids);
-        Self { writers, accepted: config.schema.accepted_framings.clone() }
+        Self { writers, accepted: config.schema.accepted_framings.clone(), record: crate::config::PURCHASE_ORDER_ITEM }
     }
 
     pub fn knows(&self, schema_ref: &crate::wire::framing::SchemaRef) -> bool {
@@ -107,9 +109,16 @@ impl DecoderFactory {
         Ok(bronze_schema(&self.decoder()?.arrow_fields())?)
     }
 
+    /// Decoders into `record`'s columns (a full name, e.g. [`crate::config::PAYMENT_TRANSACTION`])
+    /// instead of the purchase-order line item's.
+    pub fn for_record(self, record: &'static str) -> Self {
+        Self { record, ..self }
+    }
+
     pub fn decoder(&self) -> Result<Decoder, PlanError> {
-        let catalog = SchemaCatalog::purchase_orders();
-        let reader = catalog.latest().map(|e| &e.schema).ok_or_else(|| PlanError::ReaderNotRecord("no schema".to_owned()))?;
+        let versions = SchemaCatalog::embedded().record(self.record);
+        let reader =
+            versions.latest().map(|e| &e.schema).ok_or_else(|| PlanError::ReaderNotRecord(format!("no schema of record {}", self.record)))?;
         Decoder::new(reader, self.writers.clone(), &self.accepted, 4_096)
     }
 }

@@ -28,6 +28,14 @@ impl StreamKind {
         }
     }
 
+    /// The full name of its Avro record.
+    pub fn record(self) -> &'static str {
+        match self {
+            Self::PurchaseOrders => crate::config::PURCHASE_ORDER_ITEM,
+            Self::Payments => crate::config::PAYMENT_TRANSACTION,
+        }
+    }
+
     /// The topic it is sent to.
     pub fn topic(self, config: &Config) -> &str {
         match self {
