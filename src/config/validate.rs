@@ -21,12 +21,10 @@ impl Config {
         self.check_producer(&mut problems);
         problems.extend(self.generators.payments.problems());
         let payments = &self.generators.payments;
-        if !SCHEMA_FILES.iter().any(|(_, record, version)| *record == super::PAYMENT_TRANSACTION && *version == payments.schema_version) {
+        if schema_file(super::PAYMENT_TRANSACTION, payments.schema_version).is_none() {
             problems.push(format!("generators.payments.schema_version: {} has no schemas/payment_transaction.v{0}.avsc", payments.schema_version));
         }
-        if !is_valid_topic(&payments.topic) {
-            problems.push(format!("generators.payments.topic: `{}` is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)", payments.topic));
-        }
+        check_topic("generators.payments.topic", &payments.topic, &mut problems);
         if self.bronze.flush_rows == 0 || self.bronze.flush_bytes == 0 {
             problems.push("bronze.flush_rows, bronze.flush_bytes: must be at least 1".to_owned());
         }
@@ -104,9 +102,7 @@ impl Config {
                 problems.push(format!("kafka.bootstrap_servers: `{server}` is not host:port"));
             }
         }
-        if !is_valid_topic(&kafka.topic) {
-            problems.push(format!("kafka.topic: `{}` is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)", kafka.topic));
-        }
+        check_topic("kafka.topic", &kafka.topic, problems);
         if kafka.group_id.trim().is_empty() {
             problems.push("kafka.group_id: must not be empty".to_owned());
         }
@@ -120,10 +116,8 @@ impl Config {
 
     fn check_schema(&self, problems: &mut Vec<String>) {
         let schema = &self.schema;
-        let purchase_order_file = |version: u32| {
-            SCHEMA_FILES.iter().find(|(_, record, v)| *record == super::PURCHASE_ORDER_ITEM && *v == version).map(|(file, _, _)| *file)
-        };
-        if purchase_order_file(schema.version).is_none() {
+        let writer_file = schema_file(super::PURCHASE_ORDER_ITEM, schema.version);
+        if writer_file.is_none() {
             problems.push(format!("schema.version: {} has no schema in schemas/", schema.version));
         }
         if schema.accepted_framings.is_empty() {
@@ -137,7 +131,6 @@ impl Config {
                 problems.push(format!("schema.static_ids[{index}].id: {} is listed twice", entry.id));
             }
         }
-        let writer_file = purchase_order_file(schema.version);
         if let (Framing::Confluent, None, Some(file)) = (schema.framing, &schema.registry, writer_file)
             && !schema.static_ids.iter().any(|entry| entry.file == file)
         {
@@ -172,6 +165,18 @@ impl Config {
 }
 
 /// Kafka's own rule for topic names.
+/// The embedded schema file of `record`'s `version`.
+fn schema_file(record: &str, version: u32) -> Option<&'static str> {
+    SCHEMA_FILES.iter().find(|(_, r, v)| *r == record && *v == version).map(|(file, _, _)| *file)
+}
+
+/// `key` holds a topic name Kafka accepts.
+fn check_topic(key: &str, topic: &str, problems: &mut Vec<String>) {
+    if !is_valid_topic(topic) {
+        problems.push(format!("{key}: `{topic}` is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)"));
+    }
+}
+
 fn is_valid_topic(topic: &str) -> bool {
     !topic.is_empty()
         && topic.len() <= 249

@@ -158,7 +158,7 @@ impl LineItem {
         let customer = &catalog.customers[self.customer];
         let placed = DateTime::from_timestamp_micros(self.order_placed_at).unwrap_or_default().date_naive();
         PurchaseOrderItem {
-            event_id: uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string(),
+            event_id: super::random_uuid(rng),
             order_id: Some(format!("ORD-{:06}", self.order_number)),
             line_number: self.line_number,
             product_id: Some(product.id.clone()),

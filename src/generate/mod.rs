@@ -50,10 +50,15 @@ pub struct GeneratedEvent {
 }
 
 impl GeneratedEvent {
-    /// The Kafka message key: the order id's UTF-8 bytes, or none when the order id is null.
+    /// The Kafka message key: see [`PurchaseOrderItem::key`].
     pub fn key(&self) -> Option<&[u8]> {
-        self.item.order_id.as_deref().map(str::as_bytes)
+        self.item.key()
     }
+}
+
+/// A random (v4-shaped) UUID from `rng`, lowercase and hyphenated: event and transaction ids.
+pub(crate) fn random_uuid(rng: &mut impl Rng) -> String {
+    uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string()
 }
 
 /// The generator's state.

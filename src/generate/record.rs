@@ -69,6 +69,13 @@ pub struct PurchaseOrderItem {
     pub sales_channel: Option<String>,
 }
 
+impl PurchaseOrderItem {
+    /// The Kafka message key: the order id's UTF-8 bytes, or none when the order id is null.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.order_id.as_deref().map(str::as_bytes)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

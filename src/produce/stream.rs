@@ -6,7 +6,7 @@ use std::io::Write;
 use crate::config::Config;
 use crate::generate::payments::{GeneratedPayment, InvalidShape, PaymentDefect, PaymentGenerator, PaymentTransaction};
 use crate::generate::{DefectKind, GeneratedEvent, Generator, GeneratorSettings, PurchaseOrderItem};
-use crate::wire::encode::{AvroView, EncodeError, RecordEncoder, WireRecord, payment_to_json, to_json};
+use crate::wire::encode::{EncodeError, RecordEncoder, WireRecord, payment_to_json, to_json};
 use crate::wire::schema::{CatalogEntry, SchemaCatalog};
 
 /// A built-in stream (`--stream`).
@@ -54,11 +54,11 @@ impl StreamKind {
 
     /// The schema it is written with, `Err(version)` when there is no such version.
     pub fn writer_schema(self, config: &Config) -> Result<&'static CatalogEntry, u32> {
-        let (versions, version) = match self {
-            Self::PurchaseOrders => (SchemaCatalog::purchase_orders(), config.schema.version),
-            Self::Payments => (SchemaCatalog::payments(), config.generators.payments.schema_version),
+        let version = match self {
+            Self::PurchaseOrders => config.schema.version,
+            Self::Payments => config.generators.payments.schema_version,
         };
-        versions.by_version(version).ok_or(version)
+        SchemaCatalog::embedded().record(self.record()).by_version(version).ok_or(version)
     }
 
     /// Every defect kind its generator injects, as counted in the summary.
@@ -81,8 +81,8 @@ impl Record {
     /// The Kafka key: the entity's id (order id, transaction id), none when it is null.
     pub fn key(&self) -> Option<&[u8]> {
         match self {
-            Self::PurchaseOrder(item) => item.order_id.as_deref().map(str::as_bytes),
-            Self::Payment(payment) => payment.transaction_id.as_deref().map(str::as_bytes),
+            Self::PurchaseOrder(item) => item.key(),
+            Self::Payment(payment) => payment.key(),
         }
     }
 
@@ -97,7 +97,7 @@ impl Record {
     /// Appends the record to an Avro object container file written with schema `version`.
     pub fn append_to<W: Write>(&self, writer: &mut apache_avro::Writer<'_, W>, version: u32) -> Result<usize, apache_avro::Error> {
         match self {
-            Self::PurchaseOrder(item) => writer.append_ser(AvroView { item, version }),
+            Self::PurchaseOrder(item) => writer.append_ser(item.avro_view(version)),
             Self::Payment(payment) => writer.append_ser(payment.avro_view(version)),
         }
     }

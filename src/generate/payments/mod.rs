@@ -22,7 +22,7 @@ pub use defects::PaymentDefect;
 pub use master::MasterData;
 pub use record::PaymentTransaction;
 
-use super::{Cents, EventClock, FollowUps, GeneratorSettings};
+use super::{Cents, EventClock, FollowUps, GeneratorSettings, random_uuid};
 use crate::config::{AmountDistribution, AmountsConfig, PaymentMethod, PaymentsGeneratorConfig, currency_of};
 
 const CHANNELS: [(&str, f64); 4] = [("ONLINE", 0.45), ("MOBILE_APP", 0.25), ("IN_STORE", 0.25), ("PHONE", 0.05)];
@@ -41,13 +41,6 @@ pub struct GeneratedPayment {
     pub defect: Option<PaymentDefect>,
 }
 
-impl GeneratedPayment {
-    /// The Kafka message key: the transaction id's UTF-8 bytes, or none when it is null.
-    pub fn key(&self) -> Option<&[u8]> {
-        self.payment.transaction_id.as_deref().map(str::as_bytes)
-    }
-}
-
 /// The draws a configuration stands for, built once per configuration.
 struct Shape {
     methods: Vec<PaymentMethod>,
@@ -61,17 +54,19 @@ struct Shape {
 }
 
 impl Shape {
-    /// `None` when the configuration is invalid (see [`PaymentsGeneratorConfig::problems`]).
-    fn new(config: &PaymentsGeneratorConfig) -> Option<Self> {
-        if !config.problems().is_empty() {
-            return None;
+    /// The draws of `config`, or its problems (see [`PaymentsGeneratorConfig::problems`]).
+    fn new(config: &PaymentsGeneratorConfig) -> Result<Self, InvalidShape> {
+        let problems = config.problems();
+        if !problems.is_empty() {
+            return Err(InvalidShape { problems });
         }
         let (method_weights, country_weights) = (config.methods(), config.country_weights());
         let methods: Vec<PaymentMethod> = method_weights.keys().copied().collect();
-        let method_index = WeightedIndex::new(method_weights.values().copied()).ok()?;
-        let countries = country_weights.keys().map(|c| currency_of(c).map(|currency| (c.clone(), currency))).collect::<Option<Vec<_>>>()?;
-        let country_index = WeightedIndex::new(country_weights.values().copied()).ok()?;
-        Some(Self {
+        let method_index = weighted_index(method_weights.values().copied())?;
+        // Every country has a currency: `problems` checked it.
+        let countries = country_weights.keys().filter_map(|c| currency_of(c).map(|currency| (c.clone(), currency))).collect();
+        let country_index = weighted_index(country_weights.values().copied())?;
+        Ok(Self {
             methods,
             method_index,
             countries,
@@ -82,6 +77,11 @@ impl Shape {
             refund_rate: config.refund_rate,
         })
     }
+}
+
+/// Weighted draws over `weights` (which [`PaymentsGeneratorConfig::problems`] checked).
+fn weighted_index(weights: impl IntoIterator<Item = f64>) -> Result<WeightedIndex<f64>, InvalidShape> {
+    WeightedIndex::new(weights).map_err(|e| InvalidShape { problems: vec![e.to_string()] })
 }
 
 /// Why a configuration was not taken.
@@ -109,11 +109,10 @@ impl PaymentGenerator {
     /// A generator of `config`'s payments, with the seed and calendar of `settings` (its
     /// `invalid_ratio` is the config's).
     pub fn new(settings: &GeneratorSettings, config: &PaymentsGeneratorConfig) -> Result<Self, InvalidShape> {
-        let shape = Shape::new(config).ok_or_else(|| InvalidShape { problems: config.problems() })?;
+        let shape = Shape::new(config)?;
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
         let master = MasterData::generate(&mut rng);
-        let weights =
-            |table: &[(&str, f64)]| WeightedIndex::new(table.iter().map(|(_, w)| *w)).map_err(|e| InvalidShape { problems: vec![e.to_string()] });
+        let weights = |table: &[(&str, f64)]| weighted_index(table.iter().map(|(_, w)| *w));
         Ok(Self {
             rng,
             master,
@@ -129,20 +128,19 @@ impl PaymentGenerator {
     /// Applies a new configuration from the next event on (payments in flight keep theirs). An
     /// invalid one is refused with its problems and the current one stays.
     pub fn reconfigure(&mut self, config: &PaymentsGeneratorConfig) -> Result<(), InvalidShape> {
-        self.shape = Shape::new(config).ok_or_else(|| InvalidShape { problems: config.problems() })?;
+        self.shape = Shape::new(config)?;
         Ok(())
     }
 
     /// The next event of the stream.
     pub fn next_event(&mut self) -> GeneratedPayment {
         let now = self.clock.next_event_time(&mut self.rng);
-        let payment = match self.take_due_follow_up(now) {
+        let mut payment = match self.take_due_follow_up(now) {
             Some(payment) => payment,
             None => self.new_payment(now),
         };
         self.schedule_follow_up(&payment);
         self.emitted += 1;
-        let mut payment = payment;
         let defect = (self.shape.invalid_ratio > 0.0 && self.rng.random_bool(self.shape.invalid_ratio)).then(|| {
             let kind = PaymentDefect::pick(&mut self.rng);
             kind.apply(&mut payment, &mut self.rng);
@@ -154,7 +152,7 @@ impl PaymentGenerator {
     /// The earliest follow-up, moved to its next status at `now`, if one is due.
     fn take_due_follow_up(&mut self, now: i64) -> Option<PaymentTransaction> {
         let mut payment = self.scheduled.pop_due(self.emitted)?;
-        payment.event_id = new_event_id(&mut self.rng);
+        payment.event_id = random_uuid(&mut self.rng);
         payment.event_time = now;
         match payment.status.as_deref() {
             Some("AUTHORIZED") => {
@@ -189,8 +187,8 @@ impl PaymentGenerator {
         let risk: f64 = if declined { 0.5 + 0.5 * rng.random::<f64>() } else { 0.8 * rng.random::<f64>().powi(3) };
         let card = method.is_card().then(|| (CARD_BRANDS[self.brand_index.sample(rng)].0, format!("{:04}", rng.random_range(0..10_000))));
         PaymentTransaction {
-            event_id: new_event_id(rng),
-            transaction_id: Some(uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string()),
+            event_id: random_uuid(rng),
+            transaction_id: Some(random_uuid(rng)),
             merchant_id: Some(merchant.id.clone()),
             merchant_name: Some(merchant.name.to_owned()),
             customer_id: Some(customer.id.clone()),
@@ -210,10 +208,6 @@ impl PaymentGenerator {
             risk_score: Some((risk * 1e4).round() / 1e4),
         }
     }
-}
-
-fn new_event_id(rng: &mut impl Rng) -> String {
-    uuid::Builder::from_random_bytes(rng.random()).into_uuid().to_string()
 }
 
 /// An amount of `amounts`' distribution, in cents (whole units for a currency without minor

@@ -32,3 +32,10 @@ pub struct PaymentTransaction {
     /// Since schema v2.
     pub risk_score: Option<f64>,
 }
+
+impl PaymentTransaction {
+    /// The Kafka message key: the transaction id's UTF-8 bytes, or none when it is null.
+    pub fn key(&self) -> Option<&[u8]> {
+        self.transaction_id.as_deref().map(str::as_bytes)
+    }
+}

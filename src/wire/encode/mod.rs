@@ -104,9 +104,9 @@ impl WireRecord for PurchaseOrderItem {
 }
 
 /// An item as the record of one schema version: the v2 fields are only written for v2 and later.
-pub struct AvroView<'a> {
-    pub item: &'a PurchaseOrderItem,
-    pub version: u32,
+struct AvroView<'a> {
+    item: &'a PurchaseOrderItem,
+    version: u32,
 }
 
 impl Serialize for AvroView<'_> {
