@@ -219,11 +219,12 @@ async fn window(config: &Config, commits: usize, latencies: &mut Vec<Duration>, 
 }
 
 async fn table_figures(config: &Config) -> anyhow::Result<Vec<TableFigures>> {
+    let order_status = medallion::gold::model::table_path("order_status");
     let tables = [
         ("bronze", &config.bronze.table),
         ("silver", &config.silver.table),
         ("current", &config.gold.current_table),
-        ("order_status", &config.gold.order_status_table),
+        ("order_status", &order_status),
     ];
     let mut figures = Vec::new();
     for (name, table) in tables {

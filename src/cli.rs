@@ -27,6 +27,10 @@ pub struct Cli {
     /// Lake root (lake.root).
     #[arg(long, global = true)]
     pub lake: Option<String>,
+    /// Only this stream (a name in `streams:`; without that section `purchase_orders`). `produce`
+    /// and `rules check` take any built-in stream: purchase_orders (the default) or payments.
+    #[arg(long, global = true)]
+    pub stream: Option<String>,
     /// Print one JSON summary object on standard output at the end.
     #[arg(long, global = true)]
     pub json: bool,
@@ -77,12 +81,10 @@ pub enum RulesCommand {
     Check {
         /// The rules file (DQX YAML).
         file: PathBuf,
-        /// Resolve columns against this Parquet file's schema instead of the bronze table's.
+        /// Resolve columns against this Parquet file's schema instead of the bronze table's (of
+        /// the stream --stream names, by default the first one).
         #[arg(long)]
         input: Option<PathBuf>,
-        /// The stream whose bronze columns the rules are checked against (without --input).
-        #[arg(long, value_enum, default_value_t)]
-        stream: StreamKind,
     },
     /// Apply rules to a Parquet file and write it with the result columns (the engine silver uses).
     Apply {
@@ -175,11 +177,6 @@ pub enum ConfigCommand {
 /// Flags of `medallion produce`; each overrides its `producer.*` / `schema.*` key.
 #[derive(Debug, Args, Default)]
 pub struct ProduceArgs {
-    /// The built-in stream to generate: purchase-orders, or payments (generators.payments: its
-    /// topic, schema version, rate and invalid ratio take --topic, --schema-version, --rate and
-    /// --invalid-ratio).
-    #[arg(long, value_enum, default_value_t)]
-    pub stream: StreamKind,
     /// Stop after this many events (producer.count).
     #[arg(long)]
     pub count: Option<u64>,
@@ -231,7 +228,8 @@ impl FlagLayer {
                 layer.set("silver.mode", &silver.mode);
             }
             Command::Produce(args) => {
-                let stream_key = |key: &str| match args.stream {
+                let stream = StreamKind::from_flag(cli.stream.as_deref()).unwrap_or_default();
+                let stream_key = |key: &str| match stream {
                     StreamKind::PurchaseOrders => match key {
                         "schema_version" => "schema.version".to_owned(),
                         _ => format!("producer.{key}"),
@@ -239,7 +237,7 @@ impl FlagLayer {
                     StreamKind::Payments => format!("generators.payments.{key}"),
                 };
                 // --topic names the topic of the stream produced.
-                if args.stream == StreamKind::Payments
+                if stream == StreamKind::Payments
                     && let Some(serde_json::Value::Object(kafka)) = layer.0.get_mut("kafka")
                 {
                     kafka.remove("topic");

@@ -93,7 +93,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Status => show_status(&cli).await,
         Command::Report => show_report(&cli).await,
         Command::Maintain(args) => maintain(&cli, args.table.as_deref(), args.dry_run).await,
-        Command::Rules(RulesCommand::Check { file, input, stream }) => check_rules(file, input.as_deref(), *stream, &cli),
+        Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
         Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
     }
 }
@@ -106,7 +106,7 @@ fn load_rules(file: &Path) -> Result<RuleSet, Failure> {
 }
 
 /// Validates a rules file against a Parquet file's schema, or the bronze table's by default.
-fn check_rules(file: &Path, input: Option<&Path>, stream: produce::StreamKind, cli: &Cli) -> Result<(), Failure> {
+fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failure> {
     let rules = load_rules(file)?;
     let schema = match input {
         Some(path) => {
@@ -117,7 +117,12 @@ fn check_rules(file: &Path, input: Option<&Path>, stream: produce::StreamKind, c
             builder.schema().clone()
         }
         None => {
-            DecoderFactory::from_config(&Config::default()).for_record(stream.record()).bronze_schema().map_err(|e| Failure::Runtime(e.into()))?
+            let config = load_config(cli.config.as_deref(), cli)?;
+            let record = match config.stream_named(cli.stream.as_deref().unwrap_or_default()) {
+                Some(stream) => stream.record,
+                None => produce::StreamKind::from_flag(cli.stream.as_deref()).map_err(|e| Failure::Invalid(anyhow!(e)))?.record().to_owned(),
+            };
+            DecoderFactory::from_config(&config).for_record(&record).bronze_schema().map_err(|e| Failure::Runtime(e.into()))?
         }
     };
     rules.compile(schema).map_err(|e| Failure::Invalid(e.into()))?;
@@ -152,8 +157,31 @@ fn apply_rules(rules: &Path, input: &Path, output: &Path, run_id: Option<String>
     Ok(())
 }
 
+/// The configuration of `file`, environment and flags; with `--stream NAME` (except for
+/// `produce` and `rules`, which take a built-in stream), for that stream alone.
 fn load_config(file: Option<&Path>, cli: &Cli) -> Result<Config, Failure> {
-    Config::load(file, Serialized::defaults(FlagLayer::new(cli))).map_err(|e| Failure::Invalid(e.into()))
+    let config = Config::load(file, Serialized::defaults(FlagLayer::new(cli))).map_err(|e| Failure::Invalid(e.into()))?;
+    let rules = match &cli.command {
+        Command::Silver(args) => args.silver.rules.clone(),
+        Command::Run(args) => args.silver.rules.clone(),
+        _ => None,
+    };
+    let selects = !matches!(cli.command, Command::Produce(_) | Command::Rules(_) | Command::Config(_));
+    let mut config = match cli.stream.as_deref().filter(|_| selects) {
+        None => config,
+        Some(name) => match config.stream_named(name) {
+            Some(stream) => config.for_stream(&stream),
+            None => return Err(Failure::Invalid(anyhow!("--stream {name}: no such stream; the configured streams are {}", config.stream_names().join(", ")))),
+        },
+    };
+    if let Some(rules) = rules {
+        match config.streams.as_mut_slice() {
+            [] => {}
+            [stream] => stream.rules = Some(rules),
+            _ => return Err(Failure::Invalid(anyhow!("--rules applies to one stream: name it with --stream ({})", config.stream_names().join(", ")))),
+        }
+    }
+    Ok(config)
 }
 
 fn check_config(file: &Path, cli: &Cli) -> Result<(), Failure> {
@@ -170,10 +198,13 @@ fn check_config(file: &Path, cli: &Cli) -> Result<(), Failure> {
 
 async fn run_producer(cli: &Cli) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
-    let Command::Produce(args) = &cli.command else { return Err(Failure::Invalid(anyhow!("not a produce command"))) };
+    if !matches!(cli.command, Command::Produce(_)) {
+        return Err(Failure::Invalid(anyhow!("not a produce command")));
+    }
+    let stream = produce::StreamKind::from_flag(cli.stream.as_deref()).map_err(|e| Failure::Invalid(anyhow!(e)))?;
     let (config_sender, config_updates) = watch::channel(std::sync::Arc::new(config.clone()));
     reload_config_on_sighup(cli, config_sender)?;
-    let summary = produce::run(&config, args.stream, cancel, config_updates).await.map_err(|e| Failure::Runtime(e.into()))?;
+    let summary = produce::run(&config, stream, cancel, config_updates).await.map_err(|e| Failure::Runtime(e.into()))?;
     print_summary(cli, &summary)?;
     if summary.failed > 0 {
         return Err(Failure::Runtime(anyhow!(
@@ -190,17 +221,68 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
 
 async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
-    let summary = medallion::bronze::run(&config, until_caught_up, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
-    print_summary(cli, &summary)
+    let runs = config.streams().into_iter().map(|stream| {
+        let (view, cancel) = (config.for_stream(&stream), cancel.clone());
+        async move { (stream.name, medallion::bronze::run(&view, until_caught_up, cancel).await) }
+    });
+    let summaries = per_stream(futures::future::join_all(runs).await, |_| false)?;
+    print_summaries(cli, &summaries)
 }
 
 async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
-    let summary = medallion::silver::run(&config, until_caught_up, cancel).await.map_err(|e| {
-        let invalid = e.is_invalid_input();
-        Failure::of(e, invalid)
-    })?;
-    print_summary(cli, &summary)
+    let runs = config.streams().into_iter().map(|stream| {
+        let (view, cancel) = (config.for_stream(&stream), cancel.clone());
+        async move { (stream.name, medallion::silver::run(&view, until_caught_up, cancel).await) }
+    });
+    let summaries = per_stream(futures::future::join_all(runs).await, medallion::silver::SilverError::is_invalid_input)?;
+    print_summaries(cli, &summaries)
+}
+
+async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
+    let (config, cancel) = start_long_running(cli)?;
+    let runs = config.streams().into_iter().map(|stream| {
+        let (view, cancel) = (config.for_stream(&stream), cancel.clone());
+        async move { (stream.name, medallion::gold::run(&view, watch, cancel).await) }
+    });
+    let summaries = per_stream(futures::future::join_all(runs).await, |_| false)?;
+    print_summaries(cli, &summaries)
+}
+
+/// Each stream's summary, or the first stream's failure (named), invalid input when `invalid`.
+fn per_stream<S, E: std::error::Error + Send + Sync + 'static>(
+    outcomes: Vec<(String, Result<S, E>)>,
+    invalid: impl Fn(&E) -> bool,
+) -> Result<Vec<(String, S)>, Failure> {
+    let several = outcomes.len() > 1;
+    outcomes
+        .into_iter()
+        .map(|(stream, outcome)| match outcome {
+            Ok(summary) => Ok((stream, summary)),
+            Err(error) => {
+                let invalid = invalid(&error);
+                let error = anyhow::Error::new(error);
+                Err(Failure::of(if several { error.context(format!("stream {stream}")) } else { error }, invalid))
+            }
+        })
+        .collect()
+}
+
+/// One stream's summary as [`print_summary`] prints it; several as `{"streams": [{"stream":
+/// NAME, "summary": ...}]}` with `--json`, else one line each.
+fn print_summaries<S: serde::Serialize + std::fmt::Display>(cli: &Cli, summaries: &[(String, S)]) -> Result<(), Failure> {
+    if let [(_, summary)] = summaries {
+        return print_summary(cli, summary);
+    }
+    if cli.json {
+        let streams: Vec<_> = summaries.iter().map(|(stream, summary)| serde_json::json!({ "stream": stream, "summary": summary })).collect();
+        println!("{}", serde_json::json!({ "streams": streams }));
+    } else {
+        for (stream, summary) in summaries {
+            eprintln!("{stream}: {summary}");
+        }
+    }
+    Ok(())
 }
 
 async fn run_pipeline(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
@@ -236,14 +318,16 @@ async fn show_report(cli: &Cli) -> Result<(), Failure> {
 
 async fn maintain(cli: &Cli, table: Option<&str>, dry_run: bool) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
-    let reports = medallion::maintain::run(&config, table, dry_run).await.map_err(|e| Failure::Runtime(e.into()))?;
+    let mut gold_tables = Vec::new();
+    for stream in config.streams() {
+        let models = medallion::gold::model::load(&stream.gold_models).map_err(|e| Failure::Invalid(e.into()))?;
+        gold_tables.extend(models.into_iter().map(|model| {
+            let per_entity = matches!(model.upkeep, medallion::gold::Upkeep::PerEntity);
+            medallion::maintain::LakeTable::unread(medallion::gold::model::table_path(&model.name), per_entity)
+        }));
+    }
+    let reports = medallion::maintain::run(&config, gold_tables, table, dry_run).await.map_err(|e| Failure::Runtime(e.into()))?;
     print_summary(cli, &reports)
-}
-
-async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
-    let (config, cancel) = start_long_running(cli)?;
-    let summary = medallion::gold::run(&config, watch, cancel).await.map_err(|e| Failure::Runtime(e.into()))?;
-    print_summary(cli, &summary)
 }
 
 /// The configuration and the one shutdown token of a long-running command (signals cancel it),

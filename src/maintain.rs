@@ -35,35 +35,40 @@ pub struct LakeTable {
     key_ordered: bool,
 }
 
-/// Every table of the lake, sources before the tables that read them.
+/// Every stage table of the lake, stream by stream, sources before the tables that read them.
+/// Gold model tables (`gold/<model>`) are not listed: nothing reads them, and their stage
+/// passes them in (see [`run`] and [`Maintainer::maintain_if_due`]).
 pub fn lake_tables(config: &Config) -> Vec<LakeTable> {
-    let (silver, gold) = (&config.silver, &config.gold);
+    config.streams().iter().flat_map(|stream| stream_tables(&stream.tables)).collect()
+}
+
+fn stream_tables(tables: &crate::config::StreamTables) -> Vec<LakeTable> {
     let table = |path: &str, readers: Vec<(&String, KeyOf)>| LakeTable {
         path: path.to_owned(),
         readers: readers.into_iter().map(|(reader, key)| (reader.clone(), key)).collect(),
-        key_ordered: path == gold.current_table || path == gold.order_status_table,
+        key_ordered: path == tables.current,
     };
-    let silver_readers = vec![
-        (&gold.current_table, SourceKey::current as KeyOf),
-        (&gold.order_status_table, SourceKey::gold),
-        (&gold.product_sales_table, SourceKey::gold),
-        (&gold.vendor_spend_table, SourceKey::gold),
-        (&gold.quality_daily_table, SourceKey::gold),
-    ];
+    // Gold models follow the current table, never silver's files: only the current and
+    // quality tables read silver.
+    let silver_readers = vec![(&tables.current, SourceKey::current as KeyOf), (&tables.quality_daily, SourceKey::gold)];
     vec![
         table(
-            &config.bronze.table,
-            vec![(&silver.table, SourceKey::silver), (&silver.quarantine_table, SourceKey::silver), (&silver.metrics_table, SourceKey::silver)],
+            &tables.bronze,
+            vec![(&tables.silver, SourceKey::silver), (&tables.quarantine, SourceKey::silver), (&tables.quality_metrics, SourceKey::silver)],
         ),
-        table(&silver.table, silver_readers),
-        table(&silver.quarantine_table, vec![(&gold.quality_daily_table, SourceKey::gold)]),
-        table(&silver.metrics_table, vec![]),
-        table(&gold.current_table, vec![]),
-        table(&gold.order_status_table, vec![]),
-        table(&gold.product_sales_table, vec![]),
-        table(&gold.vendor_spend_table, vec![]),
-        table(&gold.quality_daily_table, vec![]),
+        table(&tables.silver, silver_readers),
+        table(&tables.quarantine, vec![(&tables.quality_daily, SourceKey::gold)]),
+        table(&tables.quality_metrics, vec![]),
+        table(&tables.current, vec![]),
+        table(&tables.quality_daily, vec![]),
     ]
+}
+
+impl LakeTable {
+    /// A table nothing reads (a gold model's), `key_ordered` when kept in sorted key ranges.
+    pub fn unread(path: String, key_ordered: bool) -> Self {
+        Self { path, readers: Vec::new(), key_ordered }
+    }
 }
 
 /// The oldest version of `table` (its `metaData.id` is `table_id`) one of its readers has not
@@ -98,10 +103,12 @@ impl std::fmt::Display for MaintainSummary {
     }
 }
 
-/// Maintains every table of the lake, or the one whose path or last path segment is `only`.
-pub async fn run(config: &Config, only: Option<&str>, dry_run: bool) -> Result<MaintainSummary, MaintainError> {
+/// Maintains every table of the lake and `gold_tables`, or the one whose path or last path
+/// segment is `only`.
+pub async fn run(config: &Config, gold_tables: Vec<LakeTable>, only: Option<&str>, dry_run: bool) -> Result<MaintainSummary, MaintainError> {
     deltalake::azure::register_handlers(None);
-    let tables = lake_tables(config);
+    let mut tables = lake_tables(config);
+    tables.extend(gold_tables);
     let chosen: Vec<&LakeTable> =
         tables.iter().filter(|t| only.is_none_or(|name| t.path == name || t.path.rsplit('/').next() == Some(name))).collect();
     if chosen.is_empty() {
@@ -189,10 +196,11 @@ impl Maintainer {
             // Counted as run before it runs: a failing run is retried after an interval, not at
             // the next tick.
             self.state.insert(location.clone(), (Some(Instant::now()), checkpoint));
-            let Some(lake_table) = lake_tables(&self.config).into_iter().find(|t| self.config.lake.table_location(&t.path) == location) else {
-                return Ok(false);
+            let first_unread = match lake_tables(&self.config).into_iter().find(|t| self.config.lake.table_location(&t.path) == location) {
+                Some(lake_table) => first_unread(&self.config, &lake_table, &table.table_id()?).await?,
+                // Not a stage table: a gold model's, which nothing reads.
+                None => None,
             };
-            let first_unread = first_unread(&self.config, &lake_table, &table.table_id()?).await?;
             let report = table.maintain(self.settings(), first_unread, false).await?;
             log_report(&report);
             let checkpoint = report.checkpoint.or(checkpoint);

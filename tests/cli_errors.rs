@@ -129,6 +129,9 @@ fn status_without_a_broker_or_tables_says_so_and_still_reports() {
         .output_within();
     assert!(output.status.success(), "{}", stderr(&output));
     let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["streams"].as_array().unwrap().len(), 1, "one stream without a streams section: {status}");
+    let status = &status["streams"][0];
+    assert_eq!(status["stream"], "purchase_orders");
     let error = status["kafka"]["error"].as_str().unwrap_or_default();
     assert!(error.contains("cannot reach Kafka brokers at 127.0.0.1:1"), "{status}");
     assert_eq!(status["tables"].as_array().unwrap().len(), 9);

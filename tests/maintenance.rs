@@ -111,7 +111,7 @@ fn maintenance_compacts_small_files_without_changing_a_row_and_the_stages_skip_i
     assert_same_rows(&lake, &rows_before, "after maintenance");
 
     let rerun = medallion_json(&lake, &topic, &["run", "--until-caught-up"], &[]);
-    assert_eq!(rerun["silver"]["rows"]["input"], 0, "silver skips compaction commits: {rerun}");
+    assert_eq!(rerun["streams"][0]["silver"]["rows"]["input"], 0, "silver skips compaction commits: {rerun}");
     assert_same_rows(&lake, &rows_before, "a run after maintenance");
 }
 
@@ -129,12 +129,12 @@ fn vacuum_keeps_every_file_a_stage_has_not_read() {
     assert_eq!(report["vacuumed_files"], 0, "{report}");
     assert_eq!(report["first_unread"], 0, "{report}");
     let run = medallion_json(&lake, &topic, &["run", "--until-caught-up"], &[]);
-    assert_eq!(run["silver"]["rows"]["input"].as_u64().unwrap(), bronze_rows.len() as u64, "silver read every bronze row: {run}");
+    assert_eq!(run["streams"][0]["silver"]["rows"]["input"].as_u64().unwrap(), bronze_rows.len() as u64, "silver read every bronze row: {run}");
     // Once silver has read them, the replaced files go.
     let second = medallion_json(&lake, &topic, &["maintain", "--table", "bronze/purchase_order_items"], &eager);
     let report = report_of(&second, "bronze/purchase_order_items");
     assert!(report["vacuumed_files"].as_u64().unwrap() >= 8, "{report}");
     assert_eq!(rows(&lake.bronze()), bronze_rows);
     let rerun = medallion_json(&lake, &topic, &["run", "--until-caught-up"], &[]);
-    assert_eq!(rerun["silver"]["rows"]["input"], 0, "{rerun}");
+    assert_eq!(rerun["streams"][0]["silver"]["rows"]["input"], 0, "{rerun}");
 }

@@ -83,13 +83,14 @@ pub struct DecoderFactory {
     writers: WriterSchemas,
     accepted: Vec<Framing>,
     /// Full name of the record decoded into (its newest version's columns).
-    record: &'static str,
+    record: String,
 }
 
 impl DecoderFactory {
+    /// Decoders into the record of the stream `config` works on ([`Config::stream`]).
     pub fn from_config(config: &Config) -> Self {
         let writers = WriterSchemas::embedded(&config.schema.static_ids);
-        Self { writers, accepted: config.schema.accepted_framings.clone(), record: crate::config::PURCHASE_ORDER_ITEM }
+        Self { writers, accepted: config.schema.accepted_framings.clone(), record: config.stream().record }
     }
 
     pub fn knows(&self, schema_ref: &crate::wire::framing::SchemaRef) -> bool {
@@ -110,13 +111,13 @@ impl DecoderFactory {
     }
 
     /// Decoders into `record`'s columns (a full name, e.g. [`crate::config::PAYMENT_TRANSACTION`])
-    /// instead of the purchase-order line item's.
-    pub fn for_record(self, record: &'static str) -> Self {
-        Self { record, ..self }
+    /// instead of the stream's.
+    pub fn for_record(self, record: &str) -> Self {
+        Self { record: record.to_owned(), ..self }
     }
 
     pub fn decoder(&self) -> Result<Decoder, PlanError> {
-        let versions = SchemaCatalog::embedded().record(self.record);
+        let versions = SchemaCatalog::embedded().record(&self.record);
         let reader =
             versions.latest().map(|e| &e.schema).ok_or_else(|| PlanError::ReaderNotRecord(format!("no schema of record {}", self.record)))?;
         Decoder::new(reader, self.writers.clone(), &self.accepted, 4_096)

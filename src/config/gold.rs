@@ -8,17 +8,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GoldConfig {
-    /// Current-state table path under `lake.root`: one row per (order_id, line_number), the
-    /// latest error-free event.
+    /// Current-state table path under `lake.root` of the purchase-order stream when there is
+    /// no `streams:` section: one row per (order_id, line_number), the latest error-free event.
+    /// (A stream's gold models write `gold/<model>`: see `gold/README.md`.)
     pub current_table: String,
-    /// Per order: line items, delivered and cancelled items, total, first and last event time,
-    /// completion status.
-    pub order_status_table: String,
-    /// Month × product: units and revenue ordered and delivered, orders.
-    pub product_sales_table: String,
-    /// Fiscal quarter × vendor: spend, items, orders.
-    pub vendor_spend_table: String,
-    /// Day: rows, PASS/WARNING/FAIL counts, mean quality score, failing rules.
+    /// Quality per day (rows, PASS/WARNING/FAIL counts, mean quality score, failing rules) of
+    /// the purchase-order stream when there is no `streams:` section.
     pub quality_daily_table: String,
     /// How often `medallion run` refreshes gold while silver moves.
     #[serde(with = "humantime_serde")]
@@ -42,9 +37,6 @@ impl Default for GoldConfig {
     fn default() -> Self {
         Self {
             current_table: "silver/purchase_order_items_current".to_owned(),
-            order_status_table: "gold/order_status".to_owned(),
-            product_sales_table: "gold/product_sales_monthly".to_owned(),
-            vendor_spend_table: "gold/vendor_spend_quarterly".to_owned(),
             quality_daily_table: "gold/quality_daily".to_owned(),
             interval: Duration::from_secs(5),
             retry_backoff: Duration::from_millis(500),

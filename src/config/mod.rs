@@ -14,6 +14,7 @@ mod maintenance;
 mod producer;
 mod secret;
 mod silver;
+mod streams;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub use maintenance::MaintenanceConfig;
 pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
 pub use silver::{SilverConfig, SilverMode};
+pub use streams::{
+    BUILT_IN_STREAMS, CurrentConfig, GoldModels, PAYMENTS, PURCHASE_ORDERS, RulesSource, Stream, StreamConfig, StreamTables, StreamTablesConfig,
+};
 
 /// Full name of the purchase-order line-item record (its `schemas/purchase_order_item.v<N>.avsc`).
 pub const PURCHASE_ORDER_ITEM: &str = "io.medallion.purchasing.PurchaseOrderItem";
@@ -91,6 +95,10 @@ pub struct Config {
     /// Checkpoints, log cleanup, compaction and VACUUM of every table (`medallion maintain`,
     /// and each stage for its own tables while it runs).
     pub maintenance: MaintenanceConfig,
+    /// The streams carried, each with its topic, record, tables, rules, current-state key and
+    /// gold models. When empty, the built-in purchase-order stream on `kafka.topic`,
+    /// `bronze.table`, `silver.*` and `gold.*`. Built-in: `purchase_orders`, `payments`.
+    pub streams: Vec<StreamConfig>,
     /// Serve Prometheus metrics on `http://ADDR/metrics` (e.g. `127.0.0.1:9898`) while
     /// bronze, silver, gold or run work. Off when unset.
     pub metrics_addr: Option<std::net::SocketAddr>,

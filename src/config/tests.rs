@@ -167,3 +167,56 @@ fn a_weight_map_in_the_file_replaces_the_default_one() {
     assert!(message.contains("generators.payments.payment_methods: the weights sum to 0.5000, not 1"), "{message}");
     assert!(message.contains("generators.payments.amounts: a uniform distribution takes no mean or stddev"), "{message}");
 }
+
+#[test]
+fn without_streams_the_purchase_order_stream_keeps_its_tables() {
+    let config = load_yaml("bronze:\n  table: bronze/po\n").unwrap();
+    let streams = config.streams();
+    assert_eq!(streams.len(), 1);
+    let stream = &streams[0];
+    assert_eq!((stream.name.as_str(), stream.topic.as_str(), stream.record.as_str()), ("purchase_orders", "purchase-order-items", PURCHASE_ORDER_ITEM));
+    assert_eq!(stream.tables.bronze, "bronze/po");
+    assert_eq!(stream.tables.silver, "silver/purchase_order_items");
+    assert_eq!(stream.tables.current, "silver/purchase_order_items_current");
+    assert_eq!(stream.rules, RulesSource::BuiltIn(PURCHASE_ORDERS));
+    assert_eq!(stream.current.key, ["order_id", "line_number"]);
+}
+
+#[test]
+fn built_in_streams_need_only_their_name() {
+    let config = load_yaml("streams:\n  - name: purchase_orders\n  - name: payments\n    tables:\n      bronze: bronze/cards\n").unwrap();
+    let [orders, payments] = config.streams().try_into().unwrap();
+    assert_eq!(orders.tables, Config::default().streams()[0].tables, "the same paths as without a streams section");
+    assert_eq!((payments.topic.as_str(), payments.record.as_str()), ("payments", PAYMENT_TRANSACTION));
+    assert_eq!(payments.tables.bronze, "bronze/cards");
+    assert_eq!(payments.tables.silver, "silver/payments");
+    assert_eq!(payments.tables.quality_daily, "gold/payments_quality_daily");
+    assert_eq!(payments.gold_models, GoldModels::BuiltIn(PAYMENTS));
+    // A stage's copy names the stream's tables in its sections and holds that stream only.
+    let view = config.for_stream(&payments);
+    assert_eq!((view.kafka.topic.as_str(), view.bronze.table.as_str(), view.silver.table.as_str()), ("payments", "bronze/cards", "silver/payments"));
+    assert_eq!(view.streams(), vec![payments.clone()]);
+    assert_eq!(config.for_stream(&orders).streams(), vec![orders]);
+}
+
+#[test]
+fn stream_problems_are_named_with_their_index() {
+    let rules = tempfile::NamedTempFile::new().unwrap();
+    let text = problems(&format!(
+        "streams:\n  - name: payments\n  - name: Refunds\n    record: io.example.Refund\n  - name: payments\n    topic: other\n  - name: more_payments\n    topic: payments\n    record: {PAYMENT_TRANSACTION}\n    rules: {}\n    current: {{key: [], recency: []}}\n",
+        rules.path().display()
+    ));
+    for expected in [
+        "streams[1].name: `Refunds` must be lowercase",
+        "streams[1].rules: required",
+        "streams[1].current: required",
+        "streams[1].record: `io.example.Refund` is not the record of any schema",
+        "streams[2].name: `payments` is listed twice",
+        "streams[3].current.key: must list at least one column",
+        "`payments` and `more_payments` both read topic `payments`",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    let text = problems("streams:\n  - name: payments\n    tables: {silver: silver/purchase_order_items}\n  - name: purchase_orders\n");
+    assert!(text.contains("`silver/purchase_order_items` is both the silver table of `payments` and the silver table of `purchase_orders`"), "{text}");
+}

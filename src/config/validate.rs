@@ -71,6 +71,7 @@ impl Config {
             problems.push("lake.root: must not be empty (set it, or MEDALLION_LAKE)".to_owned());
         }
         problems.extend(self.maintenance.problems());
+        super::streams::problems(self, |record| SCHEMA_FILES.iter().any(|(_, r, _)| *r == record), &mut problems);
         problems
     }
 
@@ -171,7 +172,7 @@ fn schema_file(record: &str, version: u32) -> Option<&'static str> {
 }
 
 /// `key` holds a topic name Kafka accepts.
-fn check_topic(key: &str, topic: &str, problems: &mut Vec<String>) {
+pub(super) fn check_topic(key: &str, topic: &str, problems: &mut Vec<String>) {
     if !is_valid_topic(topic) {
         problems.push(format!("{key}: `{topic}` is not a valid topic name (1-249 of a-z A-Z 0-9 . _ -)"));
     }

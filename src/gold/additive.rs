@@ -5,26 +5,37 @@
 //! refresh sees every row of a touched entity, before and after.
 //!
 //! A maximum cannot be subtracted: when the rows that held a group's maximum changed and nothing
-//! restores it, [`combine`] answers `None` and the aggregate is recomputed whole.
+//! restores it, [`combine`] answers `None` and the aggregate is recomputed whole. A ratio of two
+//! measures (a decline rate) is not summed but computed again from the combined measures.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Decimal128Array, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::compute::{SortColumn, interleave, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::{DataType, Decimal128Type, Int64Type};
 use arrow::error::ArrowError;
 use arrow::row::{OwnedRow, RowConverter, SortField};
 
 /// How an additive aggregate's columns combine.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Additive {
     /// The grouping columns.
-    pub groups: &'static [&'static str],
+    pub groups: Vec<String>,
     /// The measure that is 0 exactly when the group has no rows left (the group is dropped).
-    pub count: &'static str,
-    /// Text measures that are a maximum; every other column is summed.
-    pub max: &'static [&'static str],
+    pub count: String,
+    /// Text measures that are a maximum; every other column but the ratios is summed.
+    pub max: Vec<String>,
+    /// `Float64` columns that are one summed measure over another (null when it is 0).
+    pub ratios: Vec<Ratio>,
+}
+
+/// `column = numerator / denominator`, of summed measures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ratio {
+    pub column: String,
+    pub numerator: String,
+    pub denominator: String,
 }
 
 /// One measure column, per group.
@@ -40,11 +51,12 @@ enum Measure {
 pub fn combine(spec: &Additive, existing: &RecordBatch, before: &RecordBatch, after: &RecordBatch) -> Result<Option<RecordBatch>, ArrowError> {
     let schema = existing.schema();
     let groups: Vec<usize> = spec.groups.iter().map(|name| schema.index_of(name)).collect::<Result<_, _>>()?;
+    let ratios: Vec<usize> = spec.ratios.iter().map(|ratio| schema.index_of(&ratio.column)).collect::<Result<_, _>>()?;
     let converter = RowConverter::new(groups.iter().map(|&i| SortField::new(schema.field(i).data_type().clone())).collect())?;
     let inputs = [existing, before, after];
     let mut measures: Vec<(usize, Measure)> = (0..schema.fields().len())
-        .filter(|i| !groups.contains(i))
-        .map(|i| (i, if spec.max.contains(&schema.field(i).name().as_str()) { Measure::Max(Vec::new()) } else { Measure::Sum(Vec::new()) }))
+        .filter(|i| !groups.contains(i) && !ratios.contains(i))
+        .map(|i| (i, if spec.max.contains(schema.field(i).name()) { Measure::Max(Vec::new()) } else { Measure::Sum(Vec::new()) }))
         .collect();
     let (mut slots, mut origin): (HashMap<OwnedRow, usize>, Vec<(usize, usize)>) = (HashMap::new(), Vec::new());
     for (input, batch) in inputs.iter().enumerate() {
@@ -72,11 +84,14 @@ pub fn combine(spec: &Additive, existing: &RecordBatch, before: &RecordBatch, af
             }
         }
     }
-    let count_column = schema.index_of(spec.count)?;
-    let counts = match measures.iter().find(|(c, _)| *c == count_column) {
-        Some((_, Measure::Sum(values))) => values.clone(),
-        _ => return Err(ArrowError::SchemaError(format!("{} is not a summed measure", spec.count))),
+    let sums = |name: &str| -> Result<&Vec<i128>, ArrowError> {
+        let column = schema.index_of(name)?;
+        match measures.iter().find(|(c, _)| *c == column) {
+            Some((_, Measure::Sum(values))) => Ok(values),
+            _ => Err(ArrowError::SchemaError(format!("{name} is not a summed measure"))),
+        }
     };
+    let counts = sums(&spec.count)?.clone();
     let kept: Vec<usize> = (0..origin.len()).filter(|&slot| counts[slot] != 0).collect();
     let mut columns: Vec<Option<ArrayRef>> = vec![None; schema.fields().len()];
     for &g in &groups {
@@ -100,6 +115,11 @@ pub fn combine(spec: &Additive, existing: &RecordBatch, before: &RecordBatch, af
             }
         };
         columns[*column] = Some(array);
+    }
+    for (ratio, &column) in spec.ratios.iter().zip(&ratios) {
+        let (numerators, denominators) = (sums(&ratio.numerator)?, sums(&ratio.denominator)?);
+        let values = kept.iter().map(|&slot| (denominators[slot] != 0).then(|| numerators[slot] as f64 / denominators[slot] as f64));
+        columns[column] = Some(Arc::new(Float64Array::from_iter(values)));
     }
     let columns = columns.into_iter().map(|c| c.ok_or_else(|| ArrowError::SchemaError("a column is neither group nor measure".into())));
     let combined = RecordBatch::try_new(schema.clone(), columns.collect::<Result<_, _>>()?)?;
@@ -141,7 +161,9 @@ mod tests {
     use super::*;
     use arrow::datatypes::{Field, Schema};
 
-    const SPEC: Additive = Additive { groups: &["product"], count: "orders", max: &["name"] };
+    fn spec() -> Additive {
+        Additive { groups: vec!["product".into()], count: "orders".into(), max: vec!["name".into()], ratios: Vec::new() }
+    }
 
     fn batch(rows: &[(&str, &str, i64, i128)]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
@@ -168,7 +190,7 @@ mod tests {
         // One order of P2 moved to P3; P1 gained an order.
         let before = batch(&[("P2", "desk", 1, 50_000)]);
         let after = batch(&[("P1", "mouse", 1, 1000), ("P3", "lamp", 1, 2500)]);
-        let combined = combine(&SPEC, &existing, &before, &after).unwrap().unwrap();
+        let combined = combine(&spec(), &existing, &before, &after).unwrap().unwrap();
         assert_eq!(combined, batch(&[("P1", "mouse", 4, 4000), ("P3", "lamp", 1, 2500)]));
     }
 
@@ -177,9 +199,39 @@ mod tests {
         let existing = batch(&[("P1", "mouse v2", 2, 2000)]);
         let before = batch(&[("P1", "mouse v2", 1, 1000)]);
         let after = batch(&[("P1", "mouse", 1, 1000)]);
-        assert!(combine(&SPEC, &existing, &before, &after).unwrap().is_none());
+        assert!(combine(&spec(), &existing, &before, &after).unwrap().is_none());
         // The same name before and after: the maximum stands.
         let after = batch(&[("P1", "mouse v2", 1, 1500)]);
-        assert_eq!(combine(&SPEC, &existing, &before, &after).unwrap().unwrap(), batch(&[("P1", "mouse v2", 2, 2500)]));
+        assert_eq!(combine(&spec(), &existing, &before, &after).unwrap().unwrap(), batch(&[("P1", "mouse v2", 2, 2500)]));
+    }
+
+    #[test]
+    fn ratios_are_computed_from_the_combined_measures() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("merchant", DataType::Utf8, true),
+            Field::new("payments", DataType::Int64, false),
+            Field::new("declined", DataType::Int64, false),
+            Field::new("decline_rate", DataType::Float64, true),
+        ]));
+        let rows = |rows: &[(&str, i64, i64, Option<f64>)]| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.1))),
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+                    Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.3))),
+                ],
+            )
+            .unwrap()
+        };
+        let ratio = Ratio { column: "decline_rate".into(), numerator: "declined".into(), denominator: "payments".into() };
+        let spec = Additive { groups: vec!["merchant".into()], count: "payments".into(), max: Vec::new(), ratios: vec![ratio] };
+        let existing = rows(&[("M1", 4, 1, Some(0.25))]);
+        // One payment of M1 was declined since; M2 has its first payment.
+        let before = rows(&[("M1", 1, 0, Some(0.0))]);
+        let after = rows(&[("M1", 1, 1, Some(1.0)), ("M2", 1, 0, Some(0.0))]);
+        let combined = combine(&spec, &existing, &before, &after).unwrap().unwrap();
+        assert_eq!(combined, rows(&[("M1", 4, 2, Some(0.5)), ("M2", 1, 0, Some(0.0))]));
     }
 }

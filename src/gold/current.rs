@@ -45,6 +45,17 @@ impl CurrentSpec {
         Self { key: names(&["order_id", "line_number"]), recency: names(&["event_time", bronze::PARTITION, bronze::OFFSET]) }
     }
 
+    /// A stream's current-state key and recency, the Kafka position appended to break ties.
+    pub fn of(current: &crate::config::CurrentConfig) -> Self {
+        let mut recency = current.recency.clone();
+        for tie_break in [bronze::PARTITION, bronze::OFFSET] {
+            if !recency.iter().any(|c| c == tie_break) {
+                recency.push(tie_break.to_owned());
+            }
+        }
+        Self { key: current.key.clone(), recency }
+    }
+
     fn time_column(&self) -> &str {
         self.recency.first().map_or("event_time", String::as_str)
     }

@@ -17,12 +17,13 @@
 mod additive;
 mod aggregate;
 mod current;
+pub mod model;
 mod quality;
 mod ranged;
 mod refresh;
 
-pub use additive::Additive;
-pub use aggregate::{AGGREGATES, Aggregate, ORDER_STATUS, PRODUCT_SALES_MONTHLY, Upkeep, VENDOR_SPEND_QUARTERLY};
+pub use additive::{Additive, Ratio};
+pub use aggregate::{Aggregate, CURRENT_STATE, Upkeep};
 pub use current::{CurrentSpec, EVENTS, FIRST_EVENT_TIME};
 pub use quality::{DayQuality, QualityDaily, schema as quality_daily_schema};
 pub use refresh::{Gold, GoldSummary, TableRefresh, run};
@@ -39,7 +40,9 @@ pub enum GoldError {
     #[error("the bronze table at {location} that silver reads does not exist")]
     BronzeMissing { location: String },
     #[error("cannot compute gold table {table}: {message}")]
-    Aggregate { table: &'static str, message: String },
+    Aggregate { table: String, message: String },
+    #[error("gold model {file}, line {line}: {message}")]
+    Model { file: String, line: usize, message: String },
     #[error("cannot build the {table} table: {message}")]
     Arrow { table: String, message: String },
     #[error("cannot derive the silver schema gold reads: {0}")]
@@ -47,7 +50,7 @@ pub enum GoldError {
     #[error("the current state's schema does not follow from silver's: {0}")]
     CurrentSchema(#[source] arrow::error::ArrowError),
     #[error("gold table {table} is not open")]
-    NotOpen { table: &'static str },
+    NotOpen { table: String },
 }
 
 impl GoldError {

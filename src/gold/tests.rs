@@ -109,12 +109,13 @@ async fn order_status_completes_only_when_every_item_is_delivered() {
     let current = spec.merge(&schema, &RecordBatch::new_empty(schema.clone()), &silver_rows(&events)).unwrap();
     // The test schema has no money columns: a query over what it has.
     let status = Aggregate {
-        name: "order_status_test",
+        name: "order_status_test".to_owned(),
         sql: "SELECT order_id, CAST(count(*) AS BIGINT) AS items,
                      CASE WHEN sum(CASE WHEN order_status = 'DELIVERED' THEN 1 ELSE 0 END) = count(*) THEN 'COMPLETED'
                           WHEN sum(CASE WHEN order_status = 'CANCELLED' THEN 1 ELSE 0 END) = count(*) THEN 'CANCELLED'
                           ELSE 'OPEN' END AS completion_status
-              FROM current_items GROUP BY order_id ORDER BY order_id",
+              FROM current_state GROUP BY order_id ORDER BY order_id"
+            .to_owned(),
         upkeep: super::Upkeep::PerEntity,
     };
     let rows = status.evaluate(&current).await.unwrap();
@@ -123,22 +124,38 @@ async fn order_status_completes_only_when_every_item_is_delivered() {
     assert_eq!(rows.column(1).as_primitive::<Int64Type>().values().to_vec(), [2, 2, 1]);
 }
 
+/// The configuration of one built-in stream, as a stage sees it.
+fn built_in_stream(name: &str) -> crate::config::Config {
+    let mut config = crate::config::Config::default();
+    config.streams = vec![serde_yaml::from_str(&format!("name: {name}")).unwrap()];
+    config.for_stream(&config.stream())
+}
+
 #[test]
-fn the_shipped_aggregates_are_valid_sql_over_the_purchase_order_schema() {
-    let config = crate::config::Config::default();
-    let silver = crate::silver::schemas(&config).unwrap().silver;
-    let spec = CurrentSpec::purchase_orders();
-    let current = RecordBatch::new_empty(spec.schema(&silver).unwrap());
+fn the_shipped_models_are_valid_sql_over_their_streams_schema() {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
-    for aggregate in AGGREGATES {
-        let rows = runtime.block_on(aggregate.evaluate(&current)).unwrap_or_else(|e| panic!("{}: {e}", aggregate.name));
-        assert_eq!(rows.num_rows(), 0);
-        for field in rows.schema().fields() {
-            assert!(
-                !matches!(field.data_type(), DataType::UInt64 | DataType::UInt32 | DataType::Timestamp(TimeUnit::Nanosecond, _)),
-                "{}: {field:?} cannot go to Delta",
-                aggregate.name
-            );
+    for name in crate::config::BUILT_IN_STREAMS {
+        let config = built_in_stream(name);
+        let silver = crate::silver::schemas(&config).unwrap().silver;
+        let stream = config.stream();
+        let current = RecordBatch::new_empty(CurrentSpec::of(&stream.current).schema(&silver).unwrap());
+        let models = model::load(&stream.gold_models).unwrap();
+        assert!(!models.is_empty(), "{name} has models");
+        for aggregate in models {
+            let rows = runtime.block_on(aggregate.evaluate(&current)).unwrap_or_else(|e| panic!("{}: {e}", aggregate.name));
+            assert_eq!(rows.num_rows(), 0);
+            for field in rows.schema().fields() {
+                assert!(
+                    !matches!(field.data_type(), DataType::UInt64 | DataType::UInt32 | DataType::Timestamp(TimeUnit::Nanosecond, _)),
+                    "{}: {field:?} cannot go to Delta",
+                    aggregate.name
+                );
+            }
+            if let Upkeep::Additive(spec) = &aggregate.upkeep {
+                for column in spec.groups.iter().chain([&spec.count]).chain(&spec.max).chain(spec.ratios.iter().map(|r| &r.column)) {
+                    assert!(rows.schema().field_with_name(column).is_ok(), "{}: the header names {column}, which the query lacks", aggregate.name);
+                }
+            }
         }
     }
 }

@@ -1,11 +1,12 @@
 //! `medallion report`: what the lake holds, read back from the tables (so its counts are the
-//! tables' counts): rows per layer, failures by rule, top products, order completion.
+//! tables' counts), per stream: rows per layer, failures by rule, and figures from the gold
+//! models it knows (top products, order completion, payments by method, merchants' decline rates).
 
 use std::collections::BTreeMap;
 
 use arrow::array::{AsArray, RecordBatch};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, Int64Type};
+use arrow::datatypes::DataType;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
 
@@ -22,45 +23,66 @@ pub struct RuleFailures {
     pub failed_rows: i64,
 }
 
-/// One product's sales over all months.
+/// A table of figures read from one gold model's table.
 #[derive(Debug, Clone, Serialize)]
-pub struct ProductSales {
-    pub product_id: String,
-    pub product_name: String,
-    pub units_ordered: i64,
-    pub revenue_ordered: String,
-    pub revenue_delivered: String,
+pub struct Section {
+    pub title: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
-/// Orders per completion status.
-#[derive(Debug, Clone, Serialize)]
-pub struct Completion {
-    pub completion_status: String,
-    pub orders: i64,
-    pub order_total: String,
+/// What one stream's tables hold.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StreamReport {
+    pub stream: String,
+    pub tables: Vec<TableStatus>,
+    /// Rows checked over every day, by verdict.
+    pub verdicts: BTreeMap<String, i64>,
+    pub rules: Vec<RuleFailures>,
+    /// Figures from the stream's gold models, for those the report knows.
+    pub sections: Vec<Section>,
 }
 
 /// The whole report.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
-    pub tables: Vec<TableStatus>,
-    /// Rows checked over every day, by verdict.
-    pub verdicts: BTreeMap<String, i64>,
-    pub rules: Vec<RuleFailures>,
-    pub top_products: Vec<ProductSales>,
-    pub completion: Vec<Completion>,
+    pub streams: Vec<StreamReport>,
 }
 
-const TOP_PRODUCTS: &str = "
-SELECT product_id, product_name, units_ordered, CAST(ordered AS VARCHAR) AS revenue_ordered, CAST(delivered AS VARCHAR) AS revenue_delivered
-FROM (SELECT product_id, max(product_name) AS product_name, CAST(sum(units_ordered) AS BIGINT) AS units_ordered,
-             sum(revenue_ordered) AS ordered, sum(revenue_delivered) AS delivered
-      FROM product_sales_monthly GROUP BY product_id) AS products
-ORDER BY ordered DESC, product_id LIMIT 10";
-
-const COMPLETION: &str = "
-SELECT completion_status, CAST(count(*) AS BIGINT) AS orders, CAST(sum(order_total) AS VARCHAR) AS order_total
-FROM order_status GROUP BY completion_status ORDER BY completion_status";
+/// (gold model, title, query over the model's table registered under the model's name).
+const SECTIONS: [(&str, &str, &str); 4] = [
+    (
+        "product_sales_monthly",
+        "top products by revenue ordered",
+        "SELECT product_id, product_name, units_ordered, CAST(ordered AS VARCHAR) AS revenue_ordered, CAST(delivered AS VARCHAR) AS revenue_delivered
+         FROM (SELECT product_id, max(product_name) AS product_name, CAST(sum(units_ordered) AS BIGINT) AS units_ordered,
+                      sum(revenue_ordered) AS ordered, sum(revenue_delivered) AS delivered
+               FROM product_sales_monthly GROUP BY product_id) AS products
+         ORDER BY ordered DESC, product_id LIMIT 10",
+    ),
+    (
+        "order_status",
+        "orders by completion",
+        "SELECT completion_status, CAST(count(*) AS BIGINT) AS orders, CAST(sum(order_total) AS VARCHAR) AS order_total
+         FROM order_status GROUP BY completion_status ORDER BY completion_status",
+    ),
+    (
+        "payments_daily",
+        "payments by method and currency",
+        "SELECT payment_method, currency, CAST(sum(payments) AS BIGINT) AS payments, CAST(sum(amount) AS VARCHAR) AS amount,
+                CAST(sum(declined) AS BIGINT) AS declined, CAST(sum(refunded) AS BIGINT) AS refunded
+         FROM payments_daily GROUP BY payment_method, currency ORDER BY payments DESC, payment_method, currency LIMIT 12",
+    ),
+    (
+        "payments_merchant_daily",
+        "merchants by decline rate (at least 20 payments)",
+        "SELECT merchant_id, max(merchant_name) AS merchant_name, CAST(sum(payments) AS BIGINT) AS payments,
+                CAST(round(CAST(sum(declined) AS DOUBLE) * 100.0 / CAST(sum(payments) AS DOUBLE), 2) AS VARCHAR) AS decline_pct,
+                CAST(round(CAST(sum(refunded) AS DOUBLE) * 100.0 / CAST(greatest(sum(captured), 1) AS DOUBLE), 2) AS VARCHAR) AS refund_pct
+         FROM payments_merchant_daily GROUP BY merchant_id HAVING sum(payments) >= 20
+         ORDER BY CAST(sum(declined) AS DOUBLE) / CAST(sum(payments) AS DOUBLE) DESC, merchant_id LIMIT 10",
+    ),
+];
 
 /// Why the report could not be built. Each variant names the table.
 #[derive(Debug, thiserror::Error)]
@@ -73,10 +95,18 @@ pub enum ReportError {
     Rows { table: String, source: arrow::error::ArrowError },
 }
 
-/// Reads the lake and builds the report; tables that do not exist are left out.
+/// Reads the lake and builds the report of every stream; tables that do not exist are left out.
 pub async fn collect(config: &Config) -> Result<Report, ReportError> {
-    let status = super::status::collect_tables(config).await;
-    let mut report = Report { tables: status, ..Report::default() };
+    let mut streams = Vec::new();
+    for stream in config.streams() {
+        streams.push(collect_stream(&config.for_stream(&stream), stream.name).await?);
+    }
+    Ok(Report { streams })
+}
+
+async fn collect_stream(config: &Config, stream: String) -> Result<StreamReport, ReportError> {
+    let tables = super::status::collect_tables(config).await;
+    let mut report = StreamReport { stream, ..StreamReport::default() };
     if let Some(daily) = read(config, &config.gold.quality_daily_table).await? {
         let daily = QualityDaily::from_batch(&daily).map_err(|source| ReportError::Rows { table: "quality_daily".to_owned(), source })?;
         let mut rules: BTreeMap<(String, String), i64> = BTreeMap::new();
@@ -93,24 +123,18 @@ pub async fn collect(config: &Config) -> Result<Report, ReportError> {
         rules.sort_by(|a, b| b.failed_rows.cmp(&a.failed_rows).then_with(|| a.rule_name.cmp(&b.rule_name)));
         report.rules = rules;
     }
-    if let Some(sales) = query(config, &config.gold.product_sales_table, "product_sales_monthly", TOP_PRODUCTS).await? {
-        let (ids, names, units, ordered, delivered) = (texts(&sales, 0), texts(&sales, 1), longs(&sales, 2), texts(&sales, 3), texts(&sales, 4));
-        report.top_products = (0..sales.num_rows())
-            .map(|i| ProductSales {
-                product_id: ids[i].clone(),
-                product_name: names[i].clone(),
-                units_ordered: units[i],
-                revenue_ordered: ordered[i].clone(),
-                revenue_delivered: delivered[i].clone(),
-            })
-            .collect();
+    for (model, title, sql) in SECTIONS {
+        if !tables.iter().any(|t| t.table == model && t.exists) {
+            continue;
+        }
+        if let Some(rows) = query(config, &crate::gold::model::table_path(model), model, sql).await? {
+            let columns = rows.schema().fields().iter().map(|f| f.name().clone()).collect();
+            let cells: Vec<Vec<String>> = (0..rows.num_columns()).map(|c| texts(&rows, c)).collect();
+            let rows = (0..rows.num_rows()).map(|r| cells.iter().map(|column| column[r].clone()).collect()).collect();
+            report.sections.push(Section { title: title.to_owned(), columns, rows });
+        }
     }
-    if let Some(orders) = query(config, &config.gold.order_status_table, "order_status", COMPLETION).await? {
-        let (statuses, counts, totals) = (texts(&orders, 0), longs(&orders, 1), texts(&orders, 2));
-        report.completion = (0..orders.num_rows())
-            .map(|i| Completion { completion_status: statuses[i].clone(), orders: counts[i], order_total: totals[i].clone() })
-            .collect();
-    }
+    report.tables = tables;
     Ok(report)
 }
 
@@ -139,15 +163,10 @@ fn texts(batch: &RecordBatch, column: usize) -> Vec<String> {
     values.as_string::<i32>().iter().map(|v| v.unwrap_or("").to_owned()).collect()
 }
 
-fn longs(batch: &RecordBatch, column: usize) -> Vec<i64> {
-    let values = cast(batch.column(column), &DataType::Int64).unwrap_or_else(|_| arrow::array::new_null_array(&DataType::Int64, batch.num_rows()));
-    values.as_primitive::<Int64Type>().iter().map(|v| v.unwrap_or(0)).collect()
-}
-
-impl Report {
+impl StreamReport {
     /// A readable rendering for terminals.
     fn render(&self) -> String {
-        let mut out = String::from("== rows per table ==\n");
+        let mut out = format!("== stream {}: rows per table ==\n", self.stream);
         for table in &self.tables {
             let rows = table.rows.map_or_else(|| "-".to_owned(), |r| r.to_string());
             out.push_str(&format!("  {:<24} {:>10}{}\n", table.table, rows, if table.exists { "" } else { "  (not created)" }));
@@ -167,18 +186,27 @@ impl Report {
                 percent(rule.failed_rows, checked)
             ));
         }
-        out.push_str("== top products by revenue ordered ==\n");
-        for p in &self.top_products {
-            out.push_str(&format!(
-                "  {:<8} {:<32} {:>8} units  {:>14} ordered  {:>14} delivered\n",
-                p.product_id, p.product_name, p.units_ordered, p.revenue_ordered, p.revenue_delivered
-            ));
-        }
-        out.push_str("== orders by completion ==\n");
-        for c in &self.completion {
-            out.push_str(&format!("  {:<10} {:>8} orders  {:>16} total\n", c.completion_status, c.orders, c.order_total));
+        for section in &self.sections {
+            out.push_str(&format!("== {} ==\n", section.title));
+            let widths: Vec<usize> = (0..section.columns.len())
+                .map(|c| section.rows.iter().map(|r| r[c].len()).chain([section.columns[c].len()]).max().unwrap_or(0))
+                .collect();
+            let line = |cells: &[String]| {
+                let padded: Vec<String> = cells.iter().zip(&widths).map(|(cell, width)| format!("{cell:<width$}")).collect();
+                format!("  {}\n", padded.join("  ").trim_end())
+            };
+            out.push_str(&line(&section.columns));
+            for row in &section.rows {
+                out.push_str(&line(row));
+            }
         }
         out
+    }
+}
+
+impl Report {
+    fn render(&self) -> String {
+        self.streams.iter().map(StreamReport::render).collect::<Vec<_>>().join("\n")
     }
 }
 

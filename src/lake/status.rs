@@ -1,5 +1,6 @@
-//! `medallion status`: where every partition stands (offset in Delta, committed offset, high
-//! watermark, lag), every table's version, rows and last commit, and the last day's quality.
+//! `medallion status`: per stream, where every partition stands (offset in Delta, committed
+//! offset, high watermark, lag), every table's version, rows and last commit, and the last
+//! day's quality.
 //!
 //! Read-only and tolerant: a missing table is reported as missing, an unreachable broker as an
 //! error line, and the rest is still shown.
@@ -67,21 +68,33 @@ pub struct QualitySummary {
     pub top_failing_rules: Vec<String>,
 }
 
-/// The whole `status --json` object.
+/// One stream: its topic, its tables, its last day's quality.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Status {
+pub struct StreamStatus {
+    pub stream: String,
     pub kafka: KafkaStatus,
     pub tables: Vec<TableStatus>,
     pub quality: Option<QualitySummary>,
 }
 
-/// Collects the status of the topic and the lake.
+/// The whole `status --json` object.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    pub streams: Vec<StreamStatus>,
+}
+
+/// Collects the status of every stream of `config` (a [`Config::for_stream`] copy: one).
 pub async fn collect(config: &Config) -> Status {
     deltalake::azure::register_handlers(None);
-    let kafka = collect_kafka(config).await;
-    let tables = collect_tables(config).await;
-    let quality = quality_summary(config).await;
-    Status { kafka, tables, quality }
+    let mut streams = Vec::new();
+    for stream in config.streams() {
+        let view = config.for_stream(&stream);
+        let kafka = collect_kafka(&view).await;
+        let tables = collect_tables(&view).await;
+        let quality = quality_summary(&view).await;
+        streams.push(StreamStatus { stream: stream.name, kafka, tables, quality });
+    }
+    Status { streams }
 }
 
 /// The topic's partitions: positions, committed offsets, high watermarks, lag.
@@ -126,28 +139,26 @@ impl LagProbe {
     }
 }
 
-/// Every table of the lake: exists, version, rows, last commit.
+/// Every table of the stream `config` works on: exists, version, rows, last commit; its gold
+/// models' tables come before `quality_daily`.
 pub async fn collect_tables(config: &Config) -> Vec<TableStatus> {
+    let stream = config.stream();
     let mut tables = Vec::new();
-    for (name, table) in table_names(config) {
-        tables.push(table_status(config, name, &table).await);
+    let stage_tables = stream.tables.all();
+    let (quality_daily, stage_tables) = stage_tables.split_last().unwrap_or((&("quality_daily", ""), &[]));
+    for (role, path) in stage_tables {
+        tables.push(table_status(config, role, path).await);
     }
+    match crate::gold::model::load(&stream.gold_models) {
+        Ok(models) => {
+            for model in models {
+                tables.push(table_status(config, &model.name, &crate::gold::model::table_path(&model.name)).await);
+            }
+        }
+        Err(error) => tables.push(TableStatus { table: "gold models".to_owned(), error: Some(error.to_string()), ..TableStatus::default() }),
+    }
+    tables.push(table_status(config, quality_daily.0, quality_daily.1).await);
     tables
-}
-
-fn table_names(config: &Config) -> Vec<(&'static str, String)> {
-    let (silver, gold) = (&config.silver, &config.gold);
-    vec![
-        ("bronze", config.bronze.table.clone()),
-        ("silver", silver.table.clone()),
-        ("quarantine", silver.quarantine_table.clone()),
-        ("quality_metrics", silver.metrics_table.clone()),
-        ("current", gold.current_table.clone()),
-        ("order_status", gold.order_status_table.clone()),
-        ("product_sales_monthly", gold.product_sales_table.clone()),
-        ("vendor_spend_quarterly", gold.vendor_spend_table.clone()),
-        ("quality_daily", gold.quality_daily_table.clone()),
-    ]
 }
 
 async fn table_status(config: &Config, name: &str, table: &str) -> TableStatus {
@@ -262,7 +273,13 @@ async fn quality_summary(config: &Config) -> Option<QualitySummary> {
 impl Status {
     /// A human-readable rendering for terminals.
     fn render(&self) -> String {
-        let mut out = String::new();
+        self.streams.iter().map(StreamStatus::render).collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl StreamStatus {
+    fn render(&self) -> String {
+        let mut out = format!("stream {}\n", self.stream);
         let kafka = &self.kafka;
         out.push_str(&format!("kafka {} topic {} group {}\n", kafka.bootstrap, kafka.topic, kafka.group));
         if let Some(error) = &kafka.error {

@@ -10,8 +10,8 @@ use crate::wire::encode::{EncodeError, RecordEncoder, WireRecord, payment_to_jso
 use crate::wire::schema::{CatalogEntry, SchemaCatalog};
 
 /// A built-in stream (`--stream`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StreamKind {
     /// Purchase-order line items (`producer:`, `schema.version`, `kafka.topic`).
     #[default]
@@ -21,10 +21,21 @@ pub enum StreamKind {
 }
 
 impl StreamKind {
+    /// Its name in `streams:` and `--stream`.
     pub fn name(self) -> &'static str {
         match self {
-            Self::PurchaseOrders => "purchase-orders",
-            Self::Payments => "payments",
+            Self::PurchaseOrders => crate::config::PURCHASE_ORDERS,
+            Self::Payments => crate::config::PAYMENTS,
+        }
+    }
+
+    /// The built-in stream `--stream` names (the default when `None`); `Err` lists the names
+    /// known. `purchase-orders` is accepted for `purchase_orders`.
+    pub fn from_flag(name: Option<&str>) -> Result<Self, String> {
+        match name {
+            None | Some("purchase_orders" | "purchase-orders") => Ok(Self::PurchaseOrders),
+            Some("payments") => Ok(Self::Payments),
+            Some(other) => Err(format!("`{other}` is not a built-in stream medallion can generate: {}", crate::config::BUILT_IN_STREAMS.join(", "))),
         }
     }
 
@@ -36,11 +47,14 @@ impl StreamKind {
         }
     }
 
-    /// The topic it is sent to.
-    pub fn topic(self, config: &Config) -> &str {
-        match self {
-            Self::PurchaseOrders => &config.kafka.topic,
-            Self::Payments => &config.generators.payments.topic,
+    /// The topic it is sent to: its stream's in `streams:`, else its built-in default.
+    pub fn topic(self, config: &Config) -> String {
+        match config.stream_named(self.name()) {
+            Some(stream) => stream.topic,
+            None => match self {
+                Self::PurchaseOrders => config.kafka.topic.clone(),
+                Self::Payments => config.generators.payments.topic.clone(),
+            },
         }
     }
 

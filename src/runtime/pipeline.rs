@@ -1,5 +1,7 @@
-//! `medallion run`: bronze → silver → gold in one process, joined by table versions (each stage
-//! reads what the one before committed, from storage), one `CancellationToken` for all.
+//! `medallion run`: bronze → silver → gold of every stream in one process, joined by table
+//! versions (each stage reads what the one before committed, from storage), one
+//! `CancellationToken` for all. The streams run side by side, each stage on its own stream's
+//! topic and tables (see [`Config::for_stream`]).
 //!
 //! Running, the three stages work side by side, each on its own thread: bronze consumes Kafka,
 //! silver polls bronze's log, gold refreshes on its interval. With `until_caught_up` they run one after the other instead,
@@ -26,36 +28,55 @@ pub enum PipelineError {
     Gold(#[from] GoldError),
     #[error("{stage}: the stage's thread ended without a result (it panicked or could not start); see the log")]
     Thread { stage: &'static str },
+    #[error("stream {stream}: {source}")]
+    Stream { stream: String, source: Box<PipelineError> },
 }
 
-/// The `--json` summary of `medallion run`: each stage's own summary.
+/// What the run did to one stream: each stage's own summary.
 #[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct PipelineSummary {
+pub struct StreamRun {
+    pub stream: String,
     pub bronze: BronzeSummary,
     pub silver: SilverSummary,
     pub gold: GoldSummary,
+}
+
+/// The `--json` summary of `medallion run`: per stream, each stage's own summary.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PipelineSummary {
+    pub streams: Vec<StreamRun>,
     pub seconds: f64,
 }
 
-/// Runs the pipeline until cancelled, or until caught up with the topic as it was at start.
+/// Runs every stream's pipeline until cancelled, or until caught up with the topics as they
+/// were at start. The first stream to fail is reported, after the others have stopped.
 pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<PipelineSummary, PipelineError> {
     let started = std::time::Instant::now();
-    let mut summary = if until_caught_up { run_in_turn(config, &cancel).await? } else { run_side_by_side(config, &cancel).await? };
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    let streams = config.streams();
+    let runs = streams.iter().map(|stream| {
+        let (view, cancel) = (config.for_stream(stream), cancel.clone());
+        async move {
+            let outcome = if until_caught_up { run_in_turn(&view, &cancel).await } else { run_side_by_side(&view, &cancel).await };
+            outcome
+                .map(|run| StreamRun { stream: stream.name.clone(), ..run })
+                .map_err(|source| PipelineError::Stream { stream: stream.name.clone(), source: Box::new(source) })
+        }
+    });
+    let streams = futures::future::join_all(runs).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(PipelineSummary { streams, seconds: started.elapsed().as_secs_f64() })
 }
 
-async fn run_in_turn(config: &Config, cancel: &CancellationToken) -> Result<PipelineSummary, PipelineError> {
+async fn run_in_turn(config: &Config, cancel: &CancellationToken) -> Result<StreamRun, PipelineError> {
     let bronze = crate::bronze::run(config, true, cancel.clone()).await?;
     if cancel.is_cancelled() {
-        return Ok(PipelineSummary { bronze, ..PipelineSummary::default() });
+        return Ok(StreamRun { bronze, ..StreamRun::default() });
     }
     let silver = crate::silver::run(config, true, cancel.clone()).await?;
     if cancel.is_cancelled() {
-        return Ok(PipelineSummary { bronze, silver, ..PipelineSummary::default() });
+        return Ok(StreamRun { bronze, silver, ..StreamRun::default() });
     }
     let gold = crate::gold::run(config, false, cancel.clone()).await?;
-    Ok(PipelineSummary { bronze, silver, gold, seconds: 0.0 })
+    Ok(StreamRun { bronze, silver, gold, stream: String::new() })
 }
 
 /// All three at once, each on its own thread with its own runtime, so silver's decoding and
@@ -64,7 +85,7 @@ async fn run_in_turn(config: &Config, cancel: &CancellationToken) -> Result<Pipe
 /// A bronze failure stops the others (nothing lands any more, and Kafka's retention may take what
 /// was not read). Silver and gold failing lose nothing (their input stays in bronze and silver),
 /// so the stages before them go on; the run reports the failure when it ends.
-async fn run_side_by_side(config: &Config, cancel: &CancellationToken) -> Result<PipelineSummary, PipelineError> {
+async fn run_side_by_side(config: &Config, cancel: &CancellationToken) -> Result<StreamRun, PipelineError> {
     let (silver_config, silver_cancel) = (config.clone(), cancel.clone());
     let silver = on_own_thread("silver", move || async move {
         let outcome = crate::silver::run(&silver_config, false, silver_cancel).await;
@@ -78,7 +99,7 @@ async fn run_side_by_side(config: &Config, cancel: &CancellationToken) -> Result
     let bronze = stop_all_on_error(crate::bronze::run(config, false, cancel.clone()).await, cancel);
     let silver = silver.await.map_or(Err(PipelineError::Thread { stage: "silver" }), |outcome| outcome.map_err(PipelineError::from));
     let gold = gold.await.map_or(Err(PipelineError::Thread { stage: "gold" }), |outcome| outcome.map_err(PipelineError::from));
-    Ok(PipelineSummary { bronze: bronze?, silver: silver?, gold: gold?, seconds: 0.0 })
+    Ok(StreamRun { bronze: bronze?, silver: silver?, gold: gold?, stream: String::new() })
 }
 
 /// Runs the future `make` returns on a new thread with a current-thread runtime (the future is
@@ -134,17 +155,27 @@ fn stop_all_on_error<T, E: Into<PipelineError>>(outcome: Result<T, E>, cancel: &
 
 impl std::fmt::Display for PipelineSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "run: {} messages into bronze, {} rows checked into silver ({} quarantined), gold at silver version {} ({} commits) in {:.1}s",
-            self.bronze.messages, self.silver.rows.input, self.silver.rows.quarantined, self.gold.silver_version, self.gold.commits, self.seconds
-        )
+        let streams: Vec<String> = self
+            .streams
+            .iter()
+            .map(|run| {
+                format!(
+                    "{}: {} messages into bronze, {} rows checked into silver ({} quarantined), gold at silver version {} ({} commits)",
+                    run.stream, run.bronze.messages, run.silver.rows.input, run.silver.rows.quarantined, run.gold.silver_version, run.gold.commits
+                )
+            })
+            .collect();
+        write!(f, "run in {:.1}s: {}", self.seconds, streams.join("; "))
     }
 }
 
 impl PipelineError {
     /// Whether the input was at fault (a rules file that does not load), not the run.
     pub fn is_invalid_input(&self) -> bool {
-        matches!(self, Self::Silver(error) if error.is_invalid_input())
+        match self {
+            Self::Silver(error) => error.is_invalid_input(),
+            Self::Stream { source, .. } => source.is_invalid_input(),
+            _ => false,
+        }
     }
 }

@@ -39,12 +39,14 @@ pub async fn serve(addr: SocketAddr, config: Config, cancel: CancellationToken) 
 
 /// Every 5 s, per-partition lag from the brokers and bronze's positions (as `status` computes it).
 async fn track_lag(config: Config, cancel: CancellationToken) {
-    let mut probe = crate::lake::status::LagProbe::new(&config);
+    let mut probes: Vec<_> = config.streams().iter().map(|stream| crate::lake::status::LagProbe::new(&config.for_stream(stream))).collect();
     loop {
-        let status = probe.sample().await;
-        for partition in status.partitions {
-            let label = PartitionLabel { topic: status.topic.clone(), partition: i64::from(partition.partition) };
-            metrics().partition_lag.get_or_create(&label).set(partition.lag);
+        for probe in &mut probes {
+            let status = probe.sample().await;
+            for partition in status.partitions {
+                let label = PartitionLabel { topic: status.topic.clone(), partition: i64::from(partition.partition) };
+                metrics().partition_lag.get_or_create(&label).set(partition.lag);
+            }
         }
         tokio::select! {
             () = cancel.cancelled() => return,

@@ -25,8 +25,26 @@ pub use tables::{BatchRecord, Positions, SilverTables};
 use crate::rules::RulesError;
 use crate::table::TableError;
 
-/// The rules built into medallion, used when `silver.rules` is not set.
+/// The purchase-order stream's built-in rules, used when `silver.rules` is not set.
 pub const BUILT_IN_RULES: &str = include_str!("../../rules/purchase_orders.yml");
+/// The payments stream's built-in rules.
+pub const BUILT_IN_PAYMENT_RULES: &str = include_str!("../../rules/payments.yml");
+
+/// The rules of the stream `config` works on, and their name in logs and `quality_metrics`.
+pub fn stream_rules(config: &crate::config::Config) -> Result<(crate::rules::RuleSet, String), SilverError> {
+    use crate::config::RulesSource;
+    match config.stream().rules {
+        RulesSource::File(path) => Ok((crate::rules::RuleSet::load(&path.display().to_string())?, path.display().to_string())),
+        RulesSource::BuiltIn(stream) => {
+            let (file, text) = match stream {
+                crate::config::PAYMENTS => ("payments.yml", BUILT_IN_PAYMENT_RULES),
+                _ => ("purchase_orders.yml", BUILT_IN_RULES),
+            };
+            let name = format!("built-in rules/{file}");
+            Ok((crate::rules::RuleSet::parse(&name, text)?, name))
+        }
+    }
+}
 
 /// The silver schemas for the configured Avro reader schema (the bronze columns it decodes to).
 pub fn schemas(config: &crate::config::Config) -> Result<SilverSchemas, SilverError> {

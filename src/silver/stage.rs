@@ -11,9 +11,9 @@ use super::metrics::{RowCounts, metrics_schema};
 use super::refine::{SilverSchemas, refine};
 use super::source::{BatchLimits, BronzeSlice, BronzeSource};
 use super::tables::{BatchRecord, Positions, SilverTables};
-use super::{BUILT_IN_RULES, SilverError};
+use super::SilverError;
 use crate::config::Config;
-use crate::rules::{RuleSet, RulesEngine, RunInfo};
+use crate::rules::{RulesEngine, RunInfo};
 use crate::table::SourceKey;
 
 /// Why the stage stopped (successfully).
@@ -51,10 +51,7 @@ pub struct SilverSummary {
 /// at start when `until_caught_up`.
 pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<SilverSummary, SilverError> {
     deltalake::azure::register_handlers(None);
-    let (rules, rules_name) = match &config.silver.rules {
-        Some(path) => (RuleSet::load(&path.display().to_string())?, path.display().to_string()),
-        None => (RuleSet::parse("built-in rules/purchase_orders.yml", BUILT_IN_RULES)?, "built-in rules/purchase_orders.yml".to_owned()),
-    };
+    let (rules, rules_name) = super::stream_rules(config)?;
     let schemas = super::schemas(config)?;
     let engine = Arc::new(rules.compile(schemas.input.clone())?);
     let bronze_location = config.lake.table_location(&config.bronze.table);

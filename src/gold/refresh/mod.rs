@@ -12,7 +12,7 @@ use arrow::datatypes::{Schema, SchemaRef};
 use tokio_util::sync::CancellationToken;
 
 use super::GoldError;
-use super::aggregate::{AGGREGATES, Aggregate, Upkeep};
+use super::aggregate::{Aggregate, Upkeep};
 use super::current::CurrentSpec;
 use super::quality;
 use super::ranged::Ranges;
@@ -112,7 +112,8 @@ impl Gold {
         let bronze_key = SourceKey::silver(bronze.table_id()?, &bronze_location, &config.bronze.table);
         let silver_id = silver.table_id()?;
         let silver_schema = crate::silver::schemas(config).map_err(|e| GoldError::SilverSchema(Box::new(e)))?.silver;
-        let spec = CurrentSpec::purchase_orders();
+        let stream = config.stream();
+        let spec = CurrentSpec::of(&stream.current);
         let current_schema = spec.schema(&silver_schema).map_err(GoldError::CurrentSchema)?;
         let read_fields =
             silver_schema.fields().iter().filter(|f| current_schema.field_with_name(f.name()).is_ok() || f.name() == crate::rules::column::ERRORS);
@@ -122,16 +123,14 @@ impl Gold {
             .key_ordered();
         let quality =
             StageTable::open_or_create(&location(&config.gold.quality_daily_table), storage_options.clone(), quality::schema(), &[]).await?;
-        let gold = &config.gold;
-        let aggregate_tables = [&gold.order_status_table, &gold.product_sales_table, &gold.vendor_spend_table];
         let mut aggregates = Vec::new();
-        for (aggregate, table) in AGGREGATES.iter().zip(aggregate_tables) {
-            let table_location = location(table);
+        for aggregate in super::model::load(&stream.gold_models)? {
+            let table_location = location(&super::model::table_path(&aggregate.name));
             let mut table = StageTable::open_existing(&table_location, storage_options.clone()).await?;
             if matches!(aggregate.upkeep, Upkeep::PerEntity) {
                 table = table.map(StageTable::key_ordered);
             }
-            aggregates.push(AggregateTable { aggregate: *aggregate, location: table_location, table });
+            aggregates.push(AggregateTable { aggregate, location: table_location, table });
         }
         Ok(Self {
             current_key: SourceKey::current(silver_id.clone(), &silver_location, &config.silver.table),

@@ -86,7 +86,7 @@ impl Gold {
     ) -> Result<(), GoldError> {
         let positions = [(self.gold_key.app_id(), until as i64)];
         let entry = &mut self.aggregates[index];
-        let name = entry.aggregate.name;
+        let name = entry.aggregate.name.clone();
         if entry.table.is_none() {
             // Another refresh of this lake may have created it since this one looked.
             entry.table = StageTable::open_existing(&entry.location, self.storage_options.clone()).await?;
@@ -102,12 +102,12 @@ impl Gold {
             None => None,
         };
         if position.is_some_and(|p| p >= until) {
-            summary.record(report(name, entry.table.as_ref().unwrap_or(&self.current), None));
+            summary.record(report(&name, entry.table.as_ref().unwrap_or(&self.current), None));
             return Ok(());
         }
         let written = match touched.filter(|t| t.from == position) {
             Some(touched) if touched.keys.is_empty() && entry.table.is_some() => {
-                let table = entry.table.as_mut().ok_or(GoldError::NotOpen { table: name })?;
+                let table = entry.table.as_mut().ok_or_else(|| GoldError::NotOpen { table: name.clone() })?;
                 table.append(&[], &positions).await?;
                 Some(0)
             }
@@ -119,16 +119,16 @@ impl Gold {
             None => self.recompute(index, &positions).await?,
         };
         let entry = &self.aggregates[index];
-        summary.record(report(name, entry.table.as_ref().unwrap_or(&self.current), Some(written)));
+        summary.record(report(&name, entry.table.as_ref().unwrap_or(&self.current), Some(written)));
         Ok(())
     }
 
     /// Applies `touched` to gold table `index`; the rows written, or `None` when it must be
     /// recomputed whole (a maximum may have dropped).
     async fn follow(&mut self, index: usize, touched: &Touched, positions: &[(String, i64)]) -> Result<Option<usize>, GoldError> {
-        let aggregate = self.aggregates[index].aggregate;
-        let error = |e| arrow_error(aggregate.name, e);
-        match aggregate.upkeep {
+        let aggregate = self.aggregates[index].aggregate.clone();
+        let error = |e| arrow_error(&aggregate.name, e);
+        match &aggregate.upkeep {
             Upkeep::PerEntity => {
                 let recomputed = aggregate.evaluate(&touched.after).await?;
                 let schema = recomputed.schema();
@@ -146,8 +146,8 @@ impl Gold {
                 let schema = after.schema();
                 let table = self.aggregate_table(index, &schema).await?;
                 let existing = table.read_all(&schema).await?;
-                let Some(rows) = additive::combine(&spec, &existing, &before, &after).map_err(error)? else {
-                    tracing::info!(table = aggregate.name, "a maximum may have dropped; recomputing the table whole");
+                let Some(rows) = additive::combine(spec, &existing, &before, &after).map_err(error)? else {
+                    tracing::info!(table = %aggregate.name, "a maximum may have dropped; recomputing the table whole");
                     return Ok(None);
                 };
                 table.replace(std::slice::from_ref(&rows), positions).await?;
@@ -158,7 +158,7 @@ impl Gold {
 
     /// Recomputes gold table `index` from the whole current state; the rows written.
     async fn recompute(&mut self, index: usize, positions: &[(String, i64)]) -> Result<usize, GoldError> {
-        let aggregate = self.aggregates[index].aggregate;
+        let aggregate = self.aggregates[index].aggregate.clone();
         let current = self.current.read_all(&self.current_schema).await?;
         let computed = aggregate.evaluate(&current).await?;
         let schema = computed.schema();
@@ -167,7 +167,7 @@ impl Gold {
         match aggregate.upkeep {
             Upkeep::PerEntity => {
                 let files: Vec<DataFile> = table.keyed_files(&ranges.key)?.into_iter().map(|keyed| keyed.file).collect();
-                let rows = sorted_by(&schema, std::slice::from_ref(&computed), &ranges.key).map_err(|e| arrow_error(aggregate.name, e))?;
+                let rows = sorted_by(&schema, std::slice::from_ref(&computed), &ranges.key).map_err(|e| arrow_error(&aggregate.name, e))?;
                 ranges.rewrite(table, &files, &rows, positions).await?;
             }
             Upkeep::Additive(_) => {
@@ -192,7 +192,7 @@ impl Gold {
             }
             entry.table = Some(table);
         }
-        entry.table.as_mut().ok_or(GoldError::NotOpen { table: entry.aggregate.name })
+        entry.table.as_mut().ok_or_else(|| GoldError::NotOpen { table: entry.aggregate.name.clone() })
     }
 
     /// Brings `quality_daily` to silver version `until` and to the last quarantine batch silver
