@@ -11,6 +11,9 @@
 //!   events)      framing)    bounded in-flight)                               aggregates)
 //!                                              ══ a Delta table, positions in its txn actions
 //! ```
+//! A lake carries one or more streams ([`config::Stream`]: a topic, its Avro record, its tables,
+//! rules, current-state key and gold models, from `streams:`); each stage works on one stream at
+//! a time, and `medallion run` runs every stream's stages side by side.
 //! Stages are joined through their Delta tables: each reads the table upstream incrementally
 //! and records, in the same commit as its rows, the position it consumed (`txn`). Inside a
 //! stage, tasks are joined by bounded channels (produce: generator → sender; bronze: consumer
@@ -42,7 +45,8 @@
 //! - [`rules`]: DQX-format rules compiled and evaluated over record batches.
 //! - [`silver::refine`]: one batch of bronze rows → silver, quarantine and metrics rows.
 //! - [`gold::CurrentSpec`]: the current-state merge (latest event per key wins);
-//!   [`gold::Aggregate`]: the analysts' SQL; [`gold::QualityDaily`]: additive daily quality.
+//!   [`gold::Aggregate`]: the analysts' SQL, a stream's gold models ([`gold::model`]: one file per
+//!   table); [`gold::QualityDaily`]: additive daily quality.
 
 pub mod config;
 pub mod wire;

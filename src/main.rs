@@ -171,14 +171,21 @@ fn load_config(file: Option<&Path>, cli: &Cli) -> Result<Config, Failure> {
         None => config,
         Some(name) => match config.stream_named(name) {
             Some(stream) => config.for_stream(&stream),
-            None => return Err(Failure::Invalid(anyhow!("--stream {name}: no such stream; the configured streams are {}", config.stream_names().join(", ")))),
+            None => {
+                return Err(Failure::Invalid(anyhow!(
+                    "--stream {name}: no such stream; the configured streams are {}",
+                    config.stream_names().join(", ")
+                )));
+            }
         },
     };
     if let Some(rules) = rules {
         match config.streams.as_mut_slice() {
             [] => {}
             [stream] => stream.rules = Some(rules),
-            _ => return Err(Failure::Invalid(anyhow!("--rules applies to one stream: name it with --stream ({})", config.stream_names().join(", ")))),
+            _ => {
+                return Err(Failure::Invalid(anyhow!("--rules applies to one stream: name it with --stream ({})", config.stream_names().join(", "))));
+            }
         }
     }
     Ok(config)

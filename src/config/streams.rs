@@ -340,7 +340,10 @@ pub(super) fn problems(config: &Config, known_record: impl Fn(&str) -> bool, pro
             }
             for (role, path) in stream.tables.all() {
                 if let Some((other_role, _)) = earlier.tables.all().into_iter().find(|(_, other)| *other == path) {
-                    problems.push(format!("streams: `{path}` is both the {other_role} table of `{}` and the {role} table of `{}`", earlier.name, stream.name));
+                    problems.push(format!(
+                        "streams: `{path}` is both the {other_role} table of `{}` and the {role} table of `{}`",
+                        earlier.name, stream.name
+                    ));
                 }
             }
         }

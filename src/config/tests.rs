@@ -174,7 +174,10 @@ fn without_streams_the_purchase_order_stream_keeps_its_tables() {
     let streams = config.streams();
     assert_eq!(streams.len(), 1);
     let stream = &streams[0];
-    assert_eq!((stream.name.as_str(), stream.topic.as_str(), stream.record.as_str()), ("purchase_orders", "purchase-order-items", PURCHASE_ORDER_ITEM));
+    assert_eq!(
+        (stream.name.as_str(), stream.topic.as_str(), stream.record.as_str()),
+        ("purchase_orders", "purchase-order-items", PURCHASE_ORDER_ITEM)
+    );
     assert_eq!(stream.tables.bronze, "bronze/po");
     assert_eq!(stream.tables.silver, "silver/purchase_order_items");
     assert_eq!(stream.tables.current, "silver/purchase_order_items_current");
@@ -218,5 +221,8 @@ fn stream_problems_are_named_with_their_index() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
     let text = problems("streams:\n  - name: payments\n    tables: {silver: silver/purchase_order_items}\n  - name: purchase_orders\n");
-    assert!(text.contains("`silver/purchase_order_items` is both the silver table of `payments` and the silver table of `purchase_orders`"), "{text}");
+    assert!(
+        text.contains("`silver/purchase_order_items` is both the silver table of `payments` and the silver table of `purchase_orders`"),
+        "{text}"
+    );
 }

@@ -62,8 +62,11 @@ pub fn load(models: &GoldModels) -> Result<Vec<Aggregate>, GoldError> {
             files
                 .iter()
                 .map(|path| {
-                    let sql = std::fs::read_to_string(path)
-                        .map_err(|e| GoldError::Model { file: path.display().to_string(), line: 0, message: e.to_string() })?;
+                    let sql = std::fs::read_to_string(path).map_err(|e| GoldError::Model {
+                        file: path.display().to_string(),
+                        line: 0,
+                        message: e.to_string(),
+                    })?;
                     parse(&path.display().to_string(), &file_name(path), &sql)
                 })
                 .collect()
@@ -98,7 +101,8 @@ pub fn parse(origin: &str, file_name: &str, sql: &str) -> Result<Aggregate, Gold
         }
     }
     let value = |key: &str| header.iter().find(|(_, k, _)| *k == key).map(|(line, _, value)| (*line, *value));
-    let list = |key: &str| value(key).map(|(_, v)| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+    let list =
+        |key: &str| value(key).map(|(_, v)| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
     let upkeep = match value("upkeep") {
         Some((_, "per-entity")) => Upkeep::PerEntity,
         Some((line, "additive")) => {
@@ -130,7 +134,8 @@ pub fn parse(origin: &str, file_name: &str, sql: &str) -> Result<Aggregate, Gold
 fn parse_ratios(text: &str) -> Result<Vec<Ratio>, String> {
     text.split(',')
         .map(|item| {
-            let (column, fraction) = item.split_once('=').ok_or_else(|| format!("`{}`: a ratio is `COLUMN = NUMERATOR / DENOMINATOR`", item.trim()))?;
+            let (column, fraction) =
+                item.split_once('=').ok_or_else(|| format!("`{}`: a ratio is `COLUMN = NUMERATOR / DENOMINATOR`", item.trim()))?;
             let (numerator, denominator) =
                 fraction.split_once('/').ok_or_else(|| format!("`{}`: a ratio is `COLUMN = NUMERATOR / DENOMINATOR`", item.trim()))?;
             Ok(Ratio { column: column.trim().to_owned(), numerator: numerator.trim().to_owned(), denominator: denominator.trim().to_owned() })
@@ -151,7 +156,10 @@ mod tests {
         let sales = &load(&GoldModels::BuiltIn(crate::config::PURCHASE_ORDERS)).unwrap()[1];
         assert_eq!(sales.name, "product_sales_monthly");
         let Upkeep::Additive(spec) = &sales.upkeep else { panic!("additive") };
-        assert_eq!((spec.groups.clone(), spec.count.as_str(), spec.max.clone()), (vec!["month".to_owned(), "product_id".to_owned()], "orders", vec!["product_name".to_owned()]));
+        assert_eq!(
+            (spec.groups.clone(), spec.count.as_str(), spec.max.clone()),
+            (vec!["month".to_owned(), "product_id".to_owned()], "orders", vec!["product_name".to_owned()])
+        );
     }
 
     #[test]

@@ -126,8 +126,7 @@ async fn order_status_completes_only_when_every_item_is_delivered() {
 
 /// The configuration of one built-in stream, as a stage sees it.
 fn built_in_stream(name: &str) -> crate::config::Config {
-    let mut config = crate::config::Config::default();
-    config.streams = vec![serde_yaml::from_str(&format!("name: {name}")).unwrap()];
+    let config = crate::config::Config { streams: vec![serde_yaml::from_str(&format!("name: {name}")).unwrap()], ..Default::default() };
     config.for_stream(&config.stream())
 }
 

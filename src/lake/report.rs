@@ -76,11 +76,14 @@ const SECTIONS: [(&str, &str, &str); 4] = [
     (
         "payments_merchant_daily",
         "merchants by decline rate (at least 20 payments)",
-        "SELECT merchant_id, max(merchant_name) AS merchant_name, CAST(sum(payments) AS BIGINT) AS payments,
-                CAST(round(CAST(sum(declined) AS DOUBLE) * 100.0 / CAST(sum(payments) AS DOUBLE), 2) AS VARCHAR) AS decline_pct,
-                CAST(round(CAST(sum(refunded) AS DOUBLE) * 100.0 / CAST(greatest(sum(captured), 1) AS DOUBLE), 2) AS VARCHAR) AS refund_pct
-         FROM payments_merchant_daily GROUP BY merchant_id HAVING sum(payments) >= 20
-         ORDER BY CAST(sum(declined) AS DOUBLE) / CAST(sum(payments) AS DOUBLE) DESC, merchant_id LIMIT 10",
+        "SELECT merchant_id, merchant_name, payments,
+                CAST(round(CAST(declined AS DOUBLE) * 100.0 / CAST(payments AS DOUBLE), 2) AS VARCHAR) AS decline_pct,
+                CAST(round(CAST(refunded AS DOUBLE) * 100.0 / CAST(greatest(captured, 1) AS DOUBLE), 2) AS VARCHAR) AS refund_pct
+         FROM (SELECT merchant_id, max(merchant_name) AS merchant_name, CAST(sum(payments) AS BIGINT) AS payments,
+                      CAST(sum(declined) AS BIGINT) AS declined, CAST(sum(refunded) AS BIGINT) AS refunded, CAST(sum(captured) AS BIGINT) AS captured
+               FROM payments_merchant_daily GROUP BY merchant_id) AS merchants
+         WHERE payments >= 20
+         ORDER BY CAST(declined AS DOUBLE) / CAST(payments AS DOUBLE) DESC, merchant_id LIMIT 10",
     ),
 ];
 

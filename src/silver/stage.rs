@@ -7,11 +7,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::SilverError;
 use super::metrics::{RowCounts, metrics_schema};
 use super::refine::{SilverSchemas, refine};
 use super::source::{BatchLimits, BronzeSlice, BronzeSource};
 use super::tables::{BatchRecord, Positions, SilverTables};
-use super::SilverError;
 use crate::config::Config;
 use crate::rules::{RulesEngine, RunInfo};
 use crate::table::SourceKey;

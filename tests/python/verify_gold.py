@@ -1,13 +1,13 @@
 """Independent check of medallion's current-state and gold tables: recompute them from silver
 (and quarantine) with polars over the Delta tables as the Python `deltalake` reader sees them,
-and compare every row. Shares no code with medallion.
+and compare every row. Shares no code with medallion (nor its gold SQL files).
 
-    python verify_gold.py --lake LAKE_ROOT
+    python verify_gold.py --lake LAKE_ROOT [--stream purchase_orders|payments]
 
-Definitions (README, "Gold"): the current state holds, per (order_id, line_number), the silver row
-without errors with the latest event_time (ties: the later Kafka offset); the aggregates are over
-it; quality_daily is over silver and quarantine by UTC day of event_time (of kafka_timestamp for
-undecodable rows).
+Definitions (README, "Gold"): the current state holds, per key ((order_id, line_number) for
+purchase orders, transaction_id for payments), the silver row without errors with the latest
+event_time (ties: the later Kafka partition and offset); the aggregates are over it; quality_daily
+is over silver and quarantine by UTC day of event_time (of kafka_timestamp for undecodable rows).
 """
 
 import argparse
@@ -21,16 +21,69 @@ def read(lake, table):
     return pl.read_delta(f"{lake}/{table}")
 
 
-def current_from_silver(silver):
-    rows = silver.filter(pl.col("_errors").is_null() & pl.col("order_id").is_not_null() & pl.col("line_number").is_not_null())
-    key = ["order_id", "line_number"]
+def current_from_silver(silver, key):
+    rows = silver.filter(pl.col("_errors").is_null() & pl.all_horizontal([pl.col(k).is_not_null() for k in key]))
     firsts = rows.group_by(key).agg(pl.col("event_time").min().alias("first_event_time"), pl.len().cast(pl.Int64).alias("events"))
     latest = rows.sort(["event_time", "kafka_partition", "kafka_offset"]).group_by(key, maintain_order=True).last()
     return latest.drop("_errors").join(firsts, on=key)
 
 
-def expected_tables(silver, quarantine):
-    current = current_from_silver(silver)
+def quality_daily(silver, quarantine):
+    checked = pl.concat([silver.select("event_time", "kafka_timestamp", "flag_check", "dqx_quality_score"),
+                         quarantine.select("event_time", "kafka_timestamp", "flag_check", "dqx_quality_score")])
+    return (
+        checked.with_columns(pl.coalesce("event_time", "kafka_timestamp").dt.date().alias("day"))
+        .group_by("day")
+        .agg(
+            pl.len().cast(pl.Int64).alias("rows"),
+            (pl.col("flag_check") == "PASS").sum().cast(pl.Int64).alias("pass_rows"),
+            (pl.col("flag_check") == "WARNING").sum().cast(pl.Int64).alias("warning_rows"),
+            (~pl.col("flag_check").is_in(["PASS", "WARNING"])).sum().cast(pl.Int64).alias("fail_rows"),
+            pl.col("dqx_quality_score").mean().alias("mean_quality_score"),
+        )
+    )
+
+
+QUALITY_COLUMNS = ["rows", "pass_rows", "warning_rows", "fail_rows", "mean_quality_score"]
+
+
+def payment_tables(silver, quarantine):
+    current = current_from_silver(silver, ["transaction_id"])
+    status = pl.col("status")
+    captured = status.is_in(["CAPTURED", "REFUNDED"])
+    dated = current.filter(pl.col("first_event_time").is_not_null()).with_columns(pl.col("first_event_time").dt.date().alias("day"))
+    daily = dated.group_by("day", "payment_method", "currency", "country").agg(
+        pl.len().cast(pl.Int64).alias("payments"),
+        pl.col("amount").sum().alias("amount"),
+        pl.col("amount").filter(captured).sum().alias("captured_amount"),
+        (status == "DECLINED").sum().cast(pl.Int64).alias("declined"),
+        (status == "REFUNDED").sum().cast(pl.Int64).alias("refunded"),
+    )
+    merchants = (
+        dated.filter(pl.col("merchant_id").is_not_null())
+        .group_by("day", "merchant_id")
+        .agg(
+            pl.col("merchant_name").max(),
+            pl.len().cast(pl.Int64).alias("payments"),
+            captured.sum().cast(pl.Int64).alias("captured"),
+            (status == "DECLINED").sum().cast(pl.Int64).alias("declined"),
+            (status == "REFUNDED").sum().cast(pl.Int64).alias("refunded"),
+        )
+        .with_columns(
+            (pl.col("declined") / pl.col("payments")).alias("decline_rate"),
+            pl.when(pl.col("captured") == 0).then(None).otherwise(pl.col("refunded") / pl.col("captured")).alias("refund_rate"),
+        )
+    )
+    return {
+        "silver/payments_current": (current, ["transaction_id"], "all"),
+        "gold/payments_daily": (daily, ["day", "payment_method", "currency", "country"], None),
+        "gold/payments_merchant_daily": (merchants, ["day", "merchant_id"], None),
+        "gold/payments_quality_daily": (quality_daily(silver, quarantine), ["day"], QUALITY_COLUMNS),
+    }
+
+
+def purchase_order_tables(silver, quarantine):
+    current = current_from_silver(silver, ["order_id", "line_number"])
     delivered = pl.col("order_status") == "DELIVERED"
     cancelled = pl.col("order_status") == "CANCELLED"
     order_status = (
@@ -72,26 +125,13 @@ def expected_tables(silver, quarantine):
             pl.col("order_id").n_unique().cast(pl.Int64).alias("orders"),
         )
     )
-    checked = pl.concat([silver.select("event_time", "kafka_timestamp", "flag_check", "dqx_quality_score"),
-                         quarantine.select("event_time", "kafka_timestamp", "flag_check", "dqx_quality_score")])
-    quality_daily = (
-        checked.with_columns(pl.coalesce("event_time", "kafka_timestamp").dt.date().alias("day"))
-        .group_by("day")
-        .agg(
-            pl.len().cast(pl.Int64).alias("rows"),
-            (pl.col("flag_check") == "PASS").sum().cast(pl.Int64).alias("pass_rows"),
-            (pl.col("flag_check") == "WARNING").sum().cast(pl.Int64).alias("warning_rows"),
-            (~pl.col("flag_check").is_in(["PASS", "WARNING"])).sum().cast(pl.Int64).alias("fail_rows"),
-            pl.col("dqx_quality_score").mean().alias("mean_quality_score"),
-        )
-    )
     return {
         # Every column the current table has: silver's row as it was, the verdict, first time, events.
         "silver/purchase_order_items_current": (current, ["order_id", "line_number"], "all"),
         "gold/order_status": (order_status, ["order_id"], None),
         "gold/product_sales_monthly": (product_sales, ["month", "product_id"], None),
         "gold/vendor_spend_quarterly": (vendor_spend, ["fiscal_quarter", "vendor_id"], None),
-        "gold/quality_daily": (quality_daily, ["day"], ["rows", "pass_rows", "warning_rows", "fail_rows", "mean_quality_score"]),
+        "gold/quality_daily": (quality_daily(silver, quarantine), ["day"], QUALITY_COLUMNS),
     }
 
 
@@ -119,18 +159,24 @@ def compare(name, expected, actual, key, columns):
     return problems
 
 
+# Stream → (its silver table, the tables recomputed from silver and quarantine).
+STREAMS = {"purchase_orders": ("silver/purchase_order_items", purchase_order_tables), "payments": ("silver/payments", payment_tables)}
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--lake", required=True)
+    parser.add_argument("--stream", choices=sorted(STREAMS), default="purchase_orders")
     args = parser.parse_args()
-    silver = read(args.lake, "silver/purchase_order_items")
-    quarantine = read(args.lake, "silver/purchase_order_items_quarantine")
+    silver_table, expected_tables = STREAMS[args.stream]
+    silver = read(args.lake, silver_table)
+    quarantine = read(args.lake, f"{silver_table}_quarantine")
     problems, rows = [], {}
     for name, (expected, key, columns) in expected_tables(silver, quarantine).items():
         actual = read(args.lake, name)
         rows[name] = actual.height
         problems += compare(name, expected, actual, key, columns)
-    print(json.dumps({"lake": args.lake, "silver_rows": silver.height, "quarantine_rows": quarantine.height, "rows": rows, "problems": problems}))
+    print(json.dumps({"lake": args.lake, "stream": args.stream, "silver_rows": silver.height, "quarantine_rows": quarantine.height, "rows": rows, "problems": problems}))
     return 1 if problems else 0
 
 
