@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::TcpListener;
 
 use common::{OutputWithin, medallion, read_bronze, send_raw, summary, unique_topic};
@@ -20,26 +19,8 @@ fn registry() -> String {
 }
 
 fn serve_registry(listener: TcpListener) -> String {
-    let url = format!("http://{}", listener.local_addr().unwrap());
     let v1 = SchemaCatalog::purchase_orders().by_version(1).unwrap().embedded.json;
-    let body_77 = serde_json::json!({ "schema": v1 }).to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let n = stream.read(&mut request).unwrap_or(0);
-            let request = String::from_utf8_lossy(&request[..n]);
-            let (status, body) = if request.starts_with("GET /schemas/ids/77 ") {
-                ("200 OK", body_77.clone())
-            } else {
-                ("404 Not Found", r#"{"error_code":40403,"message":"Schema not found"}"#.to_owned())
-            };
-            let reply =
-                format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
-            let _ = stream.write_all(reply.as_bytes());
-        }
-    });
-    url
+    common::serve_registry(listener, vec![(77, v1.to_owned())])
 }
 
 /// 60 v1 events framed with registry id 77 (known to the test registry) and 40 with id 78 (not).

@@ -97,3 +97,80 @@ fn both_streams_run_from_one_medallion_run() {
         String::from_utf8_lossy(&unknown.stderr).contains("--stream refunds: no such stream; the configured streams are purchase_orders, payments")
     );
 }
+
+/// A record no stream claims, served by the test registry under id 901.
+const REFUND_SCHEMA: &str = r#"{"type": "record", "name": "Refund", "namespace": "io.example", "fields": [{"name": "refund_id", "type": "string"}]}"#;
+
+/// `count` Refund records framed with registry id 901.
+fn refunds(count: usize) -> Vec<Vec<u8>> {
+    let schema = apache_avro::Schema::parse_str(REFUND_SCHEMA).unwrap();
+    (0..count)
+        .map(|i| {
+            let mut value = Vec::new();
+            medallion::framing::write_header(medallion::framing::SchemaRef::RegistryId(901), &mut value);
+            let record = apache_avro::types::Value::Record(vec![("refund_id".to_owned(), apache_avro::types::Value::String(format!("R-{i}")))]);
+            let writer = apache_avro::writer::datum::GenericDatumWriter::builder(&schema).build().unwrap();
+            value.extend(writer.write_value_to_vec(record).unwrap());
+            value
+        })
+        .collect()
+}
+
+/// (partition, offset) of every row of a bronze table.
+fn coordinates(lake: &Lake, table: &str) -> Vec<(i32, i64)> {
+    let batch = read_table(&lake.table(table));
+    let partitions = batch.column_by_name("kafka_partition").unwrap().as_primitive::<arrow::datatypes::Int32Type>().clone();
+    let offsets = batch.column_by_name("kafka_offset").unwrap().as_primitive::<Int64Type>().clone();
+    partitions.iter().zip(offsets.iter()).map(|(p, o)| (p.unwrap(), o.unwrap())).collect()
+}
+
+#[test]
+fn one_topic_with_two_record_types_feeds_two_bronze_tables_and_keeps_what_nobody_claims() {
+    let lake = Lake::new();
+    let topic = unique_topic("streams-mixed");
+    run_ok(&["produce", "--count", "1500", "--seed", "8", "--topic", &topic]);
+    run_ok(&["produce", "--stream", "payments", "--count", "2000", "--seed", "9", "--topic", &topic]);
+    send_raw(&topic, &undecodable_payloads(5));
+    send_raw(&topic, &refunds(12));
+    let registry = common::serve_registry(std::net::TcpListener::bind("127.0.0.1:0").unwrap(), vec![(901, REFUND_SCHEMA.to_owned())]);
+    let config = lake.path().join("mixed.yaml");
+    let yaml = format!(
+        "schema:\n  registry:\n    url: {registry}\n    timeout: 5s\nstreams:\n  - name: purchase_orders\n    topic: {topic}\n  - name: payments\n    topic: {topic}\n"
+    );
+    std::fs::write(&config, yaml).unwrap();
+    let group = unique_topic("mixed-g");
+    let run = |config: &std::path::Path| {
+        let output = medallion()
+            .args(["run", "--until-caught-up", "--json", "--group", &group, "--lake", &lake.root(), "--config"])
+            .arg(config)
+            .output_within();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        summary(&output)
+    };
+    let first = run(&config);
+    let [orders, payments] = [&first["streams"][0]["bronze"], &first["streams"][1]["bronze"]];
+    assert_eq!((orders["messages"].as_u64(), orders["passed_over"].as_u64()), (Some(1517), Some(2000)), "{first}");
+    assert_eq!((payments["messages"].as_u64(), payments["passed_over"].as_u64()), (Some(2000), Some(1517)), "{first}");
+
+    // Every message of the topic is in exactly one of the two tables.
+    let mut seen = coordinates(&lake, "bronze/purchase_order_items");
+    seen.extend(coordinates(&lake, "bronze/payments"));
+    let total = seen.len();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!((total, seen.len()), (3517, 3517), "no message twice, none lost");
+    assert_eq!(undecoded(&lake, "bronze/payments"), 0, "payments holds only payments, all decoded");
+    assert_eq!(undecoded(&lake, "bronze/purchase_order_items"), 17, "the unreadable and the unclaimed stay with the first stream");
+    let orders_bronze = read_table(&lake.table("bronze/purchase_order_items"));
+    let errors = orders_bronze.column_by_name("decode_error").unwrap().as_string::<i32>();
+    let unclaimed = errors.iter().flatten().filter(|e| e.starts_with("record io.example.Refund is claimed by no stream of topic")).count();
+    assert_eq!(unclaimed, 12, "an unclaimed record says so");
+    assert_eq!(rows(&lake, "silver/payments") + rows(&lake, "silver/payments_quarantine"), 2000);
+
+    // Run again: nothing new lands anywhere.
+    let again = run(&config);
+    for stream in again["streams"].as_array().unwrap() {
+        assert_eq!(stream["bronze"]["messages"], 0, "{again}");
+    }
+    assert_eq!(coordinates(&lake, "bronze/purchase_order_items").len() + coordinates(&lake, "bronze/payments").len(), 3517);
+}

@@ -164,6 +164,10 @@ impl BronzeBatchBuilder {
         Arc::clone(&self.schema)
     }
 
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
     pub fn decoder_mut(&mut self) -> &mut Decoder {
         &mut self.decoder
     }
@@ -178,7 +182,6 @@ impl BronzeBatchBuilder {
 
     /// Adds one message as one row; an undecodable one keeps its bytes and gets its error.
     pub fn push(&mut self, message: &KafkaMessage<'_>) {
-        let payload = message.payload.unwrap_or_default();
         let (schema_ref, error) = match message.payload {
             Some(value) => {
                 let decoded = self.decoder.push(value);
@@ -189,6 +192,19 @@ impl BronzeBatchBuilder {
                 (None, Some("message has no value (tombstone)".to_owned()))
             }
         };
+        self.append(message, schema_ref, error);
+    }
+
+    /// Adds one message as an undecoded row with `error` (its bytes and coordinates kept): a
+    /// message bronze must keep without decoding it (a record no stream of the topic claims).
+    pub fn push_undecoded(&mut self, message: &KafkaMessage<'_>, schema_ref: Option<String>, error: String) {
+        self.decoder.push(&[]);
+        self.append(message, schema_ref, Some(error));
+    }
+
+    /// Appends everything but the decoded columns (the decoder has appended its row).
+    fn append(&mut self, message: &KafkaMessage<'_>, schema_ref: Option<String>, error: Option<String>) {
+        let payload = message.payload.unwrap_or_default();
         self.topic.append_value(message.topic);
         self.partition.append_value(message.partition);
         self.offset.append_value(message.offset);

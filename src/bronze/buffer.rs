@@ -17,13 +17,16 @@ use super::writer::JobPart;
 pub struct Buffers {
     partitions: HashMap<i32, PartitionBuffer>,
     rows: usize,
+    /// Messages of a shared topic passed over (another stream's) since the last commit.
+    skipped: usize,
     bytes: u64,
     oldest: Option<Instant>,
 }
 
 impl Buffers {
-    pub fn rows(&self) -> usize {
-        self.rows
+    /// Rows buffered and messages passed over: what a commit would move the positions past.
+    pub fn messages(&self) -> usize {
+        self.rows + self.skipped
     }
 
     pub fn bytes(&self) -> u64 {
@@ -69,9 +72,22 @@ impl Buffers {
 
     /// Buffers `message` for its partition (which must be owned: `false` when it is not).
     pub fn push(&mut self, message: &KafkaMessage<'_>) -> bool {
+        self.add(message, None)
+    }
+
+    /// Buffers `message` as an undecoded row with `error` (see
+    /// [`BronzeBatchBuilder::push_undecoded`]).
+    pub fn push_undecoded(&mut self, message: &KafkaMessage<'_>, schema_ref: Option<String>, error: String) -> bool {
+        self.add(message, Some((schema_ref, error)))
+    }
+
+    fn add(&mut self, message: &KafkaMessage<'_>, undecoded: Option<(Option<String>, String)>) -> bool {
         let Some(buffer) = self.partitions.get_mut(&message.partition) else { return false };
         let bytes = message.payload.map_or(0, <[u8]>::len) as u64;
-        buffer.builder.push(message);
+        match undecoded {
+            None => buffer.builder.push(message),
+            Some((schema_ref, error)) => buffer.builder.push_undecoded(message, schema_ref, error),
+        }
         buffer.last_offset = Some(message.offset);
         buffer.rows += 1;
         buffer.bytes += bytes;
@@ -81,18 +97,31 @@ impl Buffers {
         true
     }
 
+    /// Passes over another stream's message of a shared topic: no row, but the next commit moves
+    /// the partition's position past it.
+    pub fn skip(&mut self, partition: i32, offset: i64) -> bool {
+        let Some(buffer) = self.partitions.get_mut(&partition) else { return false };
+        buffer.last_offset = Some(offset);
+        buffer.skipped += 1;
+        self.skipped += 1;
+        self.oldest.get_or_insert_with(Instant::now);
+        true
+    }
+
     /// Keeps the buffers `keep` accepts; the rows dropped with the others.
     pub fn retain(&mut self, mut keep: impl FnMut(i32, &PartitionBuffer) -> bool) -> u64 {
         let (mut rows, mut bytes) = (0, 0);
+        let mut skipped = 0;
         self.partitions.retain(|partition, buffer| {
             let kept = keep(*partition, buffer);
             if !kept {
-                (rows, bytes) = (rows + buffer.rows, bytes + buffer.bytes);
+                (rows, bytes, skipped) = (rows + buffer.rows, bytes + buffer.bytes, skipped + buffer.skipped);
             }
             kept
         });
         self.rows -= rows;
         self.bytes -= bytes;
+        self.skipped -= skipped;
         rows as u64
     }
 
@@ -100,31 +129,45 @@ impl Buffers {
     /// The rows dropped and the buffer's assignment generation, when the partition is owned.
     pub fn discard(&mut self, partition: i32, position: Option<i64>) -> Option<(u64, u64)> {
         let buffer = self.partitions.get_mut(&partition)?;
-        let (rows, bytes) = (buffer.rows, buffer.bytes);
+        let (rows, bytes, skipped) = (buffer.rows, buffer.bytes, buffer.skipped);
         buffer.discard(position);
         self.rows -= rows;
         self.bytes -= bytes;
+        self.skipped -= skipped;
         Some((rows as u64, buffer.generation))
     }
 
     /// Everything buffered, as the parts of one commit (each continuing its partition's table
-    /// position); the buffers start over from the offsets handed on.
+    /// position; a partition that only passed messages over moves its position alone); the
+    /// buffers start over from the offsets handed on.
     pub fn take_parts(&mut self) -> Result<Vec<JobPart>, BatchError> {
         let mut parts = Vec::new();
         for (&partition, buffer) in &mut self.partitions {
-            let (Some(batch), Some(last)) = (buffer.take_batch()?, buffer.last_offset) else { continue };
-            parts.push(JobPart { partition, expected: buffer.position, last, batches: vec![batch], accepted: buffer.accepted.take() });
+            let Some(last) = buffer.last_offset else { continue };
+            let batch = buffer.take_batch()?;
+            if batch.is_none() && buffer.skipped == 0 {
+                continue;
+            }
+            parts.push(JobPart {
+                partition,
+                expected: buffer.position,
+                last,
+                batches: batch.into_iter().collect(),
+                accepted: buffer.accepted.take(),
+            });
             buffer.position = Some(last);
             buffer.rows = 0;
             buffer.bytes = 0;
+            buffer.skipped = 0;
         }
-        (self.rows, self.bytes, self.oldest) = (0, 0, None);
+        (self.rows, self.skipped, self.bytes, self.oldest) = (0, 0, 0, None);
         Ok(parts)
     }
 
     fn forget(&mut self, buffer: &PartitionBuffer) {
         self.rows -= buffer.rows;
         self.bytes -= buffer.bytes;
+        self.skipped -= buffer.skipped;
     }
 }
 
@@ -138,9 +181,10 @@ pub struct PartitionBuffer {
     pub last_offset: Option<i64>,
     /// The assignment this buffer belongs to.
     pub generation: u64,
-    /// Rows and payload bytes buffered (kept by [`Buffers`]).
+    /// Rows and payload bytes buffered, and messages passed over (kept by [`Buffers`]).
     rows: usize,
     bytes: u64,
+    skipped: usize,
     /// Whether the first message since the assignment or the last seek continued the table.
     pub continuity_checked: bool,
     /// A discontinuity accepted (`bronze.on_offset_reset: accept`), recorded by the next commit.
@@ -161,6 +205,7 @@ impl PartitionBuffer {
             generation,
             rows: 0,
             bytes: 0,
+            skipped: 0,
             continuity_checked: false,
             accepted: None,
             at_end_since: None,
@@ -197,6 +242,7 @@ impl PartitionBuffer {
         self.last_offset = None;
         self.rows = 0;
         self.bytes = 0;
+        self.skipped = 0;
         self.continuity_checked = false;
         self.accepted = None;
         self.at_end_since = None;

@@ -10,6 +10,9 @@
 //! checks the table still ends where its buffer begins (else another owner wrote those messages
 //! and the buffer is dropped and re-read), and delta-rs refuses a concurrent commit of the same
 //! app id. Kafka's committed offsets are written after each commit, for lag tools only.
+//!
+//! A topic several streams share is read by each stream's worker, which keeps its own record's
+//! messages and passes over the others' (`routing.rs`).
 
 mod assignment;
 pub mod batch;
@@ -17,6 +20,7 @@ mod buffer;
 mod catch_up;
 mod continuity;
 mod lookups;
+mod routing;
 mod summary;
 mod worker;
 mod writer;
@@ -32,6 +36,7 @@ pub use crate::table::{CommitInfo, StageTable, TableError};
 pub use assignment::app_id;
 pub use batch::{BatchError, BronzeBatchBuilder, KafkaMessage, PARTITION_COLUMN, bronze_schema, column};
 pub use continuity::Discontinuity;
+pub use routing::{Router, Verdict};
 pub use summary::{BronzeStop, BronzeSummary};
 
 use crate::config::{ClientRole, Config};

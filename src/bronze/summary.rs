@@ -20,6 +20,8 @@ pub struct BronzeSummary {
     pub messages: u64,
     pub decoded: u64,
     pub undecodable: u64,
+    /// Messages of a shared topic passed over: another stream's record (see `routing.rs`).
+    pub passed_over: u64,
     /// Buffered rows dropped because their partition was revoked or another writer got there
     /// first; they are read again from the table's position, never lost.
     pub dropped_for_reread: u64,

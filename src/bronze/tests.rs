@@ -30,27 +30,36 @@ fn the_totals_follow_every_way_rows_enter_and_leave() {
         assert!(buffers.push(&message(0, offset, b"abcd")));
     }
     buffers.push(&message(1, 10, b"xy"));
-    assert_eq!((buffers.rows(), buffers.bytes()), (4, 14));
+    assert_eq!((buffers.messages(), buffers.bytes()), (4, 14));
     assert!(buffers.oldest().is_some());
 
     // A rejected commit drops the partition's rows; it continues from the table's position.
     assert_eq!(buffers.discard(1, Some(12)), Some((1, 1)));
-    assert_eq!((buffers.rows(), buffers.bytes()), (3, 12));
+    assert_eq!((buffers.messages(), buffers.bytes()), (3, 12));
     assert_eq!(buffers.get(1).unwrap().position, Some(12));
     assert_eq!(buffers.discard(5, None), None);
 
     let parts = buffers.take_parts().unwrap();
     assert_eq!(parts.len(), 1, "only partition 0 holds rows");
     assert_eq!((parts[0].partition, parts[0].expected, parts[0].last, parts[0].batches[0].num_rows()), (0, None, 2, 3));
-    assert_eq!((buffers.rows(), buffers.bytes(), buffers.oldest()), (0, 0, None));
+    assert_eq!((buffers.messages(), buffers.bytes(), buffers.oldest()), (0, 0, None));
     assert_eq!(buffers.get(0).unwrap().position, Some(2), "the next part continues from what was handed on");
 
     // A revoked partition takes its rows with it.
     buffers.push(&message(0, 3, b"abcd"));
     buffers.push(&message(1, 13, b"xyz"));
     assert_eq!(buffers.retain(|partition, _| partition == 1), 1);
-    assert_eq!((buffers.rows(), buffers.bytes()), (1, 3));
+    assert_eq!((buffers.messages(), buffers.bytes()), (1, 3));
     assert!(!buffers.contains(0));
+
+    // Messages of another stream on a shared topic: no rows, but the position moves past them.
+    buffers.take_parts().unwrap();
+    assert!(buffers.skip(1, 14) && buffers.skip(1, 15));
+    assert_eq!((buffers.messages(), buffers.bytes()), (2, 0));
+    let parts = buffers.take_parts().unwrap();
+    assert_eq!((parts.len(), parts[0].expected, parts[0].last, parts[0].batches.len()), (1, Some(13), 15, 0));
+    assert_eq!(buffers.messages(), 0);
+    assert!(buffers.take_parts().unwrap().is_empty(), "nothing new: no part");
 }
 
 fn part(partition: i32, expected: Option<i64>, offsets: std::ops::RangeInclusive<i64>) -> JobPart {

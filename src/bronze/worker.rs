@@ -43,6 +43,8 @@ pub struct Worker {
     pub(super) buffers: Buffers,
     /// The `--until-caught-up` targets, when asked to stop there.
     catch_up: Option<CatchUp>,
+    /// Which messages to keep, when other streams share the topic.
+    router: Option<super::Router>,
     pub(super) summary: BronzeSummary,
     last_offset_commit: Instant,
     uncommitted_offsets: HashMap<i32, i64>,
@@ -80,6 +82,10 @@ impl Worker {
             decoders,
             buffers: Buffers::default(),
             catch_up,
+            router: {
+                let stream = config.stream();
+                stream.routing.map(|routing| super::Router::new(&stream.topic, &stream.record, routing))
+            },
             summary: BronzeSummary { table: location, ..BronzeSummary::default() },
             last_offset_commit: Instant::now(),
             uncommitted_offsets: HashMap::new(),
@@ -137,7 +143,7 @@ impl Worker {
                 self.resume_unless_waiting(consumer);
             }
             // The clock is read on ticks and every 64th message, not for every message.
-            if self.flush_due(ticked || self.buffers.rows().is_multiple_of(64)) {
+            if self.flush_due(ticked || self.buffers.messages().is_multiple_of(64)) {
                 self.flush().await?;
             }
             if ticked && self.caught_up().await? {
@@ -228,9 +234,19 @@ impl Worker {
         if buffer.already_has(message.offset()) {
             return Ok(());
         }
+        let verdict = match &mut self.router {
+            Some(router) => router.verdict(message.payload(), buffer.builder.decoder()),
+            None => super::Verdict::Decode,
+        };
+        self.first_message.get_or_insert_with(Instant::now);
+        if verdict == super::Verdict::Skip {
+            self.buffers.skip(partition, message.offset());
+            self.summary.passed_over += 1;
+            return Ok(());
+        }
         let headers: Vec<(&str, Option<&[u8]>)> =
             message.headers().map(|h| h.iter().map(|header| (header.key, header.value)).collect()).unwrap_or_default();
-        self.buffers.push(&KafkaMessage {
+        let kafka_message = KafkaMessage {
             topic: message.topic(),
             partition,
             offset: message.offset(),
@@ -238,15 +254,18 @@ impl Worker {
             key: message.key(),
             headers: &headers,
             payload: message.payload(),
-        });
-        self.first_message.get_or_insert_with(Instant::now);
+        };
+        match verdict {
+            super::Verdict::Unclaimed { schema_ref, error } => self.buffers.push_undecoded(&kafka_message, Some(schema_ref), error),
+            _ => self.buffers.push(&kafka_message),
+        };
         Ok(())
     }
 
     fn flush_due(&self, check_clock: bool) -> bool {
         let buffers = &self.buffers;
-        buffers.rows() > 0
-            && (buffers.rows() >= self.settings.flush_rows
+        buffers.messages() > 0
+            && (buffers.messages() >= self.settings.flush_rows
                 || buffers.bytes() >= self.settings.flush_bytes
                 || (check_clock && buffers.oldest().is_some_and(|t| t.elapsed() >= self.settings.flush_interval)))
     }

@@ -32,7 +32,8 @@ pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
 pub use silver::{SilverConfig, SilverMode};
 pub use streams::{
-    BUILT_IN_STREAMS, CurrentConfig, GoldModels, PAYMENTS, PURCHASE_ORDERS, RulesSource, Stream, StreamConfig, StreamTables, StreamTablesConfig,
+    BUILT_IN_STREAMS, CurrentConfig, GoldModels, PAYMENTS, PURCHASE_ORDERS, Routing, RulesSource, Stream, StreamConfig, StreamTables,
+    StreamTablesConfig,
 };
 
 /// Full name of the purchase-order line-item record (its `schemas/purchase_order_item.v<N>.avsc`).

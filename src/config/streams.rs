@@ -49,6 +49,20 @@ pub struct StreamConfig {
     /// `gold/README.md`). Default: the built-in stream's models (`gold/<name>/`), else none.
     #[serde(default)]
     pub gold_models: Option<PathBuf>,
+    /// How a [`Config::for_stream`] copy remembers the other streams of a shared topic.
+    #[serde(skip)]
+    pub routing: Option<Routing>,
+}
+
+/// The other streams of a topic several streams share: each message goes to the stream of its
+/// writer schema's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    /// (stream, record) of every other stream on the topic.
+    pub others: Vec<(String, String)>,
+    /// Whether this stream (the first of the topic's, in `streams:` order) keeps the messages no
+    /// stream claims (a record nobody names, an unknown schema, an unreadable frame).
+    pub keeps_unclaimed: bool,
 }
 
 /// A stream's tables; each defaults to a path derived from the stream's name.
@@ -107,6 +121,8 @@ pub struct Stream {
     pub rules: RulesSource,
     pub current: CurrentConfig,
     pub gold_models: GoldModels,
+    /// Set when other streams read the same topic.
+    pub routing: Option<Routing>,
 }
 
 /// A stream's table paths under `lake.root`.
@@ -145,7 +161,20 @@ impl Config {
         if self.streams.is_empty() {
             return vec![self.legacy_purchase_orders()];
         }
-        self.streams.iter().map(|stream| self.resolve(stream)).collect()
+        let mut streams: Vec<Stream> = self.streams.iter().map(|stream| self.resolve(stream)).collect();
+        let topics: Vec<(String, String, String)> = streams.iter().map(|s| (s.topic.clone(), s.name.clone(), s.record.clone())).collect();
+        for stream in streams.iter_mut().filter(|stream| stream.routing.is_none()) {
+            let others: Vec<(String, String)> = topics
+                .iter()
+                .filter(|(topic, name, _)| *topic == stream.topic && *name != stream.name)
+                .map(|(_, name, record)| (name.clone(), record.clone()))
+                .collect();
+            if !others.is_empty() {
+                let first = topics.iter().find(|(topic, _, _)| *topic == stream.topic).map(|(_, name, _)| name);
+                stream.routing = Some(Routing { others, keeps_unclaimed: first == Some(&stream.name) });
+            }
+        }
+        streams
     }
 
     /// The stream a stage works on: the first one (a [`Config::for_stream`] copy holds one).
@@ -164,11 +193,16 @@ impl Config {
     }
 
     /// This configuration for a stage working on `stream`: `kafka.topic`, `bronze.table`,
-    /// `silver.*` and `gold.*` name its topic and tables, and it is the only stream.
+    /// `silver.*` and `gold.*` name its topic and tables, and it is the only stream. A stream
+    /// sharing its topic consumes it in a group of its own, `<kafka.group_id>.<stream>`: each
+    /// stream's bronze reads every message of the topic and keeps its own.
     pub fn for_stream(&self, stream: &Stream) -> Config {
         let mut view = self.clone();
         let tables = &stream.tables;
         view.kafka.topic = stream.topic.clone();
+        if stream.routing.is_some() && self.streams.len() > 1 {
+            view.kafka.group_id = format!("{}.{}", self.kafka.group_id, stream.name);
+        }
         view.bronze.table = tables.bronze.clone();
         view.silver.table = tables.silver.clone();
         view.silver.quarantine_table = tables.quarantine.clone();
@@ -197,6 +231,7 @@ impl Config {
                 GoldModels::Directory(path) => Some(path.clone()),
                 GoldModels::BuiltIn(_) | GoldModels::None => None,
             },
+            routing: stream.routing.clone(),
         }];
         view
     }
@@ -211,6 +246,7 @@ impl Config {
             rules: self.silver.rules.clone().map_or(RulesSource::BuiltIn(PURCHASE_ORDERS), RulesSource::File),
             current: built_in_current(PURCHASE_ORDERS),
             gold_models: GoldModels::BuiltIn(PURCHASE_ORDERS),
+            routing: None,
         }
     }
 
@@ -276,6 +312,7 @@ impl Config {
                 (None, Some(built_in)) => GoldModels::BuiltIn(built_in),
                 (None, None) => GoldModels::None,
             },
+            routing: stream.routing.clone(),
             name,
         }
     }
@@ -332,10 +369,10 @@ pub(super) fn problems(config: &Config, known_record: impl Fn(&str) -> bool, pro
     let streams = config.streams();
     for (index, stream) in streams.iter().enumerate() {
         for earlier in &streams[..index] {
-            if earlier.topic == stream.topic {
+            if earlier.topic == stream.topic && earlier.record == stream.record {
                 problems.push(format!(
-                    "streams: `{}` and `{}` both read topic `{}`; one topic feeding several streams (routing by record name) is not supported yet",
-                    earlier.name, stream.name, stream.topic
+                    "streams: `{}` and `{}` both take record `{}` from topic `{}`: a topic's messages go to the stream of their record, so each stream of a shared topic needs a record of its own",
+                    earlier.name, stream.name, stream.record, stream.topic
                 ));
             }
             for (role, path) in stream.tables.all() {

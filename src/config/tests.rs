@@ -216,7 +216,7 @@ fn stream_problems_are_named_with_their_index() {
         "streams[1].record: `io.example.Refund` is not the record of any schema",
         "streams[2].name: `payments` is listed twice",
         "streams[3].current.key: must list at least one column",
-        "`payments` and `more_payments` both read topic `payments`",
+        "`payments` and `more_payments` both take record `io.medallion.payments.PaymentTransaction` from topic `payments`",
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }

@@ -381,3 +381,29 @@ impl Drop for Lake {
         }
     }
 }
+
+/// A loopback stand-in for a Confluent schema registry (none can be installed on this machine):
+/// answers `GET /schemas/ids/N` with the schema JSON given for N, and 404 for anything else, one
+/// request per connection. Returns its URL.
+pub fn serve_registry(listener: std::net::TcpListener, schemas: Vec<(u32, String)>) -> String {
+    use std::io::{Read, Write};
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let bodies: Vec<(String, String)> =
+        schemas.into_iter().map(|(id, json)| (format!("GET /schemas/ids/{id} "), serde_json::json!({ "schema": json }).to_string())).collect();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let request = String::from_utf8_lossy(&request[..n]);
+            let (status, body) = match bodies.iter().find(|(prefix, _)| request.starts_with(prefix.as_str())) {
+                Some((_, body)) => ("200 OK", body.clone()),
+                None => ("404 Not Found", r#"{"error_code":40403,"message":"Schema not found"}"#.to_owned()),
+            };
+            let reply =
+                format!("HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    url
+}

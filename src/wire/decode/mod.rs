@@ -130,6 +130,15 @@ impl Decoder {
         self.plans.remove(&schema_ref);
     }
 
+    /// The full name of the record the writer schema `schema_ref` describes, `None` when this
+    /// decoder does not know it (or it is not a record).
+    pub fn writer_record(&self, schema_ref: &SchemaRef) -> Option<String> {
+        match self.writers.get(schema_ref)? {
+            Schema::Record(record) => Some(record.name.fullname(None)),
+            _ => None,
+        }
+    }
+
     /// Decodes one message value into the next row (all nulls when it cannot be decoded).
     pub fn push(&mut self, value: &[u8]) -> Decoded {
         let (schema_ref, datum) = match framing::parse(value) {
