@@ -169,7 +169,7 @@ async fn table_status(config: &Config, name: &str, table: &str) -> TableStatus {
         Ok(Some(reader)) => {
             status.exists = true;
             status.version = Some(reader.version());
-            status.last_commit = reader.commit_time_millis().and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339());
+            status.last_commit = reader.commit_time_millis().await.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339());
             match reader.live_files() {
                 Ok(files) => status.rows = files.iter().map(|(_, rows)| rows.map(|r| r as u64)).sum(),
                 Err(error) => status.error = Some(error.to_string()),

@@ -43,6 +43,8 @@ pub struct VersionEntry {
     pub positions: Vec<(String, i64)>,
     /// The operation `commitInfo` names (WRITE, DELETE, OPTIMIZE, ...), when it has one.
     pub operation: Option<String>,
+    /// When the commit was made (`commitInfo.timestamp`, milliseconds since the epoch).
+    pub timestamp: Option<i64>,
     /// What else `commitInfo` holds: the writer's own keys (e.g. `medallion.silverBatch`).
     pub metadata: HashMap<String, serde_json::Value>,
 }
@@ -116,9 +118,15 @@ impl TableReader {
     }
 
     /// The commit time of the loaded version, milliseconds since the epoch.
-    pub fn commit_time_millis(&self) -> Option<i64> {
+    pub async fn commit_time_millis(&self) -> Option<i64> {
         let snapshot = self.table.snapshot().ok()?;
-        snapshot.version_timestamp(snapshot.version())
+        let version = snapshot.version();
+        match snapshot.version_timestamp(version) {
+            Some(millis) => Some(millis),
+            // Loaded from a checkpoint, the snapshot does not know its commits' times: the
+            // commit file does.
+            None => self.entry(u64::try_from(version).ok()?).await.ok()?.timestamp,
+        }
     }
 
     /// The table's columns as Arrow types, as of the loaded version.
@@ -263,6 +271,7 @@ pub(super) async fn read_entry(table: &DeltaTable, location: &str, version: u64)
             Action::Txn(txn) => entry.positions.push((txn.app_id, txn.version)),
             Action::CommitInfo(info) => {
                 entry.operation = info.operation;
+                entry.timestamp = info.timestamp;
                 entry.metadata = info.info;
             }
             _ => {}
