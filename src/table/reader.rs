@@ -125,7 +125,7 @@ impl TableReader {
             Some(millis) => Some(millis),
             // Loaded from a checkpoint, the snapshot does not know its commits' times: the
             // commit file does.
-            None => self.entry(u64::try_from(version).ok()?).await.ok()?.timestamp,
+            None => self.entry(version).await.ok()?.timestamp,
         }
     }
 
