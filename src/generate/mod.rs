@@ -11,6 +11,7 @@ mod clock;
 mod defects;
 mod follow_ups;
 mod lifecycle;
+pub mod master;
 pub mod payments;
 mod record;
 
