@@ -248,6 +248,7 @@ async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
 
 async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
+    medallion::gold::model::check_tables_distinct(&config.streams()).map_err(|e| Failure::Invalid(e.into()))?;
     let runs = config.streams().into_iter().map(|stream| {
         let (view, cancel) = (config.for_stream(&stream), cancel.clone());
         async move { (stream.name, medallion::gold::run(&view, watch, cancel).await) }

@@ -43,6 +43,8 @@ pub enum GoldError {
     Aggregate { table: String, message: String },
     #[error("gold model {file}, line {line}: {message}")]
     Model { file: String, line: usize, message: String },
+    #[error("gold table {table} would be written by both {first} and {second}: rename one of the model files")]
+    TableTwice { table: String, first: String, second: String },
     #[error("cannot build the {table} table: {message}")]
     Arrow { table: String, message: String },
     #[error("cannot derive the silver schema gold reads: {0}")]

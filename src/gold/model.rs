@@ -74,6 +74,26 @@ pub fn load(models: &GoldModels) -> Result<Vec<Aggregate>, GoldError> {
     }
 }
 
+/// Refuses streams whose models (or a model and a stage table) would write the same table.
+pub fn check_tables_distinct(streams: &[crate::config::Stream]) -> Result<(), GoldError> {
+    let mut writers: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for stream in streams {
+        for (role, path) in stream.tables.all() {
+            writers.insert(path.to_owned(), format!("the {role} table of stream {}", stream.name));
+        }
+    }
+    for stream in streams {
+        for model in load(&stream.gold_models)? {
+            let table = table_path(&model.name);
+            let writer = format!("model {}.sql of stream {}", model.name, stream.name);
+            if let Some(first) = writers.insert(table.clone(), writer.clone()) {
+                return Err(GoldError::TableTwice { table, first, second: writer });
+            }
+        }
+    }
+    Ok(())
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
@@ -160,6 +180,19 @@ mod tests {
             (spec.groups.clone(), spec.count.as_str(), spec.max.clone()),
             (vec!["month".to_owned(), "product_id".to_owned()], "orders", vec!["product_name".to_owned()])
         );
+    }
+
+    #[test]
+    fn two_streams_cannot_write_one_gold_table() {
+        let config: crate::config::Config = serde_yaml::from_str(
+            "streams:\n  - name: purchase_orders\n  - name: more_orders\n    topic: more\n    record: io.medallion.purchasing.PurchaseOrderItem\n    rules: r.yml\n    current: {key: [order_id], recency: [event_time]}\n",
+        )
+        .unwrap();
+        let mut streams = config.streams();
+        assert!(check_tables_distinct(&streams).is_ok(), "a stream without models writes no gold table");
+        streams[1].gold_models = GoldModels::BuiltIn(crate::config::PURCHASE_ORDERS);
+        let error = check_tables_distinct(&streams).unwrap_err().to_string();
+        assert!(error.contains("gold/order_status would be written by both model order_status.sql of stream purchase_orders and model order_status.sql of stream more_orders"), "{error}");
     }
 
     #[test]

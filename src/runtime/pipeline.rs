@@ -30,6 +30,8 @@ pub enum PipelineError {
     Thread { stage: &'static str },
     #[error("stream {stream}: {source}")]
     Stream { stream: String, source: Box<PipelineError> },
+    #[error("{0}")]
+    Streams(#[source] GoldError),
 }
 
 /// What the run did to one stream: each stage's own summary.
@@ -53,6 +55,7 @@ pub struct PipelineSummary {
 pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<PipelineSummary, PipelineError> {
     let started = std::time::Instant::now();
     let streams = config.streams();
+    crate::gold::model::check_tables_distinct(&streams).map_err(PipelineError::Streams)?;
     let runs = streams.iter().map(|stream| {
         let (view, cancel) = (config.for_stream(stream), cancel.clone());
         async move {
@@ -175,6 +178,7 @@ impl PipelineError {
         match self {
             Self::Silver(error) => error.is_invalid_input(),
             Self::Stream { source, .. } => source.is_invalid_input(),
+            Self::Streams(_) => true,
             _ => false,
         }
     }
