@@ -23,7 +23,7 @@ use medallion::bronze::DecoderFactory;
 use medallion::config::Config;
 use medallion::produce;
 use medallion::rules::RuleSet;
-use medallion::runtime::signals;
+use medallion::runtime::{each_stream, signals};
 
 /// A failure and the exit code it maps to.
 enum Failure {
@@ -118,11 +118,23 @@ fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failu
         }
         None => {
             let config = load_config(cli.config.as_deref(), cli)?;
-            let record = match config.stream_named(cli.stream.as_deref().unwrap_or_default()) {
-                Some(stream) => stream.record,
-                None => produce::StreamKind::from_flag(cli.stream.as_deref()).map_err(|e| Failure::Invalid(anyhow!(e)))?.record().to_owned(),
+            let stream = match cli.stream.as_deref() {
+                None => config.stream(),
+                // `purchase-orders` is still accepted for `purchase_orders`.
+                Some(name) => config
+                    .stream_or_built_in(name)
+                    .or_else(|| produce::StreamKind::from_flag(Some(name)).ok().and_then(|kind| config.stream_or_built_in(kind.name())))
+                    .ok_or_else(|| {
+                        let mut known = config.stream_names();
+                        for built_in in medallion::config::BUILT_IN_STREAMS {
+                            if !known.iter().any(|name| name == built_in) {
+                                known.push(built_in.to_owned());
+                            }
+                        }
+                        Failure::Invalid(anyhow!("--stream {name}: no such stream; the configured and built-in streams are {}", known.join(", ")))
+                    })?,
             };
-            DecoderFactory::from_config(&config).for_record(&record).bronze_schema().map_err(|e| Failure::Runtime(e.into()))?
+            DecoderFactory::from_config(&config).for_record(&stream.record).bronze_schema().map_err(|e| Failure::Runtime(e.into()))?
         }
     };
     rules.compile(schema).map_err(|e| Failure::Invalid(e.into()))?;
@@ -228,32 +240,35 @@ async fn run_producer(cli: &Cli) -> Result<(), Failure> {
 
 async fn run_bronze(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
-    let runs = config.streams().into_iter().map(|stream| {
-        let (view, cancel) = (config.for_stream(&stream), cancel.clone());
-        async move { (stream.name, medallion::bronze::run(&view, until_caught_up, cancel).await) }
-    });
-    let summaries = per_stream(futures::future::join_all(runs).await, |_| false)?;
+    let outcomes = each_stream(&config, |view| {
+        let cancel = cancel.clone();
+        async move { medallion::bronze::run(&view, until_caught_up, cancel).await }
+    })
+    .await;
+    let summaries = per_stream(outcomes, |_| false)?;
     print_summaries(cli, &summaries)
 }
 
 async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
-    let runs = config.streams().into_iter().map(|stream| {
-        let (view, cancel) = (config.for_stream(&stream), cancel.clone());
-        async move { (stream.name, medallion::silver::run(&view, until_caught_up, cancel).await) }
-    });
-    let summaries = per_stream(futures::future::join_all(runs).await, medallion::silver::SilverError::is_invalid_input)?;
+    let outcomes = each_stream(&config, |view| {
+        let cancel = cancel.clone();
+        async move { medallion::silver::run(&view, until_caught_up, cancel).await }
+    })
+    .await;
+    let summaries = per_stream(outcomes, medallion::silver::SilverError::is_invalid_input)?;
     print_summaries(cli, &summaries)
 }
 
 async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
     medallion::gold::model::check_tables_distinct(&config.streams()).map_err(|e| Failure::Invalid(e.into()))?;
-    let runs = config.streams().into_iter().map(|stream| {
-        let (view, cancel) = (config.for_stream(&stream), cancel.clone());
-        async move { (stream.name, medallion::gold::run(&view, watch, cancel).await) }
-    });
-    let summaries = per_stream(futures::future::join_all(runs).await, |_| false)?;
+    let outcomes = each_stream(&config, |view| {
+        let cancel = cancel.clone();
+        async move { medallion::gold::run(&view, watch, cancel).await }
+    })
+    .await;
+    let summaries = per_stream(outcomes, |_| false)?;
     print_summaries(cli, &summaries)
 }
 

@@ -65,6 +65,22 @@ pub struct Routing {
     pub keeps_unclaimed: bool,
 }
 
+impl StreamConfig {
+    /// A stream given by its name alone (a built-in one takes every default).
+    fn named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            topic: None,
+            record: None,
+            tables: StreamTablesConfig::default(),
+            rules: None,
+            current: None,
+            gold_models: None,
+            routing: None,
+        }
+    }
+}
+
 /// A stream's tables; each defaults to a path derived from the stream's name.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -192,6 +208,23 @@ impl Config {
         self.streams().into_iter().map(|stream| stream.name).collect()
     }
 
+    /// The stream called `name`: a configured one, or a built-in one with its defaults even when
+    /// `streams:` does not list it (what `produce` and `rules check` take).
+    pub fn stream_or_built_in(&self, name: &str) -> Option<Stream> {
+        self.stream_named(name).or_else(|| built_in(name).map(|name| self.resolve(&StreamConfig::named(name))))
+    }
+
+    /// Each stream, with the copy of this configuration its stages work on.
+    pub fn views(&self) -> Vec<(Stream, Config)> {
+        self.streams()
+            .into_iter()
+            .map(|stream| {
+                let view = self.for_stream(&stream);
+                (stream, view)
+            })
+            .collect()
+    }
+
     /// This configuration for a stage working on `stream`: `kafka.topic`, `bronze.table`,
     /// `silver.*` and `gold.*` name its topic and tables, and it is the only stream. A stream
     /// sharing its topic consumes it in a group of its own, `<kafka.group_id>.<stream>`: each
@@ -207,10 +240,6 @@ impl Config {
         view.silver.table = tables.silver.clone();
         view.silver.quarantine_table = tables.quarantine.clone();
         view.silver.metrics_table = tables.quality_metrics.clone();
-        view.silver.rules = match &stream.rules {
-            RulesSource::File(path) => Some(path.clone()),
-            RulesSource::BuiltIn(_) => None,
-        };
         view.gold.current_table = tables.current.clone();
         view.gold.quality_daily_table = tables.quality_daily.clone();
         view.streams = vec![StreamConfig {
@@ -225,7 +254,10 @@ impl Config {
                 current: Some(tables.current.clone()),
                 quality_daily: Some(tables.quality_daily.clone()),
             },
-            rules: view.silver.rules.clone(),
+            rules: match &stream.rules {
+                RulesSource::File(path) => Some(path.clone()),
+                RulesSource::BuiltIn(_) => None,
+            },
             current: Some(stream.current.clone()),
             gold_models: match &stream.gold_models {
                 GoldModels::Directory(path) => Some(path.clone()),

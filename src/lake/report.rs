@@ -101,8 +101,8 @@ pub enum ReportError {
 /// Reads the lake and builds the report of every stream; tables that do not exist are left out.
 pub async fn collect(config: &Config) -> Result<Report, ReportError> {
     let mut streams = Vec::new();
-    for stream in config.streams() {
-        streams.push(collect_stream(&config.for_stream(&stream), stream.name).await?);
+    for (stream, view) in config.views() {
+        streams.push(collect_stream(&view, stream.name).await?);
     }
     Ok(Report { streams })
 }

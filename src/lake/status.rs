@@ -87,8 +87,7 @@ pub struct Status {
 pub async fn collect(config: &Config) -> Status {
     deltalake::azure::register_handlers(None);
     let mut streams = Vec::new();
-    for stream in config.streams() {
-        let view = config.for_stream(&stream);
+    for (stream, view) in config.views() {
         let kafka = collect_kafka(&view).await;
         let tables = collect_tables(&view).await;
         let quality = quality_summary(&view).await;

@@ -49,13 +49,7 @@ impl StreamKind {
 
     /// The topic it is sent to: its stream's in `streams:`, else its built-in default.
     pub fn topic(self, config: &Config) -> String {
-        match config.stream_named(self.name()) {
-            Some(stream) => stream.topic,
-            None => match self {
-                Self::PurchaseOrders => config.kafka.topic.clone(),
-                Self::Payments => config.generators.payments.topic.clone(),
-            },
-        }
+        config.stream_or_built_in(self.name()).map_or_else(|| config.kafka.topic.clone(), |stream| stream.topic)
     }
 
     /// Events per second.

@@ -4,3 +4,15 @@
 pub mod pipeline;
 pub mod serve;
 pub mod signals;
+
+use crate::config::Config;
+
+/// Runs `stage` on every stream's copy of `config` ([`Config::views`]) side by side, and
+/// gives each stream's name with its outcome, in `streams:` order.
+pub async fn each_stream<T, F: std::future::Future<Output = T>>(config: &Config, stage: impl Fn(Config) -> F) -> Vec<(String, T)> {
+    let runs = config.views().into_iter().map(|(stream, view)| {
+        let run = stage(view);
+        async move { (stream.name, run.await) }
+    });
+    futures::future::join_all(runs).await
+}

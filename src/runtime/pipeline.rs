@@ -54,18 +54,19 @@ pub struct PipelineSummary {
 /// were at start. The first stream to fail is reported, after the others have stopped.
 pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<PipelineSummary, PipelineError> {
     let started = std::time::Instant::now();
-    let streams = config.streams();
-    crate::gold::model::check_tables_distinct(&streams).map_err(PipelineError::Streams)?;
-    let runs = streams.iter().map(|stream| {
-        let (view, cancel) = (config.for_stream(stream), cancel.clone());
-        async move {
-            let outcome = if until_caught_up { run_in_turn(&view, &cancel).await } else { run_side_by_side(&view, &cancel).await };
-            outcome
-                .map(|run| StreamRun { stream: stream.name.clone(), ..run })
-                .map_err(|source| PipelineError::Stream { stream: stream.name.clone(), source: Box::new(source) })
-        }
-    });
-    let streams = futures::future::join_all(runs).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+    crate::gold::model::check_tables_distinct(&config.streams()).map_err(PipelineError::Streams)?;
+    let outcomes = super::each_stream(config, |view| {
+        let cancel = cancel.clone();
+        async move { if until_caught_up { run_in_turn(&view, &cancel).await } else { run_side_by_side(&view, &cancel).await } }
+    })
+    .await;
+    let streams = outcomes
+        .into_iter()
+        .map(|(stream, outcome)| match outcome {
+            Ok(run) => Ok(StreamRun { stream, ..run }),
+            Err(source) => Err(PipelineError::Stream { stream, source: Box::new(source) }),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(PipelineSummary { streams, seconds: started.elapsed().as_secs_f64() })
 }
 

@@ -39,7 +39,7 @@ pub async fn serve(addr: SocketAddr, config: Config, cancel: CancellationToken) 
 
 /// Every 5 s, per-partition lag from the brokers and bronze's positions (as `status` computes it).
 async fn track_lag(config: Config, cancel: CancellationToken) {
-    let mut probes: Vec<_> = config.streams().iter().map(|stream| crate::lake::status::LagProbe::new(&config.for_stream(stream))).collect();
+    let mut probes: Vec<_> = config.views().iter().map(|(_, view)| crate::lake::status::LagProbe::new(view)).collect();
     loop {
         for probe in &mut probes {
             let status = probe.sample().await;
