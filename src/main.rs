@@ -263,6 +263,7 @@ async fn run_silver(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
 async fn run_gold(cli: &Cli, watch: bool) -> Result<(), Failure> {
     let (config, cancel) = start_long_running(cli)?;
     medallion::gold::model::check_tables_distinct(&config.streams()).map_err(|e| Failure::Invalid(e.into()))?;
+    medallion::gold::dimensions::write(&config).await.map_err(|e| Failure::Runtime(e.into()))?;
     let outcomes = each_stream(&config, |view| {
         let cancel = cancel.clone();
         async move { medallion::gold::run(&view, watch, cancel).await }

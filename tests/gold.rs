@@ -228,6 +228,29 @@ fn log_versions(lake: &Lake, table: &str) -> usize {
     std::fs::read_dir(log).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".json")).count()
 }
 
+/// The dimensions, read back from the lake: every member once, with its master-data version.
+fn assert_dimensions_from_master_data(lake: &Lake) {
+    for (table, key, members) in [
+        ("gold/dim_product", "sku", 500),
+        ("gold/dim_location", "location_id", 13),
+        ("gold/dim_channel", "channel_id", 8),
+        ("gold/dim_customer", "customer_id", 10_000),
+    ] {
+        let rows = read_table(&lake.table(table));
+        let keys: std::collections::BTreeSet<_> = texts(&rows, key).into_iter().map(Option::unwrap).collect();
+        assert_eq!((rows.num_rows(), keys.len()), (members, members), "{table}");
+        assert_eq!(common::txn_version(&lake.table(table), "dimensions:master"), Some(1), "{table}");
+    }
+    let customers = read_table(&lake.table("gold/dim_customer"));
+    let vip = texts(&customers, "segment").iter().filter(|s| s.as_deref() == Some("VIP")).count();
+    assert_eq!(vip, 500, "5% of 10,000 customers are VIP");
+    let dates = read_table(&lake.table("gold/dim_date"));
+    assert!((1826..=1827).contains(&dates.num_rows()), "five calendar years: {}", dates.num_rows());
+    let holidays = texts(&dates, "holiday_name").iter().filter(|h| h.as_deref() == Some("Thanksgiving")).count();
+    assert_eq!(holidays, 5, "one Thanksgiving a year");
+    assert_eq!(read_table(&lake.table("gold/dim_time")).num_rows(), 96);
+}
+
 #[test]
 fn gold_equals_an_independent_computation_from_silver_incrementally() {
     let lake = Lake::new();
@@ -242,8 +265,13 @@ fn gold_equals_an_independent_computation_from_silver_incrementally() {
         "lifecycles reach both states"
     );
 
-    // No new silver data: nothing is committed anywhere.
+    assert_dimensions_from_master_data(&lake);
+
+    // No new silver data: nothing is committed anywhere (the dimensions included).
     let tables = [
+        "gold/dim_product",
+        "gold/dim_customer",
+        "gold/dim_date",
         "silver/purchase_order_items_current",
         "gold/order_status",
         "gold/product_sales_monthly",

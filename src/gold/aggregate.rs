@@ -44,6 +44,9 @@ impl Aggregate {
         let error = |e: datafusion::error::DataFusionError| GoldError::Aggregate { table: self.name.clone(), message: e.to_string() };
         let context = SessionContext::new();
         context.register_batch(CURRENT_STATE, current.clone()).map_err(error)?;
+        for dimension in super::dimensions::shared()? {
+            context.register_batch(dimension.name, dimension.rows.clone()).map_err(error)?;
+        }
         let frame = context.sql(&self.sql).await.map_err(error)?;
         let schema: SchemaRef = frame.schema().inner().clone();
         let batches = frame.collect().await.map_err(error)?;

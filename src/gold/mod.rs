@@ -17,6 +17,7 @@
 mod additive;
 mod aggregate;
 mod current;
+pub mod dimensions;
 pub mod model;
 mod quality;
 mod ranged;

@@ -77,6 +77,9 @@ pub fn load(models: &GoldModels) -> Result<Vec<Aggregate>, GoldError> {
 /// Refuses streams whose models (or a model and a stage table) would write the same table.
 pub fn check_tables_distinct(streams: &[crate::config::Stream]) -> Result<(), GoldError> {
     let mut writers: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for name in super::dimensions::NAMES {
+        writers.insert(table_path(name), "the master-data dimensions".to_owned());
+    }
     for stream in streams {
         for (role, path) in stream.tables.all() {
             writers.insert(path.to_owned(), format!("the {role} table of stream {}", stream.name));
