@@ -55,13 +55,16 @@ pub struct PipelineSummary {
 pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<PipelineSummary, PipelineError> {
     let started = std::time::Instant::now();
     crate::gold::model::check_tables_distinct(&config.streams()).map_err(PipelineError::Streams)?;
-    // Once, before the streams' gold stages (which would race to write them).
-    crate::gold::dimensions::write(config).await?;
-    let outcomes = super::each_stream(config, |view| {
-        let cancel = cancel.clone();
-        async move { if until_caught_up { run_in_turn(&view, &cancel).await } else { run_side_by_side(&view, &cancel).await } }
-    })
-    .await;
+    // Written here once, beside the streams (whose gold stages would race to write them, and
+    // join the same rows from master data in memory), so bronze does not wait for them.
+    let (dimensions, outcomes) = tokio::join!(
+        crate::gold::dimensions::write(config),
+        super::each_stream(config, |view| {
+            let cancel = cancel.clone();
+            async move { if until_caught_up { run_in_turn(&view, &cancel).await } else { run_side_by_side(&view, &cancel).await } }
+        })
+    );
+    dimensions?;
     let streams = outcomes
         .into_iter()
         .map(|(stream, outcome)| match outcome {
