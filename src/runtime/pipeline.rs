@@ -58,7 +58,13 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     // Written here once, beside the streams (whose gold stages would race to write them, and
     // join the same rows from master data in memory), so bronze does not wait for them.
     let (dimensions, outcomes) = tokio::join!(
-        crate::gold::dimensions::write(config),
+        async {
+            let written = crate::gold::dimensions::write(config).await;
+            if let Err(error) = &written {
+                tracing::error!(%error, "cannot write the dimension tables; the streams go on, and the run ends with this error");
+            }
+            written
+        },
         super::each_stream(config, |view| {
             let cancel = cancel.clone();
             async move { if until_caught_up { run_in_turn(&view, &cancel).await } else { run_side_by_side(&view, &cancel).await } }

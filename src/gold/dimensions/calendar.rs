@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Date32Array, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{Field, Schema};
 use chrono::{Datelike, NaiveDate, Weekday};
 
 use crate::generate::fiscal_quarter;
@@ -24,21 +24,21 @@ pub fn dim_date(first_year: i32, last_year: i32) -> Result<RecordBatch, arrow::e
     let int = |f: &dyn Fn(&NaiveDate) -> i32| Arc::new(Int32Array::from_iter_values(days.iter().map(f))) as ArrayRef;
     let flag = |f: &dyn Fn(&NaiveDate) -> bool| Arc::new(BooleanArray::from_iter(days.iter().map(|d| Some(f(d))))) as ArrayRef;
     let holidays: Vec<Option<&'static str>> = days.iter().map(|d| holiday(*d)).collect();
-    let columns: Vec<(&str, DataType, bool, ArrayRef)> = vec![
-        ("date_key", DataType::Date32, false, Arc::new(Date32Array::from_iter_values(days.iter().map(|d| d.to_epoch_days())))),
-        ("year", DataType::Int32, false, int(&|d| d.year())),
-        ("quarter", DataType::Int32, false, int(&|d| d.month0() as i32 / 3 + 1)),
-        ("month", DataType::Int32, false, int(&|d| d.month() as i32)),
-        ("month_name", DataType::Utf8, false, text(&|d| d.format("%B").to_string())),
-        ("day_of_month", DataType::Int32, false, int(&|d| d.day() as i32)),
-        ("day_of_week", DataType::Int32, false, int(&|d| d.weekday().number_from_monday() as i32)),
-        ("day_name", DataType::Utf8, false, text(&|d| d.format("%A").to_string())),
-        ("iso_year", DataType::Int32, false, int(&|d| d.iso_week().year())),
-        ("iso_week", DataType::Int32, false, int(&|d| d.iso_week().week() as i32)),
-        ("fiscal_quarter", DataType::Utf8, false, text(&|d| fiscal_quarter(*d))),
-        ("is_weekend", DataType::Boolean, false, flag(&|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun))),
-        ("is_holiday", DataType::Boolean, false, flag(&|d| holiday(*d).is_some())),
-        ("holiday_name", DataType::Utf8, true, Arc::new(StringArray::from(holidays))),
+    let columns: Vec<(&str, bool, ArrayRef)> = vec![
+        ("date_key", false, Arc::new(Date32Array::from_iter_values(days.iter().map(|d| d.to_epoch_days())))),
+        ("year", false, int(&|d| d.year())),
+        ("quarter", false, int(&|d| d.month0() as i32 / 3 + 1)),
+        ("month", false, int(&|d| d.month() as i32)),
+        ("month_name", false, text(&|d| d.format("%B").to_string())),
+        ("day_of_month", false, int(&|d| d.day() as i32)),
+        ("day_of_week", false, int(&|d| d.weekday().number_from_monday() as i32)),
+        ("day_name", false, text(&|d| d.format("%A").to_string())),
+        ("iso_year", false, int(&|d| d.iso_week().year())),
+        ("iso_week", false, int(&|d| d.iso_week().week() as i32)),
+        ("fiscal_quarter", false, text(&|d| fiscal_quarter(*d))),
+        ("is_weekend", false, flag(&|d| matches!(d.weekday(), Weekday::Sat | Weekday::Sun))),
+        ("is_holiday", false, flag(&|d| holiday(*d).is_some())),
+        ("holiday_name", true, Arc::new(StringArray::from(holidays))),
     ];
     batch(columns)
 }
@@ -48,23 +48,17 @@ pub fn dim_time() -> Result<RecordBatch, arrow::error::ArrowError> {
     let slots: Vec<u32> = (0..24 * 60 / SLOT_MINUTES).collect();
     let minutes = |slot: u32| slot * SLOT_MINUTES;
     let int = |f: &dyn Fn(u32) -> u32| Arc::new(Int32Array::from_iter_values(slots.iter().map(|s| f(*s) as i32))) as ArrayRef;
-    let columns: Vec<(&str, DataType, bool, ArrayRef)> = vec![
-        ("time_slot", DataType::Int32, false, int(&|s| s)),
+    let columns: Vec<(&str, bool, ArrayRef)> = vec![
+        ("time_slot", false, int(&|s| s)),
         (
             "slot_start",
-            DataType::Utf8,
             false,
             Arc::new(StringArray::from_iter_values(slots.iter().map(|s| format!("{:02}:{:02}", minutes(*s) / 60, minutes(*s) % 60)))),
         ),
-        ("hour", DataType::Int32, false, int(&|s| minutes(s) / 60)),
-        ("minute", DataType::Int32, false, int(&|s| minutes(s) % 60)),
-        ("day_part", DataType::Utf8, false, Arc::new(StringArray::from_iter_values(slots.iter().map(|s| day_part(minutes(*s) / 60))))),
-        (
-            "is_business_hours",
-            DataType::Boolean,
-            false,
-            Arc::new(BooleanArray::from_iter(slots.iter().map(|s| Some((9..18).contains(&(minutes(*s) / 60)))))),
-        ),
+        ("hour", false, int(&|s| minutes(s) / 60)),
+        ("minute", false, int(&|s| minutes(s) % 60)),
+        ("day_part", false, Arc::new(StringArray::from_iter_values(slots.iter().map(|s| day_part(minutes(*s) / 60))))),
+        ("is_business_hours", false, Arc::new(BooleanArray::from_iter(slots.iter().map(|s| Some((9..18).contains(&(minutes(*s) / 60))))))),
     ];
     batch(columns)
 }
@@ -102,10 +96,10 @@ pub fn holiday(day: NaiveDate) -> Option<&'static str> {
     }
 }
 
-/// A batch of named columns.
-pub(super) fn batch(columns: Vec<(&str, DataType, bool, ArrayRef)>) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let fields: Vec<Field> = columns.iter().map(|(name, kind, nullable, _)| Field::new(*name, kind.clone(), *nullable)).collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, _, _, array)| array).collect())
+/// A batch of named columns, each typed as its array is.
+pub(super) fn batch(columns: Vec<(&str, bool, ArrayRef)>) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let fields: Vec<Field> = columns.iter().map(|(name, nullable, array)| Field::new(*name, array.data_type().clone(), *nullable)).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns.into_iter().map(|(_, _, array)| array).collect())
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@ mod calendar;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, BooleanArray, Decimal128Array, Int32Array, RecordBatch, StringArray};
-use arrow::datatypes::DataType;
 use chrono::Datelike;
 
 pub use calendar::{holiday, time_slot};
@@ -33,21 +32,24 @@ pub const NAMES: [&str; 6] = ["dim_product", "dim_location", "dim_channel", "dim
 pub struct Dimension {
     pub name: &'static str,
     pub rows: RecordBatch,
+    /// The last calendar year it covers (`dim_date` only).
+    pub calendar_until: Option<i32>,
 }
 
 /// Every dimension, built from `master` and a calendar around `year` (the year of writing).
 pub fn build(master: &MasterData, year: i32) -> Result<Vec<Dimension>, GoldError> {
     let error = |name: &'static str| move |e: arrow::error::ArrowError| GoldError::Arrow { table: name.to_owned(), message: e.to_string() };
     Ok(vec![
-        Dimension { name: "dim_product", rows: products(master).map_err(error("dim_product"))? },
-        Dimension { name: "dim_location", rows: locations(master).map_err(error("dim_location"))? },
-        Dimension { name: "dim_channel", rows: channels(master).map_err(error("dim_channel"))? },
-        Dimension { name: "dim_customer", rows: customers(master).map_err(error("dim_customer"))? },
+        Dimension { name: "dim_product", rows: products(master).map_err(error("dim_product"))?, calendar_until: None },
+        Dimension { name: "dim_location", rows: locations(master).map_err(error("dim_location"))?, calendar_until: None },
+        Dimension { name: "dim_channel", rows: channels(master).map_err(error("dim_channel"))?, calendar_until: None },
+        Dimension { name: "dim_customer", rows: customers(master).map_err(error("dim_customer"))?, calendar_until: None },
         Dimension {
             name: "dim_date",
             rows: calendar::dim_date(year - calendar::YEARS_BACK, year + calendar::YEARS_FORWARD).map_err(error("dim_date"))?,
+            calendar_until: Some(year + calendar::YEARS_FORWARD),
         },
-        Dimension { name: "dim_time", rows: calendar::dim_time().map_err(error("dim_time"))? },
+        Dimension { name: "dim_time", rows: calendar::dim_time().map_err(error("dim_time"))?, calendar_until: None },
     ])
 }
 
@@ -68,18 +70,17 @@ pub struct DimensionWrite {
 }
 
 /// Writes every dimension of the lake that is not at the current master-data version (or, for
-/// `dim_date`, does not cover next year yet). Run once before the streams' gold stages, which
-/// read the same rows from master data rather than from these tables.
+/// `dim_date`, does not cover next year yet). Run once per process, not by each stream's gold
+/// stage (they would race to write them); the stages join the same rows from [`shared`].
 pub async fn write(config: &Config) -> Result<Vec<DimensionWrite>, GoldError> {
-    let year = chrono::Utc::now().year();
     let storage_options = config.lake.storage_options();
     let mut writes = Vec::new();
     for dimension in shared()? {
         let location = config.lake.table_location(&super::model::table_path(dimension.name));
         let mut table = StageTable::open_or_create(&location, storage_options.clone(), dimension.rows.schema(), &[]).await?;
         let mut positions = vec![(MASTER_APP_ID.to_owned(), i64::from(master::VERSION))];
-        if dimension.name == "dim_date" {
-            positions.push((CALENDAR_APP_ID.to_owned(), i64::from(year + calendar::YEARS_FORWARD)));
+        if let Some(last_year) = dimension.calendar_until {
+            positions.push((CALENDAR_APP_ID.to_owned(), i64::from(last_year)));
         }
         let mut current = true;
         for (app_id, wanted) in &positions {
@@ -107,35 +108,35 @@ fn money(values: impl Iterator<Item = i64>) -> Result<ArrayRef, arrow::error::Ar
 fn products(master: &MasterData) -> Result<RecordBatch, arrow::error::ArrowError> {
     let p = &master.products;
     calendar::batch(vec![
-        ("sku", DataType::Utf8, false, text(p.iter().map(|p| p.sku.as_str()))),
-        ("product_name", DataType::Utf8, false, text(p.iter().map(|p| p.name.as_str()))),
-        ("category", DataType::Utf8, false, text(p.iter().map(|p| p.category))),
-        ("item", DataType::Utf8, false, text(p.iter().map(|p| p.item))),
-        ("brand", DataType::Utf8, false, text(p.iter().map(|p| p.brand))),
-        ("list_price", DataType::Decimal128(12, 2), false, money(p.iter().map(|p| p.list_price_cents))?),
-        ("unit_cost", DataType::Decimal128(12, 2), false, money(p.iter().map(|p| p.cost_cents))?),
-        ("vendor_id", DataType::Utf8, false, text(p.iter().map(|p| p.vendor_id))),
+        ("sku", false, text(p.iter().map(|p| p.sku.as_str()))),
+        ("product_name", false, text(p.iter().map(|p| p.name.as_str()))),
+        ("category", false, text(p.iter().map(|p| p.category))),
+        ("item", false, text(p.iter().map(|p| p.item))),
+        ("brand", false, text(p.iter().map(|p| p.brand))),
+        ("list_price", false, money(p.iter().map(|p| p.list_price_cents))?),
+        ("unit_cost", false, money(p.iter().map(|p| p.cost_cents))?),
+        ("vendor_id", false, text(p.iter().map(|p| p.vendor_id))),
     ])
 }
 
 fn locations(master: &MasterData) -> Result<RecordBatch, arrow::error::ArrowError> {
     let l = master.locations;
     calendar::batch(vec![
-        ("location_id", DataType::Utf8, false, text(l.iter().map(|l| l.location_id))),
-        ("location_name", DataType::Utf8, false, text(l.iter().map(|l| l.name))),
-        ("location_type", DataType::Utf8, false, text(l.iter().map(|l| l.kind))),
-        ("region", DataType::Utf8, false, text(l.iter().map(|l| l.region))),
-        ("city", DataType::Utf8, false, text(l.iter().map(|l| l.city))),
-        ("format", DataType::Utf8, false, text(l.iter().map(|l| l.format))),
+        ("location_id", false, text(l.iter().map(|l| l.location_id))),
+        ("location_name", false, text(l.iter().map(|l| l.name))),
+        ("location_type", false, text(l.iter().map(|l| l.kind))),
+        ("region", false, text(l.iter().map(|l| l.region))),
+        ("city", false, text(l.iter().map(|l| l.city))),
+        ("format", false, text(l.iter().map(|l| l.format))),
     ])
 }
 
 fn channels(master: &MasterData) -> Result<RecordBatch, arrow::error::ArrowError> {
     let c = master.channels;
     calendar::batch(vec![
-        ("channel_id", DataType::Utf8, false, text(c.iter().map(|c| c.channel_id))),
-        ("channel_name", DataType::Utf8, false, text(c.iter().map(|c| c.name))),
-        ("is_online", DataType::Boolean, false, Arc::new(BooleanArray::from_iter(c.iter().map(|c| Some(c.online))))),
+        ("channel_id", false, text(c.iter().map(|c| c.channel_id))),
+        ("channel_name", false, text(c.iter().map(|c| c.name))),
+        ("is_online", false, Arc::new(BooleanArray::from_iter(c.iter().map(|c| Some(c.online))))),
     ])
 }
 
@@ -143,20 +144,15 @@ fn customers(master: &MasterData) -> Result<RecordBatch, arrow::error::ArrowErro
     let c = &master.customers;
     let int = |f: &dyn Fn(&master::Customer) -> i32| Arc::new(Int32Array::from_iter_values(c.iter().map(f))) as ArrayRef;
     calendar::batch(vec![
-        ("customer_id", DataType::Utf8, false, text(c.iter().map(|c| c.customer_id.as_str()))),
-        ("customer_name", DataType::Utf8, false, text(c.iter().map(|c| c.name.as_str()))),
-        ("email", DataType::Utf8, false, text(c.iter().map(|c| c.email.as_str()))),
-        ("segment", DataType::Utf8, false, text(c.iter().map(|c| c.segment().name))),
-        ("home_store", DataType::Utf8, false, text(c.iter().map(|c| c.home_store))),
-        ("tenure_days", DataType::Int32, false, int(&|c| c.tenure_days as i32)),
-        ("basket_min", DataType::Int32, false, int(&|c| c.segment().basket.0 as i32)),
-        ("basket_max", DataType::Int32, false, int(&|c| c.segment().basket.1 as i32)),
-        (
-            "discount_sensitivity",
-            DataType::Float64,
-            false,
-            Arc::new(arrow::array::Float64Array::from_iter_values(c.iter().map(|c| c.segment().discount_sensitivity))),
-        ),
+        ("customer_id", false, text(c.iter().map(|c| c.customer_id.as_str()))),
+        ("customer_name", false, text(c.iter().map(|c| c.name.as_str()))),
+        ("email", false, text(c.iter().map(|c| c.email.as_str()))),
+        ("segment", false, text(c.iter().map(|c| c.segment().name))),
+        ("home_store", false, text(c.iter().map(|c| c.home_store))),
+        ("tenure_days", false, int(&|c| c.tenure_days as i32)),
+        ("basket_min", false, int(&|c| c.segment().basket.0 as i32)),
+        ("basket_max", false, int(&|c| c.segment().basket.1 as i32)),
+        ("discount_sensitivity", false, Arc::new(arrow::array::Float64Array::from_iter_values(c.iter().map(|c| c.segment().discount_sensitivity)))),
     ])
 }
 
@@ -174,7 +170,7 @@ mod tests {
         );
         assert_eq!(dimensions.iter().map(|d| d.name).collect::<Vec<_>>(), NAMES);
         for dimension in &dimensions {
-            let keys = arrow::compute::cast(dimension.rows.column(0), &DataType::Utf8).unwrap();
+            let keys = arrow::compute::cast(dimension.rows.column(0), &arrow::datatypes::DataType::Utf8).unwrap();
             let keys = keys.as_any().downcast_ref::<StringArray>().unwrap();
             let distinct: std::collections::HashSet<&str> = keys.iter().flatten().collect();
             assert_eq!(distinct.len(), dimension.rows.num_rows(), "{} keys are unique", dimension.name);
