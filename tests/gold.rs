@@ -232,6 +232,8 @@ fn log_versions(lake: &Lake, table: &str) -> usize {
 fn assert_dimensions_from_master_data(lake: &Lake) {
     for (table, key, members) in [
         ("gold/dim_product", "sku", 500),
+        ("gold/dim_product", "product_id", 500),
+        ("gold/dim_vendor", "vendor_id", 12),
         ("gold/dim_location", "location_id", 13),
         ("gold/dim_channel", "channel_id", 8),
         ("gold/dim_customer", "customer_id", 10_000),
@@ -239,7 +241,8 @@ fn assert_dimensions_from_master_data(lake: &Lake) {
         let rows = read_table(&lake.table(table));
         let keys: std::collections::BTreeSet<_> = texts(&rows, key).into_iter().map(Option::unwrap).collect();
         assert_eq!((rows.num_rows(), keys.len()), (members, members), "{table}");
-        assert_eq!(common::txn_version(&lake.table(table), "dimensions:master"), Some(1), "{table}");
+        let version = i64::from(medallion::generate::master::VERSION);
+        assert_eq!(common::txn_version(&lake.table(table), "dimensions:master"), Some(version), "{table}");
     }
     let customers = read_table(&lake.table("gold/dim_customer"));
     let vip = texts(&customers, "segment").iter().filter(|s| s.as_deref() == Some("VIP")).count();
@@ -251,13 +254,36 @@ fn assert_dimensions_from_master_data(lake: &Lake) {
     assert_eq!(read_table(&lake.table("gold/dim_time")).num_rows(), 96);
 }
 
+/// `order_details` holds every current line item, and each whose keys are master-data members
+/// found its product, customer and vendor (no orphans).
+fn assert_order_details_resolve(lake: &Lake) {
+    let master = medallion::generate::master::MasterData::shared();
+    let details = read_table(&lake.table("gold/order_details"));
+    assert_eq!(details.num_rows(), read_table(&lake.table("silver/purchase_order_items_current")).num_rows());
+    let (products, skus, customers, names) =
+        (texts(&details, "product_id"), texts(&details, "sku"), texts(&details, "customer_id"), texts(&details, "customer_name"));
+    let vendors = texts(&details, "vendor_name");
+    let mut resolved = 0;
+    for row in 0..details.num_rows() {
+        let product = products[row].as_deref().and_then(|id| master.products.iter().find(|p| p.product_id == id));
+        assert_eq!(skus[row].as_deref(), product.map(|p| p.sku.as_str()), "row {row}");
+        let customer = customers[row].as_deref().and_then(|id| master.customer(id));
+        assert_eq!(names[row].as_deref(), customer.map(|c| c.name.as_str()), "row {row}");
+        if product.is_some() && customer.is_some() {
+            assert!(vendors[row].is_some(), "row {row}: the product's vendor is a member");
+            resolved += 1;
+        }
+    }
+    assert!(resolved * 100 >= details.num_rows() * 97, "most rows carry member keys: {resolved} of {}", details.num_rows());
+}
+
 #[test]
 fn gold_equals_an_independent_computation_from_silver_incrementally() {
     let lake = Lake::new();
     let topic = unique_topic("gold");
     produce(&topic, 4_000, 21);
     let first = pipeline(&lake, &topic);
-    assert_eq!(first["commits"], 5, "current, three aggregates and quality_daily: {first}");
+    assert_eq!(first["commits"], 8, "current, six models and quality_daily: {first}");
     assert_gold_matches_silver(&lake);
     let completion = texts(&read_table(&lake.table("gold/order_status")), "completion_status");
     assert!(
@@ -266,6 +292,7 @@ fn gold_equals_an_independent_computation_from_silver_incrementally() {
     );
 
     assert_dimensions_from_master_data(&lake);
+    assert_order_details_resolve(&lake);
 
     // No new silver data: nothing is committed anywhere (the dimensions included).
     let tables = [
@@ -287,7 +314,7 @@ fn gold_equals_an_independent_computation_from_silver_incrementally() {
     // computation over all of silver.
     produce(&topic, 3_000, 22);
     let second = pipeline(&lake, &topic);
-    assert_eq!(second["commits"], 5, "{second}");
+    assert_eq!(second["commits"], 8, "{second}");
     assert_gold_matches_silver(&lake);
 }
 

@@ -9,8 +9,6 @@ const HOUR_WEIGHT: [f64; 24] = [
     0.15, 0.1, 0.08, 0.08, 0.1, 0.2, 0.45, 0.8, 1.3, 1.7, 1.9, 1.9, //
     1.6, 1.8, 1.9, 1.8, 1.6, 1.2, 0.8, 0.6, 0.5, 0.4, 0.3, 0.2,
 ];
-/// Relative intensity by month: a slow summer and a busy fourth quarter.
-const MONTH_WEIGHT: [f64; 12] = [0.8, 0.85, 0.95, 1.0, 1.0, 0.95, 0.85, 0.85, 1.0, 1.05, 1.3, 1.45];
 const WEEKEND_WEIGHT: f64 = 0.45;
 
 /// Where event times come from.
@@ -19,7 +17,8 @@ pub enum EventClock {
     /// Each event is stamped with the current time.
     Wall,
     /// A calendar advanced per event by a random step whose mean is `mean_step_micros` divided
-    /// by the intensity of the moment: events bunch up in business hours and in November.
+    /// by the intensity of the moment: events bunch up in business hours, and the months follow
+    /// the master data's seasonality (November 1.3×, December 1.5×, January 0.7×).
     Simulated { now_micros: i64, mean_step_micros: f64 },
 }
 
@@ -54,7 +53,7 @@ impl EventClock {
 fn intensity(micros: i64) -> f64 {
     let Some(time) = DateTime::from_timestamp_micros(micros) else { return 1.0 };
     let weekday = if time.weekday().number_from_monday() >= 6 { WEEKEND_WEIGHT } else { 1.0 };
-    HOUR_WEIGHT[time.hour() as usize] * MONTH_WEIGHT[time.month0() as usize] * weekday
+    HOUR_WEIGHT[time.hour() as usize] * super::master::MONTH_FACTORS[time.month0() as usize] * weekday
 }
 
 /// Fiscal quarter of a date, with the fiscal year starting on 1 July (FY2026 = Jul 2025 – Jun 2026).

@@ -5,8 +5,8 @@ use chrono::DateTime;
 use rand::Rng;
 use rand::prelude::Distribution;
 
-use super::catalog::{self, Catalog, PAYMENT_METHODS, SALES_CHANNELS};
 use super::clock::fiscal_quarter;
+use super::purchasing::{self, PAYMENT_METHODS, Purchasing, SALES_CHANNELS};
 use super::record::{Cents, PurchaseOrderItem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +67,9 @@ impl PaymentStatus {
 pub struct LineItem {
     pub order_number: u32,
     pub line_number: i32,
+    /// Index into the master data's products.
     pub product: usize,
+    /// Index into the buyers (the master data's customers).
     pub customer: usize,
     pub quantity: i32,
     pub unit_price: Cents,
@@ -84,35 +86,37 @@ pub struct LineItem {
 }
 
 impl LineItem {
-    /// The lines of a new order by a customer drawn from the catalogue.
-    pub fn place_order(catalog: &Catalog, rng: &mut impl Rng, order_number: u32, now: i64) -> Vec<LineItem> {
-        let customer_index = catalog.pick_customer(rng);
-        let customer = &catalog.customers[customer_index];
-        let segment = customer.segment;
-        let payment_method = PAYMENT_METHODS[catalog::weighted(segment.payment_weights).sample(rng)];
-        let sales_channel = SALES_CHANNELS[catalog::weighted(SALES_CHANNELS.iter().map(|c| c.1)).sample(rng)].0;
-        let warehouses = customer.currency.warehouses;
-        let warehouse = warehouses[rng.random_range(0..warehouses.len())];
-        let line_count = rng.random_range(segment.lines_per_order.0..=segment.lines_per_order.1);
-        (1..=line_count as i32)
-            .map(|line_number| {
-                let product = rng.random_range(0..catalog.products.len());
-                let unit_price = catalog::convert(catalog.products[product].price_usd, customer.currency);
-                let mut quantity = rng.random_range(segment.units_per_line.0..=segment.units_per_line.1);
+    /// The lines of a new order by a customer drawn from the master data: as many distinct
+    /// products as their segment's basket holds, each line discounted with the chance of their
+    /// segment's discount sensitivity.
+    pub fn place_order(purchasing: &Purchasing, rng: &mut impl Rng, order_number: u32, now: i64) -> Vec<LineItem> {
+        let customer = purchasing.pick_buyer(rng);
+        let buyer = &purchasing.buyers[customer];
+        let (segment, habits) = (buyer.segment(), buyer.habits());
+        let payment_method = PAYMENT_METHODS[purchasing::weighted(habits.payment_weights).sample(rng)];
+        let sales_channel = SALES_CHANNELS[purchasing::weighted(SALES_CHANNELS.iter().map(|c| c.1)).sample(rng)].0;
+        let line_count = rng.random_range(segment.basket.0..=segment.basket.1) as usize;
+        let products = purchasing.pick_products(rng, line_count);
+        (1..)
+            .zip(products)
+            .map(|(line_number, product)| {
+                let list_price = Cents(purchasing.master.products[product].list_price_cents);
+                let unit_price = purchasing::convert(list_price, buyer.currency);
+                let mut quantity = rng.random_range(habits.units_per_line.0..=habits.units_per_line.1);
                 if unit_price.0 > 100_000 {
                     quantity = (quantity / 5).max(1); // nobody buys 40 laptops on one line
                 }
                 let total = unit_price.0 * i64::from(quantity);
-                let discount = rng.random_bool(segment.discount_chance).then(|| Cents(total * rng.random_range(5..=15) / 100));
+                let discount = rng.random_bool(segment.discount_sensitivity).then(|| Cents(total * rng.random_range(5..=15) / 100));
                 LineItem {
                     order_number,
                     line_number,
                     product,
-                    customer: customer_index,
+                    customer,
                     quantity,
                     unit_price,
                     discount,
-                    warehouse,
+                    warehouse: buyer.warehouse,
                     payment_method,
                     sales_channel,
                     order_placed_at: now,
@@ -153,22 +157,22 @@ impl LineItem {
     }
 
     /// This line's event at time `now`.
-    pub fn to_item(&self, catalog: &Catalog, rng: &mut impl Rng, now: i64) -> PurchaseOrderItem {
-        let product = &catalog.products[self.product];
-        let customer = &catalog.customers[self.customer];
+    pub fn to_item(&self, purchasing: &Purchasing, rng: &mut impl Rng, now: i64) -> PurchaseOrderItem {
+        let product = &purchasing.master.products[self.product];
+        let buyer = &purchasing.buyers[self.customer];
         let placed = DateTime::from_timestamp_micros(self.order_placed_at).unwrap_or_default().date_naive();
         PurchaseOrderItem {
             event_id: super::random_uuid(rng),
             order_id: Some(format!("ORD-{:06}", self.order_number)),
             line_number: self.line_number,
-            product_id: Some(product.id.clone()),
+            product_id: Some(product.product_id.clone()),
             product_name: Some(product.name.clone()),
             quantity: Some(self.quantity),
             unit_price: Some(self.unit_price),
             total_amount: Some(Cents(self.unit_price.0 * i64::from(self.quantity))),
-            currency: Some(customer.currency.code.to_owned()),
-            customer_id: Some(customer.id.clone()),
-            vendor_id: Some(product.vendor_id.clone()),
+            currency: Some(buyer.currency.code.to_owned()),
+            customer_id: Some(buyer.customer.customer_id.clone()),
+            vendor_id: Some(product.vendor_id.to_owned()),
             warehouse_location: Some(self.warehouse.to_owned()),
             order_status: Some(self.status.as_str().to_owned()),
             payment_status: Some(self.payment.as_str().to_owned()),

@@ -1,4 +1,6 @@
 //! The purchase-order generator: a pure, seeded state machine that emits line-item events.
+//! Its products, vendors, customers and warehouses are the retail master data's ([`master`]):
+//! an order holds as many distinct products as its customer's segment's basket.
 //!
 //! Every order is placed with several lines (NEW events, sent one after the other); each line then
 //! moves through PROCESSING and SHIPPED to DELIVERED, or is CANCELLED, in later events with the
@@ -6,13 +8,13 @@
 //! scheduled a random number of events ahead, so a stream interleaves new orders with the progress
 //! of earlier ones. A configurable share of events carries one [`DefectKind`].
 
-mod catalog;
 mod clock;
 mod defects;
 mod follow_ups;
 mod lifecycle;
 pub mod master;
 pub mod payments;
+mod purchasing;
 mod record;
 
 use std::collections::VecDeque;
@@ -21,11 +23,11 @@ use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-pub use catalog::{CURRENCIES, Catalog};
 pub use clock::{EventClock, fiscal_quarter};
 pub use defects::DefectKind;
 pub(crate) use follow_ups::FollowUps;
 pub use lifecycle::{LineItem, OrderStatus, PaymentStatus};
+use purchasing::Purchasing;
 pub use record::{Cents, PurchaseOrderItem};
 
 /// What shapes a generated stream.
@@ -65,7 +67,7 @@ pub(crate) fn random_uuid(rng: &mut impl Rng) -> String {
 /// The generator's state.
 pub struct Generator {
     rng: ChaCha8Rng,
-    catalog: Catalog,
+    purchasing: Purchasing,
     clock: EventClock,
     invalid_ratio: f64,
     /// Events emitted so far.
@@ -81,11 +83,11 @@ pub struct Generator {
 impl Generator {
     pub fn new(settings: &GeneratorSettings) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-        let catalog = Catalog::generate(&mut rng);
+        let purchasing = Purchasing::new(&mut rng);
         let next_order_number = rng.random_range(100_000..200_000);
         Self {
             rng,
-            catalog,
+            purchasing,
             clock: EventClock::new(settings.start_time, settings.rate, settings.time_scale),
             invalid_ratio: settings.invalid_ratio,
             emitted: 0,
@@ -102,7 +104,7 @@ impl Generator {
             Some(line) => line,
             None => self.next_new_line(now),
         };
-        let mut item = line.to_item(&self.catalog, &mut self.rng, now);
+        let mut item = line.to_item(&self.purchasing, &mut self.rng, now);
         if let Some(delay) = line.status.next_delay(&mut self.rng) {
             let sequence = self.emitted;
             self.scheduled.push(self.emitted + delay, sequence, line);
@@ -140,7 +142,7 @@ impl Generator {
         let order_number = self.next_order_number;
         // Order ids stay six digits: wrap within 100000..=999999.
         self.next_order_number = if order_number >= 999_999 { 100_000 } else { order_number + 1 };
-        let lines = LineItem::place_order(&self.catalog, &mut self.rng, order_number, now);
+        let lines = LineItem::place_order(&self.purchasing, &mut self.rng, order_number, now);
         self.placing.extend(lines);
     }
 }
@@ -158,8 +160,8 @@ pub fn sample_item() -> PurchaseOrderItem {
         total_amount: Some(Cents(38_997)),
         currency: Some("USD".to_owned()),
         customer_id: Some("CUST-000123".to_owned()),
-        vendor_id: Some("VEN-0013".to_owned()),
-        warehouse_location: Some("US-SEA-01".to_owned()),
+        vendor_id: Some("VEND-004".to_owned()),
+        warehouse_location: Some("WH-01".to_owned()),
         order_status: Some("NEW".to_owned()),
         payment_status: Some("PENDING".to_owned()),
         payment_method: Some("CREDIT_CARD".to_owned()),

@@ -1,6 +1,6 @@
 //! The analysts' aggregates, as SQL over the current state (one row per entity, its latest
-//! error-free event), evaluated by DataFusion in memory. The queries are the stream's gold
-//! models (see [`super::model`]).
+//! error-free event), or over other gold tables of the stream, evaluated by DataFusion in memory.
+//! The queries are the stream's gold models (see [`super::model`]).
 //!
 //! Written as SQL so that an analyst can read the definitions and recompute them elsewhere
 //! (DuckDB, polars, Spark) without reading Rust. Every query orders its output, so the same
@@ -36,14 +36,25 @@ pub enum Upkeep {
     PerEntity,
     /// Groups spanning entities: see [`Additive`].
     Additive(Additive),
+    /// A small table computed whole from other gold tables of the stream (named in `from`, each
+    /// registered under its name), after they are refreshed: a ranking over a sliding window of
+    /// an additive daily table, which no difference of entities can keep up to date.
+    Derived { from: Vec<String> },
 }
 
 impl Aggregate {
     /// Evaluates the query over `current`: one batch (possibly empty) and its schema.
     pub async fn evaluate(&self, current: &RecordBatch) -> Result<RecordBatch, GoldError> {
+        self.evaluate_over(&[(CURRENT_STATE, current)]).await
+    }
+
+    /// Evaluates the query over `tables` (name, rows) and the dimensions.
+    pub async fn evaluate_over(&self, tables: &[(&str, &RecordBatch)]) -> Result<RecordBatch, GoldError> {
         let error = |e: datafusion::error::DataFusionError| GoldError::Aggregate { table: self.name.clone(), message: e.to_string() };
         let context = SessionContext::new();
-        context.register_batch(CURRENT_STATE, current.clone()).map_err(error)?;
+        for (name, rows) in tables {
+            context.register_batch(*name, (*rows).clone()).map_err(error)?;
+        }
         for dimension in super::dimensions::shared()? {
             context.register_batch(dimension.name, dimension.rows.clone()).map_err(error)?;
         }

@@ -23,7 +23,10 @@ const BUILT_IN: [(&str, &[(&str, &str)]); 2] = [
     (
         crate::config::PURCHASE_ORDERS,
         &[
+            ("most_sold_product_last_month.sql", include_str!("../../gold/purchase_orders/most_sold_product_last_month.sql")),
+            ("order_details.sql", include_str!("../../gold/purchase_orders/order_details.sql")),
             ("order_status.sql", include_str!("../../gold/purchase_orders/order_status.sql")),
+            ("product_deliveries_daily.sql", include_str!("../../gold/purchase_orders/product_deliveries_daily.sql")),
             ("product_sales_monthly.sql", include_str!("../../gold/purchase_orders/product_sales_monthly.sql")),
             ("vendor_spend_quarterly.sql", include_str!("../../gold/purchase_orders/vendor_spend_quarterly.sql")),
         ],
@@ -42,8 +45,39 @@ pub fn table_path(name: &str) -> String {
     format!("gold/{name}")
 }
 
-/// A stream's models, parsed, in file-name order.
+/// A stream's models, parsed, in file-name order, except that a derived model comes after the
+/// models it reads.
 pub fn load(models: &GoldModels) -> Result<Vec<Aggregate>, GoldError> {
+    let mut loaded = load_files(models)?;
+    loaded.sort_by_key(|model| matches!(model.upkeep, Upkeep::Derived { .. }));
+    for model in &loaded {
+        let Upkeep::Derived { from } = &model.upkeep else { continue };
+        for source in from {
+            let readable = loaded.iter().any(|m| &m.name == source && !matches!(m.upkeep, Upkeep::Derived { .. }));
+            if !readable {
+                let file = match models {
+                    GoldModels::Directory(directory) => directory.join(format!("{}.sql", model.name)).display().to_string(),
+                    _ => format!("built-in gold model {}.sql", model.name),
+                };
+                return Err(GoldError::Model {
+                    file,
+                    line: header_line(&model.sql, "from"),
+                    message: format!(
+                        "`from: {source}`: a derived model reads the stream's other models, and {source} is none of them (or is derived itself)"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+/// The line of header key `key` in `sql` (1-based), 0 when absent.
+fn header_line(sql: &str, key: &str) -> usize {
+    sql.lines().position(|line| line.trim().strip_prefix("--").is_some_and(|c| c.trim_start().starts_with(&format!("{key}:")))).map_or(0, |i| i + 1)
+}
+
+fn load_files(models: &GoldModels) -> Result<Vec<Aggregate>, GoldError> {
     match models {
         GoldModels::None => Ok(Vec::new()),
         GoldModels::BuiltIn(stream) => {
@@ -118,7 +152,7 @@ pub fn parse(origin: &str, file_name: &str, sql: &str) -> Result<Aggregate, Gold
             break;
         };
         if let Some((key, value)) = comment.split_once(':')
-            && matches!(key.trim(), "upkeep" | "groups" | "count" | "max" | "ratios")
+            && matches!(key.trim(), "upkeep" | "groups" | "count" | "max" | "ratios" | "from")
         {
             header.push((index + 1, key.trim(), value.trim()));
         }
@@ -142,7 +176,14 @@ pub fn parse(origin: &str, file_name: &str, sql: &str) -> Result<Aggregate, Gold
             };
             Upkeep::Additive(Additive { groups, count: count.to_owned(), max: list("max"), ratios })
         }
-        Some((line, other)) => return Err(problem(line, format!("upkeep `{other}`: must be `per-entity` or `additive`"))),
+        Some((line, "derived")) => {
+            let from: Vec<String> = list("from");
+            if from.is_empty() {
+                return Err(problem(line, "a derived model needs `-- from: MODEL, ...` (the stream's gold models it reads)".into()));
+            }
+            Upkeep::Derived { from }
+        }
+        Some((line, other)) => return Err(problem(line, format!("upkeep `{other}`: must be `per-entity`, `additive` or `derived`"))),
         None => {
             return Err(problem(
                 1,
@@ -176,8 +217,9 @@ mod tests {
             let models = load(&GoldModels::BuiltIn(stream)).unwrap();
             assert_eq!(models.len(), files.len());
         }
-        let sales = &load(&GoldModels::BuiltIn(crate::config::PURCHASE_ORDERS)).unwrap()[1];
-        assert_eq!(sales.name, "product_sales_monthly");
+        let models = load(&GoldModels::BuiltIn(crate::config::PURCHASE_ORDERS)).unwrap();
+        assert_eq!(models.last().map(|m| m.name.as_str()), Some("most_sold_product_last_month"), "a derived model comes last");
+        let sales = models.iter().find(|m| m.name == "product_sales_monthly").unwrap();
         let Upkeep::Additive(spec) = &sales.upkeep else { panic!("additive") };
         assert_eq!(
             (spec.groups.clone(), spec.count.as_str(), spec.max.clone()),
@@ -195,7 +237,7 @@ mod tests {
         assert!(check_tables_distinct(&streams).is_ok(), "a stream without models writes no gold table");
         streams[1].gold_models = GoldModels::BuiltIn(crate::config::PURCHASE_ORDERS);
         let error = check_tables_distinct(&streams).unwrap_err().to_string();
-        assert!(error.contains("gold/order_status would be written by both model order_status.sql of stream purchase_orders and model order_status.sql of stream more_orders"), "{error}");
+        assert!(error.contains("gold/order_details would be written by both model order_details.sql of stream purchase_orders and model order_details.sql of stream more_orders"), "{error}");
     }
 
     #[test]
@@ -208,5 +250,11 @@ mod tests {
         assert!(error.contains("upkeep"), "{error}");
         let error = parse("m.sql", "m.sql", "-- upkeep: additive\n-- groups: a\n-- count: n\n-- ratios: r = n\nSELECT 1").unwrap_err().to_string();
         assert!(error.contains("line 4") && error.contains("NUMERATOR"), "{error}");
+        let error = parse("m.sql", "m.sql", "-- upkeep: derived\nSELECT 1").unwrap_err().to_string();
+        assert!(error.contains("line 1") && error.contains("from"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("top.sql"), "-- upkeep: derived\n-- from: daily\nSELECT 1").unwrap();
+        let error = load(&GoldModels::Directory(dir.path().to_owned())).unwrap_err().to_string();
+        assert!(error.contains("top.sql") && error.contains("line 2") && error.contains("daily"), "{error}");
     }
 }

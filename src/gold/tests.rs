@@ -140,8 +140,18 @@ fn the_shipped_models_are_valid_sql_over_their_streams_schema() {
         let current = RecordBatch::new_empty(CurrentSpec::of(&stream.current).schema(&silver).unwrap());
         let models = model::load(&stream.gold_models).unwrap();
         assert!(!models.is_empty(), "{name} has models");
+        let mut results: Vec<(String, RecordBatch)> = Vec::new();
         for aggregate in models {
-            let rows = runtime.block_on(aggregate.evaluate(&current)).unwrap_or_else(|e| panic!("{}: {e}", aggregate.name));
+            let rows = match &aggregate.upkeep {
+                Upkeep::Derived { from } => {
+                    let inputs: Vec<(&str, &RecordBatch)> =
+                        from.iter().map(|source| (source.as_str(), &results.iter().find(|(n, _)| n == source).unwrap().1)).collect();
+                    runtime.block_on(aggregate.evaluate_over(&inputs))
+                }
+                _ => runtime.block_on(aggregate.evaluate(&current)),
+            };
+            let rows = rows.unwrap_or_else(|e| panic!("{}: {e}", aggregate.name));
+            results.push((aggregate.name.clone(), rows.clone()));
             assert_eq!(rows.num_rows(), 0);
             for field in rows.schema().fields() {
                 assert!(
@@ -198,4 +208,44 @@ fn quality_daily_is_additive_and_exact() {
     assert_eq!((ints("rows"), ints("pass_rows"), ints("warning_rows"), ints("fail_rows")), (vec![2, 2], vec![1, 1], vec![1, 0], vec![0, 1]));
     let means = batch.column_by_name("mean_quality_score").unwrap().as_primitive::<arrow::datatypes::Float64Type>();
     assert!((means.value(0) - 0.95).abs() < 1e-12 && (means.value(1) - (0.1 + 1.0 / 3.0) / 2.0).abs() < 1e-12);
+}
+
+#[tokio::test]
+async fn most_sold_ranks_the_last_30_delivery_days() {
+    use arrow::array::{Date32Array, Int64Array};
+    let models = model::load(&crate::config::GoldModels::BuiltIn(crate::config::PURCHASE_ORDERS)).unwrap();
+    let most_sold = models.iter().find(|m| m.name == "most_sold_product_last_month").unwrap();
+    let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+        arrow::datatypes::Field::new("delivery_date", DataType::Date32, true),
+        arrow::datatypes::Field::new("product_id", DataType::Utf8, true),
+        arrow::datatypes::Field::new("product_name", DataType::Utf8, true),
+        arrow::datatypes::Field::new("units", DataType::Int64, true),
+        arrow::datatypes::Field::new("orders", DataType::Int64, true),
+    ]));
+    // Day 100 is the latest: days 71..=100 are the window, day 70 is out of it.
+    let rows =
+        [(70, "PRD003", 500, 9), (71, "PRD001", 5, 1), (80, "PRD001", 5, 2), (100, "PRD002", 8, 3), (71, "PRD002", 1, 1), (90, "PRD003", 1, 1)];
+    let daily = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| format!("name of {}", r.1)))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.3))),
+        ],
+    )
+    .unwrap();
+    let ranked = most_sold.evaluate_over(&[("product_deliveries_daily", &daily)]).await.unwrap();
+    let texts = |name: &str| ranked.column_by_name(name).unwrap().as_string::<i32>().iter().flatten().map(str::to_owned).collect::<Vec<_>>();
+    let ints = |name: &str| ranked.column_by_name(name).unwrap().as_primitive::<Int64Type>().values().to_vec();
+    assert_eq!(texts("product_id"), ["PRD001", "PRD002", "PRD003"]);
+    assert_eq!(
+        (ints("sales_rank"), ints("units"), ints("orders"), ints("sales_days")),
+        (vec![1, 2, 3], vec![10, 9, 1], vec![3, 4, 1], vec![2, 2, 1])
+    );
+    let shares = ranked.column_by_name("share_of_units").unwrap().as_primitive::<arrow::datatypes::Float64Type>().values().to_vec();
+    assert_eq!(shares, [0.5, 0.45, 0.05], "day 70's 500 units are outside the window");
+    let dates = |name: &str| ranked.column_by_name(name).unwrap().as_primitive::<arrow::datatypes::Date32Type>().values().to_vec();
+    assert_eq!((dates("window_start"), dates("window_end")), (vec![71; 3], vec![100; 3]));
 }

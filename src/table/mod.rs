@@ -9,7 +9,7 @@ use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
 use deltalake::kernel::transaction::{CommitBuilder, CommitConflictError, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, StructType, Transaction};
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
 
 mod keyed;
@@ -188,6 +188,11 @@ impl StageTable {
         }
     }
 
+    /// The columns it reads and writes.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
     /// Writes this table's files with `properties` (compression, dictionaries, statistics).
     pub fn with_writer_properties(mut self, properties: parquet::file::properties::WriterProperties) -> Self {
         self.writer_properties = Some(properties);
@@ -263,6 +268,13 @@ impl StageTable {
         self.commit(Commit { batches, positions, change: Change::ReplaceAll, metadata: None }).await
     }
 
+    /// [`Self::replace`], adding to the table's schema the columns of `batches` it lacks (in the
+    /// same commit): a table whose rows are rebuilt whole when their definition grows (the
+    /// dimensions of a new master-data version).
+    pub async fn replace_widening(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
+        self.commit(Commit { batches, positions, change: Change::ReplaceAllWidening, metadata: None }).await
+    }
+
     async fn commit(&mut self, commit: Commit<'_>) -> Result<CommitInfo, TableError> {
         let started = std::time::Instant::now();
         let write_error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
@@ -271,10 +283,12 @@ impl StageTable {
             writer = writer.with_writer_properties(properties.clone());
         }
         let one_file_per_batch = matches!(commit.change, Change::Rewrite(_));
+        let widening = matches!(commit.change, Change::ReplaceAllWidening);
+        let mode = if widening { WriteMode::MergeSchema } else { WriteMode::Default };
         let adds = off_the_async_workers(async {
             let mut adds = Vec::new();
             for batch in commit.batches.iter().filter(|batch| batch.num_rows() > 0) {
-                writer.write(batch.clone()).await?;
+                writer.write_with_mode(batch.clone(), mode).await?;
                 if one_file_per_batch {
                     adds.extend(writer.flush().await?);
                 }
@@ -292,9 +306,13 @@ impl StageTable {
         let transactions = commit.positions.iter().map(|(app_id, version)| Transaction::new(app_id, *version)).collect();
         let snapshot = self.table.snapshot().map_err(write_error)?;
         let mut actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        let widened = if widening { self.widened_schema(snapshot, writer.arrow_schema())? } else { None };
+        if let Some((metadata, _)) = &widened {
+            actions.push(Action::Metadata(metadata.clone()));
+        }
         let mode = match commit.change {
             Change::Append => SaveMode::Append,
-            Change::ReplaceAll => {
+            Change::ReplaceAll | Change::ReplaceAllWidening => {
                 actions.extend(snapshot.log_data().into_iter().map(|file| Action::Remove(file.remove_action(true))));
                 SaveMode::Overwrite
             }
@@ -310,8 +328,30 @@ impl StageTable {
         let version = committed.map_err(|error| commit_failure(&self.location, error))?.version();
         self.positions.committed(version, commit.positions);
         self.table.update_state().await.map_err(write_error)?;
+        if let Some((_, schema)) = widened {
+            self.schema = schema;
+        }
         crate::telemetry::metrics().commit_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         Ok(CommitInfo { version, ..info })
+    }
+}
+
+impl StageTable {
+    /// The metadata action (and the Arrow schema) that widens the table to `written`, the
+    /// schema a [`WriteMode::MergeSchema`] writer ended with; `None` when it adds no column.
+    fn widened_schema(
+        &self,
+        snapshot: &deltalake::table::state::DeltaTableState,
+        written: SchemaRef,
+    ) -> Result<Option<(deltalake::kernel::Metadata, SchemaRef)>, TableError> {
+        use deltalake::kernel::MetadataExt;
+        let schema_error = |e: &dyn std::fmt::Display| TableError::Schema { location: self.location.clone(), detail: e.to_string() };
+        let columns: StructType = written.as_ref().try_into_kernel().map_err(|e| schema_error(&e))?;
+        if columns == *snapshot.schema().as_ref() {
+            return Ok(None);
+        }
+        let metadata = snapshot.metadata().clone().with_schema(&columns).map_err(|e| schema_error(&e))?;
+        Ok(Some((metadata, written)))
     }
 }
 
@@ -329,6 +369,8 @@ enum Change {
     Append,
     /// Removes them all.
     ReplaceAll,
+    /// Removes them all, adding the new rows' columns the table lacks to its schema.
+    ReplaceAllWidening,
     /// Removes these (and writes each batch as a file of its own).
     Rewrite(Vec<Action>),
 }

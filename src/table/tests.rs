@@ -119,3 +119,28 @@ async fn replace_swaps_every_row_in_one_commit() {
     table.replace(&[], &[("app:0".to_owned(), 12)]).await.unwrap();
     assert!(offsets_in_storage(&location).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_widening_replace_adds_the_new_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("widened").display().to_string();
+    let mut table = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    table.append(&[batch(0..3)], &[("app:0".to_owned(), 1)]).await.unwrap();
+    let wider = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, true),
+        Field::new("offset", DataType::Int64, false),
+        Field::new("extra", DataType::Utf8, false),
+    ]));
+    let rows = RecordBatch::try_new(
+        wider.clone(),
+        vec![Arc::new(StringArray::from(vec!["a", "b"])), Arc::new(Int64Array::from(vec![7, 8])), Arc::new(StringArray::from(vec!["x", "y"]))],
+    )
+    .unwrap();
+    assert!(table.replace(std::slice::from_ref(&rows), &[("app:0".to_owned(), 2)]).await.is_err(), "a plain replace keeps the schema");
+    table.replace_widening(std::slice::from_ref(&rows), &[("app:0".to_owned(), 2)]).await.unwrap();
+    let reopened = StageTable::open_or_create(&location, HashMap::new(), wider.clone(), &[]).await.unwrap();
+    assert_eq!(reopened.position("app:0").await.unwrap(), Some(2));
+    let read = TableReader::open(&location, HashMap::new()).await.unwrap().unwrap().read_all(&wider).await.unwrap();
+    assert_eq!(read.column_by_name("extra").unwrap().as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["x", "y"]);
+    assert_eq!(offsets_in_storage(&location).await, vec![7, 8]);
+}

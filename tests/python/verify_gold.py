@@ -47,7 +47,7 @@ def quality_daily(silver, quarantine):
 QUALITY_COLUMNS = ["rows", "pass_rows", "warning_rows", "fail_rows", "mean_quality_score"]
 
 
-def payment_tables(silver, quarantine):
+def payment_tables(lake, silver, quarantine):
     current = current_from_silver(silver, ["transaction_id"])
     status = pl.col("status")
     captured = status.is_in(["CAPTURED", "REFUNDED"])
@@ -82,7 +82,66 @@ def payment_tables(silver, quarantine):
     }
 
 
-def purchase_order_tables(silver, quarantine):
+def order_details(lake, current):
+    """The current line items with their dimension members, as the lake's dimensions hold them."""
+    products = read(lake, "gold/dim_product").select("product_id", "sku", "product_name", "category", "brand")
+    customers = read(lake, "gold/dim_customer").select("customer_id", "customer_name", "segment", "home_store")
+    vendors = read(lake, "gold/dim_vendor").select("vendor_id", "vendor_name")
+    return (
+        current.drop("product_name")
+        .join(products, on="product_id", how="left")
+        .join(customers, on="customer_id", how="left")
+        .join(vendors, on="vendor_id", how="left")
+        .select(
+            "order_id", "line_number", "order_status", "payment_status", "order_date", "fiscal_quarter", "product_id", "sku",
+            "product_name", "category", "brand", "quantity", "unit_price", "total_amount", "discount_amount", "currency",
+            "customer_id", "customer_name", "segment", "home_store", "vendor_id", "vendor_name", "warehouse_location",
+            "sales_channel", "payment_method", "first_event_time", pl.col("event_time").alias("last_event_time"),
+        )
+    )
+
+
+def deliveries(current):
+    """Per day of delivery x product, then the last 30 delivery days ranked by units."""
+    daily = (
+        current.filter((pl.col("order_status") == "DELIVERED") & pl.col("product_id").is_not_null() & pl.col("quantity").is_not_null())
+        .with_columns(pl.col("event_time").dt.date().alias("delivery_date"))
+        .group_by("delivery_date", "product_id")
+        .agg(
+            pl.col("product_name").max(),
+            pl.col("quantity").sum().cast(pl.Int64).alias("units"),
+            pl.col("order_id").n_unique().cast(pl.Int64).alias("orders"),
+        )
+    )
+    last = daily["delivery_date"].max()
+    recent = daily.filter(pl.col("delivery_date") > pl.lit(last) - pl.duration(days=30))
+    ranked = (
+        recent.group_by("product_id")
+        .agg(
+            pl.col("product_name").max(),
+            pl.col("units").sum().cast(pl.Int64),
+            pl.col("orders").sum().cast(pl.Int64),
+            pl.len().cast(pl.Int64).alias("sales_days"),
+        )
+        .sort(["units", "orders", "product_id"], descending=[True, True, False])
+        .with_columns(
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("sales_rank"),
+            (pl.col("units") / pl.col("units").sum()).alias("share_of_units"),
+            (pl.lit(last) - pl.duration(days=29)).cast(pl.Date).alias("window_start"),
+            pl.lit(last).alias("window_end"),
+        )
+    )
+    return daily, ranked
+
+
+def orphans(details):
+    """Rows that passed every rule (no warning) but whose keys miss a dimension member."""
+    passed = details.filter(pl.col("flag_check") == "PASS") if "flag_check" in details.columns else details
+    missing = passed.filter(pl.col("sku").is_null() | pl.col("customer_name").is_null() | pl.col("vendor_name").is_null())
+    return [f"gold/order_details: {missing.height} valid rows without a dimension member, e.g. {missing.head(3).to_dicts()}"] if missing.height else []
+
+
+def purchase_order_tables(lake, silver, quarantine):
     current = current_from_silver(silver, ["order_id", "line_number"])
     delivered = pl.col("order_status") == "DELIVERED"
     cancelled = pl.col("order_status") == "CANCELLED"
@@ -125,9 +184,14 @@ def purchase_order_tables(silver, quarantine):
             pl.col("order_id").n_unique().cast(pl.Int64).alias("orders"),
         )
     )
+    details = order_details(lake, current)
+    daily, most_sold = deliveries(current)
     return {
         # Every column the current table has: silver's row as it was, the verdict, first time, events.
         "silver/purchase_order_items_current": (current, ["order_id", "line_number"], "all"),
+        "gold/order_details": (details, ["order_id", "line_number"], None),
+        "gold/product_deliveries_daily": (daily, ["delivery_date", "product_id"], None),
+        "gold/most_sold_product_last_month": (most_sold, ["product_id"], None),
         "gold/order_status": (order_status, ["order_id"], None),
         "gold/product_sales_monthly": (product_sales, ["month", "product_id"], None),
         "gold/vendor_spend_quarterly": (vendor_spend, ["fiscal_quarter", "vendor_id"], None),
@@ -172,10 +236,13 @@ def main():
     silver = read(args.lake, silver_table)
     quarantine = read(args.lake, f"{silver_table}_quarantine")
     problems, rows = [], {}
-    for name, (expected, key, columns) in expected_tables(silver, quarantine).items():
+    for name, (expected, key, columns) in expected_tables(args.lake, silver, quarantine).items():
         actual = read(args.lake, name)
         rows[name] = actual.height
         problems += compare(name, expected, actual, key, columns)
+    if args.stream == "purchase_orders":
+        current = current_from_silver(silver, ["order_id", "line_number"])
+        problems += orphans(order_details(args.lake, current).join(current.select("order_id", "line_number", "flag_check"), on=["order_id", "line_number"]))
     print(json.dumps({"lake": args.lake, "stream": args.stream, "silver_rows": silver.height, "quarantine_rows": quarantine.height, "rows": rows, "problems": problems}))
     return 1 if problems else 0
 

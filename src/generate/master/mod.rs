@@ -14,12 +14,13 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use customers::{Customer, SEGMENTS, Segment};
-pub use places::{CHANNELS, Channel, LOCATIONS, Location, MONTH_FACTORS};
-pub use products::{Product, band_of, vendor_ids};
+pub use places::{CHANNELS, Channel, LOCATIONS, Location, MONTH_FACTORS, REGION_WAREHOUSES};
+pub use products::{Product, VENDORS, Vendor, band_of};
 
-/// The master data's version: changing what it generates changes this, and the dimension tables
-/// are written once per version.
-pub const VERSION: u32 = 1;
+/// The master data's version: changing what it generates (or the dimensions' columns) changes
+/// this, and the dimension tables are written once per version. 2: products carry the
+/// purchase-order `product_id`; vendors have names.
+pub const VERSION: u32 = 2;
 /// The seed version [`VERSION`] is drawn from.
 const SEED: u64 = 0x6d65_6461_6c6c_696f;
 
@@ -34,6 +35,7 @@ pub struct MasterData {
     pub customers: Vec<Customer>,
     pub locations: &'static [Location],
     pub channels: &'static [Channel],
+    pub vendors: &'static [Vendor],
 }
 
 impl MasterData {
@@ -42,7 +44,14 @@ impl MasterData {
         let mut rng = ChaCha8Rng::seed_from_u64(SEED);
         let products = products::products(&mut rng, PRODUCTS);
         let customers = customers::customers(&mut rng, CUSTOMERS);
-        Self { version: VERSION, products, customers, locations: &LOCATIONS, channels: &CHANNELS }
+        Self { version: VERSION, products, customers, locations: &LOCATIONS, channels: &CHANNELS, vendors: &VENDORS }
+    }
+
+    /// The master data of [`VERSION`], built once per process: what generators and dimension
+    /// tables share.
+    pub fn shared() -> &'static Self {
+        static SHARED: std::sync::OnceLock<MasterData> = std::sync::OnceLock::new();
+        SHARED.get_or_init(Self::current)
     }
 
     /// A fingerprint of everything it holds (FNV-1a over its debug text): two builds that
@@ -59,6 +68,17 @@ impl MasterData {
     pub fn customer(&self, customer_id: &str) -> Option<&Customer> {
         let index: usize = customer_id.strip_prefix("CUST-")?.parse().ok()?;
         self.customers.get(index.checked_sub(1)?)
+    }
+
+    pub fn vendor(&self, vendor_id: &str) -> Option<&Vendor> {
+        self.vendors.iter().find(|v| v.vendor_id == vendor_id)
+    }
+
+    /// The warehouse that ships to customers of `store` (a `STORE-NN`), by the store's region.
+    pub fn warehouse_for(&self, store: &str) -> Option<&Location> {
+        let region = self.locations.iter().find(|l| l.location_id == store)?.region;
+        let (_, warehouse) = REGION_WAREHOUSES.iter().find(|(r, _)| *r == region)?;
+        self.locations.iter().find(|l| l.location_id == *warehouse)
     }
 
     pub fn stores(&self) -> impl Iterator<Item = &Location> {

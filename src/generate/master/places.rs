@@ -43,6 +43,10 @@ pub const LOCATIONS: [Location; 13] = [
     location("WH-03", "Allentown Distribution Center", "warehouse", "Northeast", "Allentown", "distribution"),
 ];
 
+/// The warehouse serving each store region (a region without its own is served by a neighbour).
+pub const REGION_WAREHOUSES: [(&str, &str); 5] =
+    [("West", "WH-01"), ("Mountain", "WH-01"), ("South", "WH-02"), ("Midwest", "WH-02"), ("Northeast", "WH-03")];
+
 /// A way of selling, and when its customers buy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Channel {

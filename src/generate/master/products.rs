@@ -116,8 +116,11 @@ const MODIFIERS: [&str; 6] = ["", "Pro ", "Lite ", "Plus ", "Max ", "Eco "];
 /// One product of the assortment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Product {
-    /// `SKU-NNNNN`, the key facts and `dim_product` share.
+    /// `SKU-NNNNN`, the key the retail facts and `dim_product` share.
     pub sku: String,
+    /// `PRDNNN`, the same product's id in the purchase-order stream (its wire contract), also a
+    /// column of `dim_product`.
+    pub product_id: String,
     pub name: String,
     pub category: &'static str,
     /// What kind of item it is (its price band's name), e.g. "Wireless Mouse".
@@ -155,6 +158,7 @@ pub fn products(rng: &mut impl Rng, count: usize) -> Vec<Product> {
             let cost_cents = (list_price_cents as f64 * rng.random_range(0.45..0.75)).round() as i64;
             Product {
                 sku: format!("SKU-{:05}", index + 1),
+                product_id: format!("PRD{:03}", index + 1),
                 name,
                 category: category.name,
                 item: item.name,
@@ -179,10 +183,32 @@ pub fn band_of(item: &str) -> Option<(f64, f64)> {
     CATEGORIES.iter().flat_map(|c| c.items).find(|i| i.name == item).map(|i| i.band)
 }
 
-/// Every vendor id, once.
-pub fn vendor_ids() -> Vec<&'static str> {
-    let mut ids: Vec<&'static str> = CATEGORIES.iter().flat_map(|c| c.vendors.iter().copied()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
+/// A supplier of products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Vendor {
+    /// `VEND-NNN`, the key products, purchase orders and `dim_vendor` share.
+    pub vendor_id: &'static str,
+    pub name: &'static str,
+    /// ISO 3166-1 alpha-2 country of the vendor's head office.
+    pub country: &'static str,
 }
+
+const fn vendor(vendor_id: &'static str, name: &'static str, country: &'static str) -> Vendor {
+    Vendor { vendor_id, name, country }
+}
+
+/// Every vendor the categories name, in id order.
+pub const VENDORS: [Vendor; 12] = [
+    vendor("VEND-001", "Pacific Circuit Supply", "US"),
+    vendor("VEND-002", "Shenzhen Brightway Electronics", "CN"),
+    vendor("VEND-003", "Nordic Device Distribution", "SE"),
+    vendor("VEND-004", "Midwest Tool & Safety", "US"),
+    vendor("VEND-005", "Rhein Werkzeug GmbH", "DE"),
+    vendor("VEND-006", "Commonwealth Office Goods", "US"),
+    vendor("VEND-007", "Maple Stationers", "CA"),
+    vendor("VEND-008", "Lakeside Housewares", "US"),
+    vendor("VEND-009", "Lyon Cuisine Import", "FR"),
+    vendor("VEND-010", "Threadline Apparel Group", "US"),
+    vendor("VEND-011", "Andes Coffee Traders", "CO"),
+    vendor("VEND-012", "Mediterra Fine Foods", "IT"),
+];

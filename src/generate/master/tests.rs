@@ -27,8 +27,15 @@ fn keys_are_unique_and_resolve() {
     assert!(master.product("SKU-00000").is_none() && master.product("SKU-00501").is_none() && master.customer("nobody").is_none());
     let stores: HashSet<&str> = master.stores().map(|s| s.location_id).collect();
     assert!(master.customers.iter().all(|c| stores.contains(c.home_store)));
-    let vendors = vendor_ids();
-    assert!(master.products.iter().all(|p| vendors.contains(&p.vendor_id)));
+    assert!(master.products.iter().all(|p| master.vendor(p.vendor_id).is_some()), "every product's vendor is a vendor");
+    assert!(master.vendors.windows(2).all(|w| w[0].vendor_id < w[1].vendor_id));
+    let product_ids: HashSet<&str> = master.products.iter().map(|p| p.product_id.as_str()).collect();
+    assert_eq!(product_ids.len(), 500);
+    assert!(master.products.iter().all(|p| p.product_id.len() == 6 && p.product_id.starts_with("PRD")), "the purchase-order contract's PRDNNN");
+    for store in master.stores() {
+        let warehouse = master.warehouse_for(store.location_id).unwrap();
+        assert_eq!(warehouse.kind, "warehouse", "{store:?}");
+    }
 }
 
 #[test]

@@ -105,6 +105,13 @@ impl Gold {
             summary.record(report(&name, entry.table.as_ref().unwrap_or(&self.current), None));
             return Ok(());
         }
+        if let Upkeep::Derived { from } = &entry.aggregate.upkeep {
+            let from = from.clone();
+            let written = self.derive(index, &from, &positions).await?;
+            let entry = &self.aggregates[index];
+            summary.record(report(&name, entry.table.as_ref().unwrap_or(&self.current), Some(written)));
+            return Ok(());
+        }
         let written = match touched.filter(|t| t.from == position) {
             Some(touched) if touched.keys.is_empty() && entry.table.is_some() => {
                 let table = entry.table.as_mut().ok_or_else(|| GoldError::NotOpen { table: name.clone() })?;
@@ -123,8 +130,8 @@ impl Gold {
         Ok(())
     }
 
-    /// Applies `touched` to gold table `index`; the rows written, or `None` when it must be
-    /// recomputed whole (a maximum may have dropped).
+    /// Applies `touched` to gold table `index` (not a derived one); the rows written, or `None`
+    /// when it must be recomputed whole (a maximum may have dropped).
     async fn follow(&mut self, index: usize, touched: &Touched, positions: &[(String, i64)]) -> Result<Option<usize>, GoldError> {
         let aggregate = self.aggregates[index].aggregate.clone();
         let error = |e| arrow_error(&aggregate.name, e);
@@ -153,7 +160,24 @@ impl Gold {
                 table.replace(std::slice::from_ref(&rows), positions).await?;
                 Ok(Some(rows.num_rows()))
             }
+            Upkeep::Derived { .. } => Ok(None),
         }
+    }
+
+    /// Recomputes derived gold table `index` whole from the gold tables it reads (`from`, brought
+    /// to this step's position before it); the rows written.
+    async fn derive(&mut self, index: usize, from: &[String], positions: &[(String, i64)]) -> Result<usize, GoldError> {
+        let mut inputs = Vec::with_capacity(from.len());
+        for source in from {
+            let table = self.aggregates.iter().find(|a| &a.aggregate.name == source).and_then(|a| a.table.as_ref());
+            let table = table.ok_or_else(|| GoldError::NotOpen { table: source.clone() })?;
+            inputs.push((source.as_str(), table.read_all(&table.schema()).await?));
+        }
+        let aggregate = self.aggregates[index].aggregate.clone();
+        let computed = aggregate.evaluate_over(&inputs.iter().map(|(name, rows)| (*name, rows)).collect::<Vec<_>>()).await?;
+        let table = self.aggregate_table(index, &computed.schema()).await?;
+        table.replace(std::slice::from_ref(&computed), positions).await?;
+        Ok(computed.num_rows())
     }
 
     /// Recomputes gold table `index` from the whole current state; the rows written.
@@ -170,7 +194,7 @@ impl Gold {
                 let rows = sorted_by(&schema, std::slice::from_ref(&computed), &ranges.key).map_err(|e| arrow_error(&aggregate.name, e))?;
                 ranges.rewrite(table, &files, &rows, positions).await?;
             }
-            Upkeep::Additive(_) => {
+            Upkeep::Additive(_) | Upkeep::Derived { .. } => {
                 table.replace(std::slice::from_ref(&computed), positions).await?;
             }
         }
