@@ -235,9 +235,13 @@ impl FlagLayer {
                         _ => format!("producer.{key}"),
                     },
                     StreamKind::Payments => format!("generators.payments.{key}"),
+                    StreamKind::Pos => match key {
+                        "topic" => "producer.topic".to_owned(),
+                        _ => format!("producer.{key}"),
+                    },
                 };
                 // --topic names the topic of the stream produced.
-                if stream == StreamKind::Payments
+                if stream != StreamKind::PurchaseOrders
                     && let Some(serde_json::Value::Object(kafka)) = layer.0.get_mut("kafka")
                 {
                     kafka.remove("topic");

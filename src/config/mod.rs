@@ -32,7 +32,7 @@ pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
 pub use silver::{SilverConfig, SilverMode};
 pub use streams::{
-    BUILT_IN_STREAMS, CurrentConfig, GoldModels, PAYMENTS, PURCHASE_ORDERS, Routing, RulesSource, Stream, StreamConfig, StreamTables,
+    BUILT_IN_STREAMS, CurrentConfig, GoldModels, PAYMENTS, POS, PURCHASE_ORDERS, Routing, RulesSource, Stream, StreamConfig, StreamTables,
     StreamTablesConfig,
 };
 
@@ -40,6 +40,8 @@ pub use streams::{
 pub const PURCHASE_ORDER_ITEM: &str = "io.medallion.purchasing.PurchaseOrderItem";
 /// Full name of the payment-transaction record (its `schemas/payment_transaction.v<N>.avsc`).
 pub const PAYMENT_TRANSACTION: &str = "io.medallion.payments.PaymentTransaction";
+/// Full name of the point-of-sale sale-line record (`schemas/pos_sale_line.v<N>.avsc`).
+pub const POS_SALE_LINE: &str = "io.medallion.retail.PosSaleLine";
 
 /// A message framing (the functions that read and write frames are in `wire::framing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -145,6 +147,7 @@ impl Default for SchemaConfig {
                 StaticSchemaId { id: 2, file: "purchase_order_item.v2.avsc".to_owned() },
                 StaticSchemaId { id: 11, file: "payment_transaction.v1.avsc".to_owned() },
                 StaticSchemaId { id: 12, file: "payment_transaction.v2.avsc".to_owned() },
+                StaticSchemaId { id: 21, file: "pos_sale_line.v1.avsc".to_owned() },
             ],
         }
     }

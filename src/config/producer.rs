@@ -98,6 +98,9 @@ pub struct ProducerConfig {
     pub duration: Option<Duration>,
     /// Share of events (0–1) that carry one injected defect.
     pub invalid_ratio: f64,
+    /// Topic a retail stream (`produce --stream pos`) is sent to, instead of its stream's topic
+    /// (`--topic` sets it). Purchase orders use `kafka.topic`, payments `generators.payments.topic`.
+    pub topic: Option<String>,
     /// Seed of the generator; the same seed gives the same stream, byte for byte (without
     /// `start_time`, its calendar starts at today's midnight UTC). Random when unset, and then
     /// events carry the wall clock.
@@ -144,6 +147,7 @@ impl Default for ProducerConfig {
             count: None,
             duration: None,
             invalid_ratio: 0.05,
+            topic: None,
             seed: None,
             start_time: None,
             time_scale: 1.0,

@@ -16,7 +16,9 @@ use super::Config;
 /// The streams built into medallion: their record, rules and gold models need no configuration.
 pub const PURCHASE_ORDERS: &str = "purchase_orders";
 pub const PAYMENTS: &str = "payments";
-pub const BUILT_IN_STREAMS: [&str; 2] = [PURCHASE_ORDERS, PAYMENTS];
+/// Point-of-sale sale lines of the retail stores.
+pub const POS: &str = "pos";
+pub const BUILT_IN_STREAMS: [&str; 3] = [PURCHASE_ORDERS, PAYMENTS, POS];
 
 /// One stream, as configured. Every key but `name` may be left out for a built-in stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -327,6 +329,7 @@ impl Config {
         let default_record = match built_in {
             Some(PURCHASE_ORDERS) => super::PURCHASE_ORDER_ITEM,
             Some(PAYMENTS) => super::PAYMENT_TRANSACTION,
+            Some(POS) => super::POS_SALE_LINE,
             _ => "",
         };
         Stream {
@@ -355,6 +358,7 @@ fn built_in_current(name: &str) -> CurrentConfig {
     let names = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect();
     match name {
         PAYMENTS => CurrentConfig { key: names(&["transaction_id"]), recency: names(&["event_time"]) },
+        POS => CurrentConfig { key: names(&["transaction_id", "line_number"]), recency: names(&["event_time"]) },
         _ => CurrentConfig { key: names(&["order_id", "line_number"]), recency: names(&["event_time"]) },
     }
 }

@@ -15,6 +15,7 @@ mod lifecycle;
 pub mod master;
 pub mod payments;
 mod purchasing;
+pub mod retail;
 mod record;
 
 use std::collections::VecDeque;

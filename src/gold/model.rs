@@ -19,7 +19,7 @@ use super::aggregate::{Aggregate, Upkeep};
 use crate::config::GoldModels;
 
 /// The models built into medallion, per built-in stream: (file name, SQL).
-const BUILT_IN: [(&str, &[(&str, &str)]); 2] = [
+const BUILT_IN: [(&str, &[(&str, &str)]); 3] = [
     (
         crate::config::PURCHASE_ORDERS,
         &[
@@ -38,6 +38,7 @@ const BUILT_IN: [(&str, &[(&str, &str)]); 2] = [
             ("payments_merchant_daily.sql", include_str!("../../gold/payments/payments_merchant_daily.sql")),
         ],
     ),
+    (crate::config::POS, &[("fact_sales.sql", include_str!("../../gold/pos/fact_sales.sql"))]),
 ];
 
 /// The gold tables of a stream's models live at `gold/<model name>` under the lake root.

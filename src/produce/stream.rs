@@ -5,8 +5,10 @@ use std::io::Write;
 
 use crate::config::Config;
 use crate::generate::payments::{GeneratedPayment, InvalidShape, PaymentDefect, PaymentGenerator, PaymentTransaction};
+use crate::generate::retail::RetailRecord;
+use crate::generate::retail::pos::{GeneratedSale, PosDefect, PosGenerator, PosSaleLine};
 use crate::generate::{DefectKind, GeneratedEvent, Generator, GeneratorSettings, PurchaseOrderItem};
-use crate::wire::encode::{EncodeError, RecordEncoder, WireRecord, payment_to_json, to_json};
+use crate::wire::encode::{EncodeError, RecordEncoder, WireRecord, payment_to_json, retail_to_json, to_json};
 use crate::wire::schema::{CatalogEntry, SchemaCatalog};
 
 /// A built-in stream (`--stream`).
@@ -18,6 +20,9 @@ pub enum StreamKind {
     PurchaseOrders,
     /// Payment transactions (`generators.payments`).
     Payments,
+    /// Point-of-sale sale lines of the retail stores (`producer:`; topic `producer.topic`, else
+    /// the stream's).
+    Pos,
 }
 
 impl StreamKind {
@@ -26,6 +31,7 @@ impl StreamKind {
         match self {
             Self::PurchaseOrders => crate::config::PURCHASE_ORDERS,
             Self::Payments => crate::config::PAYMENTS,
+            Self::Pos => crate::config::POS,
         }
     }
 
@@ -35,6 +41,7 @@ impl StreamKind {
         match name {
             None | Some("purchase_orders" | "purchase-orders") => Ok(Self::PurchaseOrders),
             Some("payments") => Ok(Self::Payments),
+            Some("pos") => Ok(Self::Pos),
             Some(other) => Err(format!("`{other}` is not a built-in stream medallion can generate: {}", crate::config::BUILT_IN_STREAMS.join(", "))),
         }
     }
@@ -44,18 +51,23 @@ impl StreamKind {
         match self {
             Self::PurchaseOrders => crate::config::PURCHASE_ORDER_ITEM,
             Self::Payments => crate::config::PAYMENT_TRANSACTION,
+            Self::Pos => crate::config::POS_SALE_LINE,
         }
     }
 
     /// The topic it is sent to: its stream's in `streams:`, else its built-in default.
     pub fn topic(self, config: &Config) -> String {
-        config.stream_or_built_in(self.name()).map_or_else(|| config.kafka.topic.clone(), |stream| stream.topic)
+        let retail_topic = match self {
+            Self::PurchaseOrders | Self::Payments => None,
+            Self::Pos => config.producer.topic.clone(),
+        };
+        retail_topic.unwrap_or_else(|| config.stream_or_built_in(self.name()).map_or_else(|| config.kafka.topic.clone(), |stream| stream.topic))
     }
 
     /// Events per second.
     pub fn rate(self, config: &Config) -> u32 {
         match self {
-            Self::PurchaseOrders => config.producer.rate,
+            Self::PurchaseOrders | Self::Pos => config.producer.rate,
             Self::Payments => config.generators.payments.rate.unwrap_or(config.producer.rate),
         }
     }
@@ -65,6 +77,8 @@ impl StreamKind {
         let version = match self {
             Self::PurchaseOrders => config.schema.version,
             Self::Payments => config.generators.payments.schema_version,
+            // A retail record has one version so far.
+            Self::Pos => 1,
         };
         SchemaCatalog::embedded().record(self.record()).by_version(version).ok_or(version)
     }
@@ -74,6 +88,7 @@ impl StreamKind {
         match self {
             Self::PurchaseOrders => DefectKind::ALL.iter().map(|kind| kind.name()).collect(),
             Self::Payments => PaymentDefect::ALL.iter().map(|kind| kind.name()).collect(),
+            Self::Pos => PosDefect::ALL.iter().map(|kind| kind.name()).collect(),
         }
     }
 }
@@ -83,6 +98,7 @@ impl StreamKind {
 pub enum Record {
     PurchaseOrder(PurchaseOrderItem),
     Payment(PaymentTransaction),
+    Pos(PosSaleLine),
 }
 
 impl Record {
@@ -91,6 +107,7 @@ impl Record {
         match self {
             Self::PurchaseOrder(item) => item.key(),
             Self::Payment(payment) => payment.key(),
+            Self::Pos(line) => line.key(),
         }
     }
 
@@ -99,6 +116,7 @@ impl Record {
         match self {
             Self::PurchaseOrder(item) => encoder.encode(item, out),
             Self::Payment(payment) => encoder.encode(payment, out),
+            Self::Pos(line) => encoder.encode(line, out),
         }
     }
 
@@ -107,6 +125,7 @@ impl Record {
         match self {
             Self::PurchaseOrder(item) => writer.append_ser(item.avro_view(version)),
             Self::Payment(payment) => writer.append_ser(payment.avro_view(version)),
+            Self::Pos(line) => writer.append_ser(line.avro_view(version)),
         }
     }
 
@@ -115,6 +134,7 @@ impl Record {
         match self {
             Self::PurchaseOrder(item) => to_json(item, version),
             Self::Payment(payment) => payment_to_json(payment, version),
+            Self::Pos(line) => retail_to_json(line),
         }
     }
 }
@@ -124,6 +144,7 @@ impl Record {
 pub enum StreamGenerator {
     PurchaseOrders(Box<Generator>),
     Payments(Box<PaymentGenerator>),
+    Pos(Box<PosGenerator>),
 }
 
 impl StreamGenerator {
@@ -132,6 +153,7 @@ impl StreamGenerator {
         Ok(match kind {
             StreamKind::PurchaseOrders => Self::PurchaseOrders(Box::new(Generator::new(settings))),
             StreamKind::Payments => Self::Payments(Box::new(PaymentGenerator::new(settings, &config.generators.payments)?)),
+            StreamKind::Pos => Self::Pos(Box::new(PosGenerator::new(settings))),
         })
     }
 
@@ -146,6 +168,10 @@ impl StreamGenerator {
                 let GeneratedPayment { payment, defect } = generator.next_event();
                 (Record::Payment(payment), defect.map(PaymentDefect::name))
             }
+            Self::Pos(generator) => {
+                let GeneratedSale { line, defect } = generator.next_event();
+                (Record::Pos(line), defect.map(PosDefect::name))
+            }
         }
     }
 
@@ -153,7 +179,7 @@ impl StreamGenerator {
     /// takes only its rate, which the source applies).
     pub fn reconfigure(&mut self, config: &Config) -> Result<(), InvalidShape> {
         match self {
-            Self::PurchaseOrders(_) => Ok(()),
+            Self::PurchaseOrders(_) | Self::Pos(_) => Ok(()),
             Self::Payments(generator) => generator.reconfigure(&config.generators.payments),
         }
     }

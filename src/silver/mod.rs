@@ -29,6 +29,8 @@ use crate::table::TableError;
 pub const BUILT_IN_RULES: &str = include_str!("../../rules/purchase_orders.yml");
 /// The payments stream's built-in rules.
 pub const BUILT_IN_PAYMENT_RULES: &str = include_str!("../../rules/payments.yml");
+/// The point-of-sale stream's built-in rules.
+pub const BUILT_IN_POS_RULES: &str = include_str!("../../rules/pos.yml");
 
 /// The rules of the stream `config` works on, and their name in logs and `quality_metrics`.
 pub fn stream_rules(config: &crate::config::Config) -> Result<(crate::rules::RuleSet, String), SilverError> {
@@ -38,6 +40,7 @@ pub fn stream_rules(config: &crate::config::Config) -> Result<(crate::rules::Rul
         RulesSource::BuiltIn(stream) => {
             let (file, text) = match stream {
                 crate::config::PAYMENTS => ("payments.yml", BUILT_IN_PAYMENT_RULES),
+                crate::config::POS => ("pos.yml", BUILT_IN_POS_RULES),
                 _ => ("purchase_orders.yml", BUILT_IN_RULES),
             };
             let name = format!("built-in rules/{file}");

@@ -2,7 +2,7 @@
 (and quarantine) with polars over the Delta tables as the Python `deltalake` reader sees them,
 and compare every row. Shares no code with medallion (nor its gold SQL files).
 
-    python verify_gold.py --lake LAKE_ROOT [--stream purchase_orders|payments]
+    python verify_gold.py --lake LAKE_ROOT [--stream purchase_orders|payments|pos]
 
 Definitions (README, "Gold"): the current state holds, per key ((order_id, line_number) for
 purchase orders, transaction_id for payments), the silver row without errors with the latest
@@ -199,6 +199,35 @@ def purchase_order_tables(lake, silver, quarantine):
     }
 
 
+def pos_tables(lake, silver, quarantine):
+    current = current_from_silver(silver, ["transaction_id", "line_number"])
+    fact = current.select(
+        "transaction_id", "line_number", pl.col("business_date").alias("date_key"),
+        (pl.col("event_time").dt.hour() * 4 + pl.col("event_time").dt.minute() // 15).cast(pl.Int32).alias("time_slot"),
+        "location_id", "channel_id", "register_id", "sku", "customer_id", "tender_type", "quantity", "unit_price",
+        (pl.col("quantity").cast(pl.Decimal(22, 0)) * pl.col("unit_price")).cast(pl.Decimal(22, 2)).alias("gross_amount"),
+        pl.col("discount_amount").fill_null(0).alias("discount_amount"),
+        pl.col("line_total").alias("net_amount"), "currency", "event_time",
+    )
+    return {
+        "silver/pos_current": (current, ["transaction_id", "line_number"], "all"),
+        "gold/fact_sales": (fact, ["transaction_id", "line_number"], None),
+        "gold/pos_quality_daily": (quality_daily(silver, quarantine), ["day"], QUALITY_COLUMNS),
+    }
+
+
+def fact_orphans(lake, fact, current, keys):
+    """Fact rows that passed every rule but whose keys miss a dimension member."""
+    passed = fact.join(current.filter(pl.col("flag_check") == "PASS").select(keys), on=keys)
+    problems = []
+    for column, dimension in [("sku", "dim_product"), ("location_id", "dim_location"), ("channel_id", "dim_channel"), ("customer_id", "dim_customer"), ("date_key", "dim_date"), ("time_slot", "dim_time")]:
+        members = read(lake, f"gold/{dimension}").select(column)
+        missing = passed.join(members, on=column, how="anti")
+        if missing.height:
+            problems.append(f"gold/fact_sales: {missing.height} valid rows whose {column} is not in {dimension}, e.g. {missing.head(3).to_dicts()}")
+    return problems
+
+
 def compare(name, expected, actual, key, columns):
     """Rows of `actual` against `expected` by `key`: the listed columns, every column of
     `expected` (None), or every column of `actual` ("all")."""
@@ -224,7 +253,11 @@ def compare(name, expected, actual, key, columns):
 
 
 # Stream → (its silver table, the tables recomputed from silver and quarantine).
-STREAMS = {"purchase_orders": ("silver/purchase_order_items", purchase_order_tables), "payments": ("silver/payments", payment_tables)}
+STREAMS = {
+    "purchase_orders": ("silver/purchase_order_items", purchase_order_tables),
+    "payments": ("silver/payments", payment_tables),
+    "pos": ("silver/pos", pos_tables),
+}
 
 
 def main():
@@ -243,6 +276,9 @@ def main():
     if args.stream == "purchase_orders":
         current = current_from_silver(silver, ["order_id", "line_number"])
         problems += orphans(order_details(args.lake, current).join(current.select("order_id", "line_number", "flag_check"), on=["order_id", "line_number"]))
+    if args.stream == "pos":
+        keys = ["transaction_id", "line_number"]
+        problems += fact_orphans(args.lake, read(args.lake, "gold/fact_sales"), current_from_silver(silver, keys), keys)
     print(json.dumps({"lake": args.lake, "stream": args.stream, "silver_rows": silver.height, "quarantine_rows": quarantine.height, "rows": rows, "problems": problems}))
     return 1 if problems else 0
 

@@ -3,8 +3,10 @@
 //! schema version ([`WireRecord`]); this file holds the purchase-order line item's.
 
 mod payment;
+mod retail;
 
 pub use payment::payment_to_json;
+pub use retail::retail_to_json;
 
 use apache_avro::writer::datum::GenericDatumWriter;
 use serde::Serialize;

@@ -1,0 +1,196 @@
+//! The point-of-sale stream: its generator holds the master data's shapes over 100,000 events
+//! (segments' shares of sales, basket sizes, discount rates, the months' seasonality), its rules
+//! pass every clean line and catch every defect kind, and one `medallion run` against a real
+//! broker carries it to `gold/fact_sales` with every dimension key resolving.
+#![allow(clippy::unwrap_used)] // tests fail by panicking
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::Schema;
+use chrono::{DateTime, Datelike};
+use common::{Lake, OutputWithin, medallion, read_table, run_ok, summary, unique_topic};
+use medallion::config::Framing;
+use medallion::decode::{Decoder, WriterSchemas};
+use medallion::encode::RecordEncoder;
+use medallion::framing::SchemaRef;
+use medallion::generate::GeneratorSettings;
+use medallion::generate::master::{CHANNELS, MONTH_FACTORS, MasterData, SEGMENTS};
+use medallion::generate::retail::pos::{GeneratedSale, PosDefect, PosGenerator};
+use medallion::rules::RuleSet;
+use medallion::schema::SchemaCatalog;
+
+const EVENTS: usize = 100_000;
+
+/// 100,000 lines from 2025-10-01, about 2.5 simulated minutes per line: October to January.
+fn sales(invalid_ratio: f64) -> Vec<GeneratedSale> {
+    let start = chrono::NaiveDate::from_ymd_opt(2025, 10, 1).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let settings = GeneratorSettings { seed: 2026, invalid_ratio, start_time: Some(start), rate: 1_000, time_scale: 100_000.0 };
+    let mut generator = PosGenerator::new(&settings);
+    (0..EVENTS).map(|_| generator.next_event()).collect()
+}
+
+#[test]
+fn segments_baskets_discounts_and_seasons_follow_the_master_data() {
+    let master = MasterData::shared();
+    let lines = sales(0.0);
+    let mut baskets: HashMap<String, (usize, Vec<bool>)> = HashMap::new();
+    let mut per_month: BTreeMap<(i32, u32), f64> = BTreeMap::new();
+    let mut expected_month: BTreeMap<(i32, u32), f64> = BTreeMap::new();
+    let mut days = BTreeSet::new();
+    for GeneratedSale { line, .. } in &lines {
+        let segment = master.customer(line.customer_id.as_deref().unwrap()).unwrap().segment;
+        let basket = baskets.entry(line.transaction_id.clone().unwrap()).or_insert((segment, Vec::new()));
+        basket.1.push(line.discount_amount.is_some());
+        let time = DateTime::from_timestamp_micros(line.event_time.0).unwrap();
+        *per_month.entry((time.year(), time.month())).or_default() += 1.0;
+        days.insert(time.date_naive());
+    }
+    // A month's days, each weighted by its weekday's shape (stores are busier at weekends).
+    let week = CHANNELS[0].weekdays;
+    let mean_week = week.iter().sum::<f64>() / 7.0;
+    for day in &days {
+        let weight = week[day.weekday().num_days_from_monday() as usize] / mean_week;
+        *expected_month.entry((day.year(), day.month())).or_default() += weight;
+    }
+    let sales = baskets.len() as f64;
+    for (index, segment) in SEGMENTS.iter().enumerate() {
+        let of_segment: Vec<&Vec<bool>> = baskets.values().filter(|(s, _)| *s == index).map(|(_, l)| l).collect();
+        let share = of_segment.len() as f64 / sales;
+        let mean_basket = of_segment.iter().map(|l| l.len()).sum::<usize>() as f64 / of_segment.len() as f64;
+        let flags: Vec<bool> = of_segment.iter().flat_map(|l| l.iter().copied()).collect();
+        let discount_rate = flags.iter().filter(|d| **d).count() as f64 / flags.len() as f64;
+        println!(
+            "{:8} sales {:5.2}% (table {:4.1}%)  basket {mean_basket:.3} ({}–{})  discounted lines {:5.2}% (table {:.0}%)",
+            segment.name,
+            share * 100.0,
+            segment.share * 100.0,
+            segment.basket.0,
+            segment.basket.1,
+            discount_rate * 100.0,
+            segment.discount_sensitivity * 100.0
+        );
+        assert!((share - segment.share).abs() <= 0.015, "{}: share {share}", segment.name);
+        assert!(of_segment.iter().all(|l| (segment.basket.0 as usize..=segment.basket.1 as usize).contains(&l.len())));
+        assert!((mean_basket / (f64::from(segment.basket.0 + segment.basket.1) / 2.0) - 1.0).abs() <= 0.02, "{}: basket {mean_basket}", segment.name);
+        assert!((discount_rate - segment.discount_sensitivity).abs() <= 0.02, "{}: discount rate {discount_rate}", segment.name);
+    }
+    // Whole months only (the first and last are partial), against October.
+    let rate = |month: (i32, u32)| per_month[&month] / expected_month[&month];
+    let october = rate((2025, 10));
+    for (month, factor) in [((2025, 11), MONTH_FACTORS[10]), ((2025, 12), MONTH_FACTORS[11])] {
+        let measured = rate(month) / october;
+        println!("{month:?}: {measured:.3} × October (table {factor})");
+        assert!((measured - factor).abs() <= 0.03 * factor, "{month:?}: {measured}");
+    }
+}
+
+#[test]
+fn clean_lines_pass_every_rule_and_each_defect_breaks_one() {
+    let entry = SchemaCatalog::embedded().record(medallion::config::POS_SALE_LINE).latest().unwrap();
+    let encoder = RecordEncoder::new(entry, SchemaRef::Fingerprint(entry.fingerprint)).unwrap();
+    let mut writers = WriterSchemas::default();
+    writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
+    let lines = sales(0.05);
+    let mut decoder = Decoder::new(&entry.schema, writers, &[Framing::SingleObject], lines.len()).unwrap();
+    for sale in &lines {
+        let mut payload = Vec::new();
+        encoder.encode(&sale.line, &mut payload).unwrap();
+        assert_eq!(decoder.push(&payload).error, None);
+    }
+    let schema = Arc::new(Schema::new(decoder.arrow_fields()));
+    let batch = RecordBatch::try_new(schema.clone(), decoder.finish()).unwrap();
+    let rules = RuleSet::load(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/pos.yml")).unwrap();
+    let outcomes = rules.compile(schema).unwrap().evaluate(&batch).unwrap();
+    let mut failing = vec![0usize; lines.len()];
+    for outcome in &outcomes {
+        for (row, _) in &outcome.failures {
+            failing[*row] += 1;
+        }
+    }
+    let mut caught: BTreeMap<PosDefect, usize> = BTreeMap::new();
+    for (row, sale) in lines.iter().enumerate() {
+        match sale.defect {
+            None => assert_eq!(failing[row], 0, "clean row {row} fails a rule: {:?}", sale.line),
+            Some(kind) => {
+                assert!(failing[row] > 0, "row {row} with {kind:?} passes every rule");
+                *caught.entry(kind).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(caught.len(), PosDefect::ALL.len(), "{caught:?}");
+    let bad = caught.values().sum::<usize>() as f64 / lines.len() as f64;
+    assert!((0.045..=0.055).contains(&bad), "5% bad records: {bad}");
+}
+
+#[test]
+fn one_run_carries_pos_to_fact_sales_with_every_key_resolving() {
+    let lake = Lake::new();
+    let topic = unique_topic("pos");
+    let produced =
+        run_ok(&["produce", "--stream", "pos", "--count", "6000", "--seed", "9", "--start-time", "2026-11-20", "--topic", &topic, "--json"]);
+    assert_eq!(summary(&produced)["sent"], 6000, "{}", String::from_utf8_lossy(&produced.stdout));
+    let config = lake.path().join("streams.yaml");
+    std::fs::write(&config, format!("streams:\n  - name: pos\n    topic: {topic}\n")).unwrap();
+    let output = medallion()
+        .args(["run", "--until-caught-up", "--json", "--group", &unique_topic("pos-g"), "--lake", &lake.root(), "--config"])
+        .arg(&config)
+        .output_within();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let rows = |table: &str| read_table(&lake.table(table)).num_rows();
+    assert_eq!(rows("bronze/pos"), 6000);
+    assert_eq!(rows("silver/pos") + rows("silver/pos_quarantine"), 6000, "bronze rows conserve into silver + quarantine");
+    assert!(rows("silver/pos_quarantine") > 0, "the error rules quarantine bad lines");
+
+    let fact = read_table(&lake.table("gold/fact_sales"));
+    assert_eq!(fact.num_rows(), rows("silver/pos_current"), "one fact row per current sale line");
+    let keys = |table: &str, column: &str| -> BTreeSet<String> {
+        let batch = read_table(&lake.table(table));
+        batch.column_by_name(column).unwrap().as_string::<i32>().iter().flatten().map(str::to_owned).collect()
+    };
+    let (skus, stores, channels, customers) = (
+        keys("gold/dim_product", "sku"),
+        keys("gold/dim_location", "location_id"),
+        keys("gold/dim_channel", "channel_id"),
+        keys("gold/dim_customer", "customer_id"),
+    );
+    // Rows that passed every rule, by (transaction, line): their keys must all resolve.
+    let current = read_table(&lake.table("silver/pos_current"));
+    let passed: BTreeSet<(String, i32)> = (0..current.num_rows())
+        .filter(|&row| current.column_by_name("flag_check").unwrap().as_string::<i32>().value(row) == "PASS")
+        .map(|row| {
+            let id = current.column_by_name("transaction_id").unwrap().as_string::<i32>().value(row).to_owned();
+            (id, current.column_by_name("line_number").unwrap().as_primitive::<arrow::datatypes::Int32Type>().value(row))
+        })
+        .collect();
+    let text = |name: &str| fact.column_by_name(name).unwrap().as_string::<i32>().clone();
+    let (id, sku, store, channel, customer) = (text("transaction_id"), text("sku"), text("location_id"), text("channel_id"), text("customer_id"));
+    let line = fact.column_by_name("line_number").unwrap().as_primitive::<arrow::datatypes::Int32Type>().clone();
+    let (mut orphans, mut valid) = (0, 0);
+    for row in 0..fact.num_rows() {
+        if !passed.contains(&(id.value(row).to_owned(), line.value(row))) {
+            continue;
+        }
+        valid += 1;
+        let members = skus.contains(sku.value(row))
+            && stores.contains(store.value(row))
+            && channels.contains(channel.value(row))
+            && customers.contains(customer.value(row));
+        orphans += usize::from(!members);
+    }
+    assert_eq!(orphans, 0, "valid fact rows whose keys miss a dimension member");
+    assert!(valid * 100 > fact.num_rows() * 90, "{valid} of {} rows passed every rule", fact.num_rows());
+    let dates = keys_of_dates(&lake);
+    let date_key = fact.column_by_name("date_key").unwrap().as_primitive::<arrow::datatypes::Date32Type>();
+    assert!(date_key.iter().flatten().all(|d| dates.contains(&d)), "every date_key is a dim_date member");
+    let slots = fact.column_by_name("time_slot").unwrap().as_primitive::<arrow::datatypes::Int32Type>();
+    assert!(slots.iter().flatten().all(|s| (36..88).contains(&s)), "rung up in store hours, 9:00–22:00");
+}
+
+fn keys_of_dates(lake: &Lake) -> BTreeSet<i32> {
+    let dates = read_table(&lake.table("gold/dim_date"));
+    dates.column_by_name("date_key").unwrap().as_primitive::<arrow::datatypes::Date32Type>().values().iter().copied().collect()
+}
