@@ -3,21 +3,16 @@
 //! the master data's table, the months follow its seasonality, and every key names a
 //! master-data member: clean events pass every rule of `rules/purchase_orders.yml`, the
 //! foreign-key-like ones included.
+#![allow(clippy::unwrap_used)] // tests fail by panicking
+
+mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
 
-use arrow::array::RecordBatch;
-use arrow::datatypes::Schema;
 use chrono::{DateTime, Datelike, NaiveDate};
-use medallion::config::Framing;
-use medallion::decode::{Decoder, WriterSchemas};
-use medallion::encode::RecordEncoder;
-use medallion::framing::SchemaRef;
-use medallion::generate::master::{MasterData, SEGMENTS};
+use medallion::generate::master::MasterData;
 use medallion::generate::{Generator, GeneratorSettings, PurchaseOrderItem};
 use medallion::rules::RuleSet;
-use medallion::schema::SchemaCatalog;
 
 const EVENTS: usize = 100_000;
 
@@ -42,32 +37,9 @@ fn segments_baskets_and_discounts_follow_the_master_data() {
         assert_eq!(order.0, customer.segment, "one customer per order");
         order.1.push(item.discount_amount.is_some());
     }
-    let total_orders = orders.len() as f64;
-    assert!(total_orders > 8_000.0, "{total_orders} orders");
-    for (index, segment) in SEGMENTS.iter().enumerate() {
-        let of_segment: Vec<&Vec<bool>> = orders.values().filter(|(s, _)| *s == index).map(|(_, lines)| lines).collect();
-        let share = of_segment.len() as f64 / total_orders;
-        let sizes: Vec<usize> = of_segment.iter().map(|lines| lines.len()).collect();
-        let mean_basket = sizes.iter().sum::<usize>() as f64 / sizes.len() as f64;
-        let expected_basket = f64::from(segment.basket.0 + segment.basket.1) / 2.0;
-        let lines: Vec<bool> = of_segment.iter().flat_map(|lines| lines.iter().copied()).collect();
-        let discount_rate = lines.iter().filter(|d| **d).count() as f64 / lines.len() as f64;
-        println!(
-            "{:8} orders {:5.2}% (table {:4.1}%)  basket {:.3} (table {expected_basket:.1}, {}–{})  discounted lines {:5.2}% (table {:.0}%)",
-            segment.name,
-            share * 100.0,
-            segment.share * 100.0,
-            mean_basket,
-            segment.basket.0,
-            segment.basket.1,
-            discount_rate * 100.0,
-            segment.discount_sensitivity * 100.0
-        );
-        assert!((share - segment.share).abs() <= 0.015, "{}: share of orders {share}", segment.name);
-        assert!(sizes.iter().all(|n| (segment.basket.0 as usize..=segment.basket.1 as usize).contains(n)), "{}: basket sizes", segment.name);
-        assert!((mean_basket / expected_basket - 1.0).abs() <= 0.02, "{}: mean basket {mean_basket}", segment.name);
-        assert!((discount_rate - segment.discount_sensitivity).abs() <= 0.02, "{}: discount rate {discount_rate}", segment.name);
-    }
+    assert!(orders.len() > 8_000, "{} orders", orders.len());
+    let baskets: Vec<(usize, Vec<bool>)> = orders.into_values().collect();
+    common::assert_segments_hold("purchase orders", &baskets, true);
 }
 
 #[test]
@@ -96,27 +68,16 @@ fn months_follow_the_seasonality() {
 #[test]
 fn every_key_names_a_master_data_member_and_clean_events_pass_every_rule() {
     let master = MasterData::shared();
-    let entry = SchemaCatalog::purchase_orders().latest().unwrap();
-    let encoder = RecordEncoder::new(entry, SchemaRef::Fingerprint(entry.fingerprint)).unwrap();
-    let mut writers = WriterSchemas::default();
-    writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
     let events = events();
-    let mut decoder = Decoder::new(&entry.schema, writers, &[Framing::SingleObject], events.len()).unwrap();
     let warehouses: HashSet<&str> = master.warehouses().map(|w| w.location_id).collect();
     for item in &events {
         let product = master.products.iter().find(|p| Some(&p.product_id) == item.product_id.as_ref()).expect("a master product");
         assert_eq!((item.product_name.as_deref(), item.vendor_id.as_deref()), (Some(product.name.as_str()), Some(product.vendor_id)));
         assert!(master.vendor(product.vendor_id).is_some() && warehouses.contains(item.warehouse_location.as_deref().unwrap()));
-        let mut payload = Vec::new();
-        encoder.encode(item, &mut payload).unwrap();
-        assert_eq!(decoder.push(&payload).error, None);
     }
-    let schema = Arc::new(Schema::new(decoder.arrow_fields()));
-    let batch = RecordBatch::try_new(schema.clone(), decoder.finish()).unwrap();
+    let records: Vec<&PurchaseOrderItem> = events.iter().collect();
+    let failing = common::rule_failures_per_row(medallion::config::PURCHASE_ORDER_ITEM, "rules/purchase_orders.yml", &records);
+    assert!(failing.iter().all(|rules| *rules == 0), "a clean event fails a rule");
     let rules = RuleSet::load(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/purchase_orders.yml")).unwrap();
-    let outcomes = rules.compile(schema).unwrap().evaluate(&batch).unwrap();
-    for (rule, outcome) in rules.rules.iter().zip(&outcomes) {
-        assert!(outcome.failures.is_empty(), "{} fails {} clean rows, e.g. row {:?}", rule.name, outcome.failures.len(), outcome.failures.first());
-    }
     assert!(rules.rules.iter().any(|r| r.name == "product_id_in_master_data"));
 }

@@ -7,21 +7,13 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::Schema;
+use arrow::array::AsArray;
 use chrono::{DateTime, Datelike};
 use common::{Lake, OutputWithin, medallion, read_table, run_ok, summary, unique_topic};
-use medallion::config::Framing;
-use medallion::decode::{Decoder, WriterSchemas};
-use medallion::encode::RecordEncoder;
-use medallion::framing::SchemaRef;
 use medallion::generate::GeneratorSettings;
-use medallion::generate::master::{CHANNELS, MONTH_FACTORS, MasterData, SEGMENTS};
+use medallion::generate::master::{CHANNELS, MONTH_FACTORS, MasterData};
 use medallion::generate::retail::pos::{GeneratedSale, PosDefect, PosGenerator};
-use medallion::rules::RuleSet;
-use medallion::schema::SchemaCatalog;
 
 const EVENTS: usize = 100_000;
 
@@ -56,28 +48,8 @@ fn segments_baskets_discounts_and_seasons_follow_the_master_data() {
         let weight = week[day.weekday().num_days_from_monday() as usize] / mean_week;
         *expected_month.entry((day.year(), day.month())).or_default() += weight;
     }
-    let sales = baskets.len() as f64;
-    for (index, segment) in SEGMENTS.iter().enumerate() {
-        let of_segment: Vec<&Vec<bool>> = baskets.values().filter(|(s, _)| *s == index).map(|(_, l)| l).collect();
-        let share = of_segment.len() as f64 / sales;
-        let mean_basket = of_segment.iter().map(|l| l.len()).sum::<usize>() as f64 / of_segment.len() as f64;
-        let flags: Vec<bool> = of_segment.iter().flat_map(|l| l.iter().copied()).collect();
-        let discount_rate = flags.iter().filter(|d| **d).count() as f64 / flags.len() as f64;
-        println!(
-            "{:8} sales {:5.2}% (table {:4.1}%)  basket {mean_basket:.3} ({}–{})  discounted lines {:5.2}% (table {:.0}%)",
-            segment.name,
-            share * 100.0,
-            segment.share * 100.0,
-            segment.basket.0,
-            segment.basket.1,
-            discount_rate * 100.0,
-            segment.discount_sensitivity * 100.0
-        );
-        assert!((share - segment.share).abs() <= 0.015, "{}: share {share}", segment.name);
-        assert!(of_segment.iter().all(|l| (segment.basket.0 as usize..=segment.basket.1 as usize).contains(&l.len())));
-        assert!((mean_basket / (f64::from(segment.basket.0 + segment.basket.1) / 2.0) - 1.0).abs() <= 0.02, "{}: basket {mean_basket}", segment.name);
-        assert!((discount_rate - segment.discount_sensitivity).abs() <= 0.02, "{}: discount rate {discount_rate}", segment.name);
-    }
+    let baskets: Vec<(usize, Vec<bool>)> = baskets.into_values().collect();
+    common::assert_segments_hold("POS sales", &baskets, true);
     // Whole months only (the first and last are partial), against October.
     let rate = |month: (i32, u32)| per_month[&month] / expected_month[&month];
     let october = rate((2025, 10));
@@ -90,27 +62,9 @@ fn segments_baskets_discounts_and_seasons_follow_the_master_data() {
 
 #[test]
 fn clean_lines_pass_every_rule_and_each_defect_breaks_one() {
-    let entry = SchemaCatalog::embedded().record(medallion::config::POS_SALE_LINE).latest().unwrap();
-    let encoder = RecordEncoder::new(entry, SchemaRef::Fingerprint(entry.fingerprint)).unwrap();
-    let mut writers = WriterSchemas::default();
-    writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
     let lines = sales(0.05);
-    let mut decoder = Decoder::new(&entry.schema, writers, &[Framing::SingleObject], lines.len()).unwrap();
-    for sale in &lines {
-        let mut payload = Vec::new();
-        encoder.encode(&sale.line, &mut payload).unwrap();
-        assert_eq!(decoder.push(&payload).error, None);
-    }
-    let schema = Arc::new(Schema::new(decoder.arrow_fields()));
-    let batch = RecordBatch::try_new(schema.clone(), decoder.finish()).unwrap();
-    let rules = RuleSet::load(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/pos.yml")).unwrap();
-    let outcomes = rules.compile(schema).unwrap().evaluate(&batch).unwrap();
-    let mut failing = vec![0usize; lines.len()];
-    for outcome in &outcomes {
-        for (row, _) in &outcome.failures {
-            failing[*row] += 1;
-        }
-    }
+    let records: Vec<_> = lines.iter().map(|sale| &sale.line).collect();
+    let failing = common::rule_failures_per_row(medallion::config::POS_SALE_LINE, "rules/pos.yml", &records);
     let mut caught: BTreeMap<PosDefect, usize> = BTreeMap::new();
     for (row, sale) in lines.iter().enumerate() {
         match sale.defect {

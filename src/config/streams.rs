@@ -18,7 +18,11 @@ pub const PURCHASE_ORDERS: &str = "purchase_orders";
 pub const PAYMENTS: &str = "payments";
 /// Point-of-sale sale lines of the retail stores.
 pub const POS: &str = "pos";
-pub const BUILT_IN_STREAMS: [&str; 3] = [PURCHASE_ORDERS, PAYMENTS, POS];
+/// Visits to the web shop and app, click by click.
+pub const CLICKSTREAM: &str = "clickstream";
+/// Web and app orders, line by line and status by status.
+pub const ECOMMERCE: &str = "ecommerce";
+pub const BUILT_IN_STREAMS: [&str; 5] = [PURCHASE_ORDERS, PAYMENTS, POS, CLICKSTREAM, ECOMMERCE];
 
 /// One stream, as configured. Every key but `name` may be left out for a built-in stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -330,6 +334,8 @@ impl Config {
             Some(PURCHASE_ORDERS) => super::PURCHASE_ORDER_ITEM,
             Some(PAYMENTS) => super::PAYMENT_TRANSACTION,
             Some(POS) => super::POS_SALE_LINE,
+            Some(CLICKSTREAM) => super::CLICK_EVENT,
+            Some(ECOMMERCE) => super::ECOMMERCE_ORDER_LINE,
             _ => "",
         };
         Stream {
@@ -359,6 +365,8 @@ fn built_in_current(name: &str) -> CurrentConfig {
     match name {
         PAYMENTS => CurrentConfig { key: names(&["transaction_id"]), recency: names(&["event_time"]) },
         POS => CurrentConfig { key: names(&["transaction_id", "line_number"]), recency: names(&["event_time"]) },
+        ECOMMERCE => CurrentConfig { key: names(&["order_id", "line_number"]), recency: names(&["event_time"]) },
+        CLICKSTREAM => CurrentConfig { key: names(&["session_id", "event_sequence"]), recency: names(&["event_time"]) },
         _ => CurrentConfig { key: names(&["order_id", "line_number"]), recency: names(&["event_time"]) },
     }
 }

@@ -6,6 +6,8 @@ use std::io::Write;
 use crate::config::Config;
 use crate::generate::payments::{GeneratedPayment, InvalidShape, PaymentDefect, PaymentGenerator, PaymentTransaction};
 use crate::generate::retail::RetailRecord;
+use crate::generate::retail::clickstream::{ClickDefect, ClickEvent, ClickstreamGenerator, GeneratedClick};
+use crate::generate::retail::ecommerce::{EcommerceDefect, EcommerceGenerator, EcommerceOrderLine, GeneratedOrderLine};
 use crate::generate::retail::pos::{GeneratedSale, PosDefect, PosGenerator, PosSaleLine};
 use crate::generate::{DefectKind, GeneratedEvent, Generator, GeneratorSettings, PurchaseOrderItem};
 use crate::wire::encode::{EncodeError, RecordEncoder, WireRecord, payment_to_json, retail_to_json, to_json};
@@ -23,6 +25,10 @@ pub enum StreamKind {
     /// Point-of-sale sale lines of the retail stores (`producer:`; topic `producer.topic`, else
     /// the stream's).
     Pos,
+    /// Clickstream of the web shop and app (as `Pos`).
+    Clickstream,
+    /// Web and app orders (as `Pos`).
+    Ecommerce,
 }
 
 impl StreamKind {
@@ -32,6 +38,8 @@ impl StreamKind {
             Self::PurchaseOrders => crate::config::PURCHASE_ORDERS,
             Self::Payments => crate::config::PAYMENTS,
             Self::Pos => crate::config::POS,
+            Self::Clickstream => crate::config::CLICKSTREAM,
+            Self::Ecommerce => crate::config::ECOMMERCE,
         }
     }
 
@@ -42,6 +50,8 @@ impl StreamKind {
             None | Some("purchase_orders" | "purchase-orders") => Ok(Self::PurchaseOrders),
             Some("payments") => Ok(Self::Payments),
             Some("pos") => Ok(Self::Pos),
+            Some("clickstream") => Ok(Self::Clickstream),
+            Some("ecommerce") => Ok(Self::Ecommerce),
             Some(other) => Err(format!("`{other}` is not a built-in stream medallion can generate: {}", crate::config::BUILT_IN_STREAMS.join(", "))),
         }
     }
@@ -52,6 +62,8 @@ impl StreamKind {
             Self::PurchaseOrders => crate::config::PURCHASE_ORDER_ITEM,
             Self::Payments => crate::config::PAYMENT_TRANSACTION,
             Self::Pos => crate::config::POS_SALE_LINE,
+            Self::Clickstream => crate::config::CLICK_EVENT,
+            Self::Ecommerce => crate::config::ECOMMERCE_ORDER_LINE,
         }
     }
 
@@ -59,7 +71,7 @@ impl StreamKind {
     pub fn topic(self, config: &Config) -> String {
         let retail_topic = match self {
             Self::PurchaseOrders | Self::Payments => None,
-            Self::Pos => config.producer.topic.clone(),
+            Self::Pos | Self::Clickstream | Self::Ecommerce => config.producer.topic.clone(),
         };
         retail_topic.unwrap_or_else(|| config.stream_or_built_in(self.name()).map_or_else(|| config.kafka.topic.clone(), |stream| stream.topic))
     }
@@ -67,7 +79,7 @@ impl StreamKind {
     /// Events per second.
     pub fn rate(self, config: &Config) -> u32 {
         match self {
-            Self::PurchaseOrders | Self::Pos => config.producer.rate,
+            Self::PurchaseOrders | Self::Pos | Self::Clickstream | Self::Ecommerce => config.producer.rate,
             Self::Payments => config.generators.payments.rate.unwrap_or(config.producer.rate),
         }
     }
@@ -78,7 +90,7 @@ impl StreamKind {
             Self::PurchaseOrders => config.schema.version,
             Self::Payments => config.generators.payments.schema_version,
             // A retail record has one version so far.
-            Self::Pos => 1,
+            Self::Pos | Self::Clickstream | Self::Ecommerce => 1,
         };
         SchemaCatalog::embedded().record(self.record()).by_version(version).ok_or(version)
     }
@@ -89,6 +101,8 @@ impl StreamKind {
             Self::PurchaseOrders => DefectKind::ALL.iter().map(|kind| kind.name()).collect(),
             Self::Payments => PaymentDefect::ALL.iter().map(|kind| kind.name()).collect(),
             Self::Pos => PosDefect::ALL.iter().map(|kind| kind.name()).collect(),
+            Self::Clickstream => ClickDefect::ALL.iter().map(|kind| kind.name()).collect(),
+            Self::Ecommerce => EcommerceDefect::ALL.iter().map(|kind| kind.name()).collect(),
         }
     }
 }
@@ -99,6 +113,8 @@ pub enum Record {
     PurchaseOrder(PurchaseOrderItem),
     Payment(PaymentTransaction),
     Pos(PosSaleLine),
+    Click(ClickEvent),
+    Ecommerce(EcommerceOrderLine),
 }
 
 impl Record {
@@ -108,6 +124,8 @@ impl Record {
             Self::PurchaseOrder(item) => item.key(),
             Self::Payment(payment) => payment.key(),
             Self::Pos(line) => line.key(),
+            Self::Click(event) => event.key(),
+            Self::Ecommerce(line) => line.key(),
         }
     }
 
@@ -117,6 +135,8 @@ impl Record {
             Self::PurchaseOrder(item) => encoder.encode(item, out),
             Self::Payment(payment) => encoder.encode(payment, out),
             Self::Pos(line) => encoder.encode(line, out),
+            Self::Click(event) => encoder.encode(event, out),
+            Self::Ecommerce(line) => encoder.encode(line, out),
         }
     }
 
@@ -126,6 +146,8 @@ impl Record {
             Self::PurchaseOrder(item) => writer.append_ser(item.avro_view(version)),
             Self::Payment(payment) => writer.append_ser(payment.avro_view(version)),
             Self::Pos(line) => writer.append_ser(line.avro_view(version)),
+            Self::Click(event) => writer.append_ser(event.avro_view(version)),
+            Self::Ecommerce(line) => writer.append_ser(line.avro_view(version)),
         }
     }
 
@@ -135,6 +157,8 @@ impl Record {
             Self::PurchaseOrder(item) => to_json(item, version),
             Self::Payment(payment) => payment_to_json(payment, version),
             Self::Pos(line) => retail_to_json(line),
+            Self::Click(event) => retail_to_json(event),
+            Self::Ecommerce(line) => retail_to_json(line),
         }
     }
 }
@@ -145,6 +169,8 @@ pub enum StreamGenerator {
     PurchaseOrders(Box<Generator>),
     Payments(Box<PaymentGenerator>),
     Pos(Box<PosGenerator>),
+    Clickstream(Box<ClickstreamGenerator>),
+    Ecommerce(Box<EcommerceGenerator>),
 }
 
 impl StreamGenerator {
@@ -154,6 +180,8 @@ impl StreamGenerator {
             StreamKind::PurchaseOrders => Self::PurchaseOrders(Box::new(Generator::new(settings))),
             StreamKind::Payments => Self::Payments(Box::new(PaymentGenerator::new(settings, &config.generators.payments)?)),
             StreamKind::Pos => Self::Pos(Box::new(PosGenerator::new(settings))),
+            StreamKind::Clickstream => Self::Clickstream(Box::new(ClickstreamGenerator::new(settings))),
+            StreamKind::Ecommerce => Self::Ecommerce(Box::new(EcommerceGenerator::new(settings))),
         })
     }
 
@@ -172,6 +200,14 @@ impl StreamGenerator {
                 let GeneratedSale { line, defect } = generator.next_event();
                 (Record::Pos(line), defect.map(PosDefect::name))
             }
+            Self::Clickstream(generator) => {
+                let GeneratedClick { event, defect } = generator.next_event();
+                (Record::Click(event), defect.map(ClickDefect::name))
+            }
+            Self::Ecommerce(generator) => {
+                let GeneratedOrderLine { line, defect } = generator.next_event();
+                (Record::Ecommerce(line), defect.map(EcommerceDefect::name))
+            }
         }
     }
 
@@ -179,7 +215,7 @@ impl StreamGenerator {
     /// takes only its rate, which the source applies).
     pub fn reconfigure(&mut self, config: &Config) -> Result<(), InvalidShape> {
         match self {
-            Self::PurchaseOrders(_) | Self::Pos(_) => Ok(()),
+            Self::PurchaseOrders(_) | Self::Pos(_) | Self::Clickstream(_) | Self::Ecommerce(_) => Ok(()),
             Self::Payments(generator) => generator.reconfigure(&config.generators.payments),
         }
     }

@@ -31,6 +31,10 @@ pub const BUILT_IN_RULES: &str = include_str!("../../rules/purchase_orders.yml")
 pub const BUILT_IN_PAYMENT_RULES: &str = include_str!("../../rules/payments.yml");
 /// The point-of-sale stream's built-in rules.
 pub const BUILT_IN_POS_RULES: &str = include_str!("../../rules/pos.yml");
+/// The clickstream's built-in rules.
+pub const BUILT_IN_CLICKSTREAM_RULES: &str = include_str!("../../rules/clickstream.yml");
+/// The e-commerce stream's built-in rules.
+pub const BUILT_IN_ECOMMERCE_RULES: &str = include_str!("../../rules/ecommerce.yml");
 
 /// The rules of the stream `config` works on, and their name in logs and `quality_metrics`.
 pub fn stream_rules(config: &crate::config::Config) -> Result<(crate::rules::RuleSet, String), SilverError> {
@@ -41,6 +45,8 @@ pub fn stream_rules(config: &crate::config::Config) -> Result<(crate::rules::Rul
             let (file, text) = match stream {
                 crate::config::PAYMENTS => ("payments.yml", BUILT_IN_PAYMENT_RULES),
                 crate::config::POS => ("pos.yml", BUILT_IN_POS_RULES),
+                crate::config::CLICKSTREAM => ("clickstream.yml", BUILT_IN_CLICKSTREAM_RULES),
+                crate::config::ECOMMERCE => ("ecommerce.yml", BUILT_IN_ECOMMERCE_RULES),
                 _ => ("purchase_orders.yml", BUILT_IN_RULES),
             };
             let name = format!("built-in rules/{file}");

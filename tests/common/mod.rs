@@ -407,3 +407,67 @@ pub fn serve_registry(listener: std::net::TcpListener, schemas: Vec<(u32, String
     });
     url
 }
+
+/// How many rules of `rules_file` (under the crate root) each of `records` fails, after encoding
+/// each with the newest schema of `record` and decoding them as bronze does.
+pub fn rule_failures_per_row<R: medallion::encode::WireRecord>(record: &str, rules_file: &str, records: &[&R]) -> Vec<usize> {
+    use medallion::framing::SchemaRef;
+    let entry = medallion::schema::SchemaCatalog::embedded().record(record).latest().expect("the record has a schema");
+    let encoder = medallion::encode::RecordEncoder::new(entry, SchemaRef::Fingerprint(entry.fingerprint)).unwrap();
+    let mut writers = medallion::decode::WriterSchemas::default();
+    writers.insert_fingerprint(entry.fingerprint, entry.schema.clone());
+    let framings = [medallion::config::Framing::SingleObject];
+    let mut decoder = medallion::decode::Decoder::new(&entry.schema, writers, &framings, records.len()).unwrap();
+    for record in records {
+        let mut payload = Vec::new();
+        encoder.encode(*record, &mut payload).unwrap();
+        assert_eq!(decoder.push(&payload).error, None);
+    }
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(decoder.arrow_fields()));
+    let batch = arrow::array::RecordBatch::try_new(schema.clone(), decoder.finish()).unwrap();
+    let rules = medallion::rules::RuleSet::load(&format!("{}/{rules_file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let outcomes = rules.compile(schema).unwrap().evaluate(&batch).unwrap();
+    let mut failing = vec![0; records.len()];
+    for outcome in &outcomes {
+        for (row, _) in &outcome.failures {
+            failing[*row] += 1;
+        }
+    }
+    failing
+}
+
+/// Asserts that `baskets` (per sale or order: the buyer's segment index, and per line whether it
+/// was discounted) hold the master data's segment table: each segment's share of baskets within
+/// 1.5 points, its basket sizes in its range with the mean within 2%, and, when `discounts`,
+/// its share of discounted lines within 2 points. Prints what it measured.
+pub fn assert_segments_hold(what: &str, baskets: &[(usize, Vec<bool>)], discounts: bool) {
+    use medallion::generate::master::SEGMENTS;
+    for (index, segment) in SEGMENTS.iter().enumerate() {
+        let of_segment: Vec<&Vec<bool>> = baskets.iter().filter(|(s, _)| *s == index).map(|(_, lines)| lines).collect();
+        let share = of_segment.len() as f64 / baskets.len() as f64;
+        let mean = of_segment.iter().map(|lines| lines.len()).sum::<usize>() as f64 / of_segment.len() as f64;
+        let expected_mean = f64::from(segment.basket.0 + segment.basket.1) / 2.0;
+        let lines: Vec<bool> = of_segment.iter().flat_map(|lines| lines.iter().copied()).collect();
+        let discounted = lines.iter().filter(|d| **d).count() as f64 / lines.len() as f64;
+        println!(
+            "{what} {:8} {:5.2}% (table {:4.1}%)  basket {mean:.3} ({}–{})  discounted lines {:5.2}% (table {:.0}%)",
+            segment.name,
+            share * 100.0,
+            segment.share * 100.0,
+            segment.basket.0,
+            segment.basket.1,
+            discounted * 100.0,
+            segment.discount_sensitivity * 100.0
+        );
+        assert!((share - segment.share).abs() <= 0.015, "{what} {}: share {share}", segment.name);
+        assert!(
+            of_segment.iter().all(|lines| (segment.basket.0 as usize..=segment.basket.1 as usize).contains(&lines.len())),
+            "{what} {}",
+            segment.name
+        );
+        assert!((mean / expected_mean - 1.0).abs() <= 0.02, "{what} {}: mean basket {mean}", segment.name);
+        if discounts {
+            assert!((discounted - segment.discount_sensitivity).abs() <= 0.02, "{what} {}: discounted {discounted}", segment.name);
+        }
+    }
+}

@@ -2,7 +2,7 @@
 (and quarantine) with polars over the Delta tables as the Python `deltalake` reader sees them,
 and compare every row. Shares no code with medallion (nor its gold SQL files).
 
-    python verify_gold.py --lake LAKE_ROOT [--stream purchase_orders|payments|pos]
+    python verify_gold.py --lake LAKE_ROOT [--stream purchase_orders|payments|pos|clickstream|ecommerce]
 
 Definitions (README, "Gold"): the current state holds, per key ((order_id, line_number) for
 purchase orders, transaction_id for payments), the silver row without errors with the latest
@@ -216,6 +216,49 @@ def pos_tables(lake, silver, quarantine):
     }
 
 
+def clickstream_tables(lake, silver, quarantine):
+    current = current_from_silver(silver, ["session_id", "event_sequence"])
+    kind = pl.col("event_type")
+    line_value = pl.col("quantity").cast(pl.Decimal(22, 0)) * pl.col("unit_price")
+    visits = current.group_by("session_id").agg(
+        pl.col("event_time").min().dt.date().alias("date_key"),
+        pl.col("channel_id").max(),
+        pl.col("customer_id").max(),
+        pl.col("device").max(),
+        pl.col("event_time").min().alias("session_start"),
+        pl.col("event_time").max().alias("last_event_time"),
+        pl.col("sku").filter(kind == "ADD_TO_CART").n_unique().cast(pl.Int64).alias("products_added"),
+        pl.col("quantity").filter(kind == "ADD_TO_CART").sum().cast(pl.Int64).alias("units_added"),
+        pl.col("quantity").filter(kind == "REMOVE_FROM_CART").sum().cast(pl.Int64).alias("units_removed"),
+        (line_value.filter(kind == "ADD_TO_CART").sum() - line_value.filter(kind == "REMOVE_FROM_CART").sum()).cast(pl.Decimal(22, 2)).alias("cart_value"),
+        (kind == "CHECKOUT").any().alias("reached_checkout"),
+        (kind == "ADD_TO_CART").sum().alias("adds"),
+        (kind == "PURCHASE").sum().alias("purchases"),
+    )
+    abandoned = visits.filter((pl.col("adds") > 0) & (pl.col("purchases") == 0)).drop("adds", "purchases")
+    return {
+        "silver/clickstream_current": (current, ["session_id", "event_sequence"], "all"),
+        "gold/fact_cart_abandonment": (abandoned, ["session_id"], None),
+        "gold/clickstream_quality_daily": (quality_daily(silver, quarantine), ["day"], QUALITY_COLUMNS),
+    }
+
+
+def ecommerce_tables(lake, silver, quarantine):
+    current = current_from_silver(silver, ["order_id", "line_number"])
+    fact = current.select(
+        "order_id", "line_number", pl.col("order_date").alias("date_key"), "channel_id", "customer_id", "sku",
+        pl.col("fulfilment_location_id").alias("location_id"), "order_status", "shipping_method", "quantity", "unit_price",
+        pl.col("discount_amount").fill_null(0).alias("discount_amount"), pl.col("line_total").alias("net_amount"), "shipping_amount",
+        (pl.col("order_status") == "DELIVERED").alias("is_fulfilled"), pl.col("first_event_time").alias("placed_at"),
+        pl.col("event_time").alias("status_time"),
+    )
+    return {
+        "silver/ecommerce_current": (current, ["order_id", "line_number"], "all"),
+        "gold/fact_sales_ecommerce": (fact, ["order_id", "line_number"], None),
+        "gold/ecommerce_quality_daily": (quality_daily(silver, quarantine), ["day"], QUALITY_COLUMNS),
+    }
+
+
 def fact_orphans(lake, fact, current, keys):
     """Fact rows that passed every rule but whose keys miss a dimension member."""
     passed = fact.join(current.filter(pl.col("flag_check") == "PASS").select(keys), on=keys)
@@ -257,6 +300,8 @@ STREAMS = {
     "purchase_orders": ("silver/purchase_order_items", purchase_order_tables),
     "payments": ("silver/payments", payment_tables),
     "pos": ("silver/pos", pos_tables),
+    "clickstream": ("silver/clickstream", clickstream_tables),
+    "ecommerce": ("silver/ecommerce", ecommerce_tables),
 }
 
 

@@ -31,6 +31,14 @@ impl RetailClock {
         }
     }
 
+    /// The current time (µs) without advancing: when a follow-up of an earlier event happens.
+    pub fn now(&self) -> i64 {
+        match self {
+            Self::Wall => Utc::now().timestamp_micros(),
+            Self::Simulated { now_micros, .. } => *now_micros,
+        }
+    }
+
     /// The time (µs) of the next `events` events, which happen together (the lines of one sale).
     pub fn next_time(&mut self, rng: &mut impl Rng, channel: &Channel, events: u32) -> i64 {
         match self {

@@ -6,7 +6,9 @@
 //! `date` numbers; JSON (`--output stdout`) is, so they read as "12.34", RFC 3339 and
 //! YYYY-MM-DD.
 
+pub mod clickstream;
 mod clock;
+pub mod ecommerce;
 pub mod pos;
 
 use serde::{Serialize, Serializer};

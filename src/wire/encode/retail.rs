@@ -5,17 +5,26 @@ use serde::Serialize;
 
 use super::WireRecord;
 use crate::generate::retail::RetailRecord;
+use crate::generate::retail::clickstream::ClickEvent;
+use crate::generate::retail::ecommerce::EcommerceOrderLine;
 use crate::generate::retail::pos::PosSaleLine;
 
-impl WireRecord for PosSaleLine {
-    fn event_id(&self) -> &str {
-        RetailRecord::event_id(self)
-    }
+/// A retail record is written as it serialises: each has one schema version so far.
+macro_rules! retail_wire_record {
+    ($($record:ty),*) => {$(
+        impl WireRecord for $record {
+            fn event_id(&self) -> &str {
+                RetailRecord::event_id(self)
+            }
 
-    fn avro_view(&self, _version: u32) -> impl Serialize + '_ {
-        self
-    }
+            fn avro_view(&self, _version: u32) -> impl Serialize + '_ {
+                self
+            }
+        }
+    )*};
 }
+
+retail_wire_record!(PosSaleLine, ClickEvent, EcommerceOrderLine);
 
 /// A retail record as one JSON object for `--output stdout`.
 pub fn retail_to_json(record: &impl RetailRecord) -> serde_json::Value {
