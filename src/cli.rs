@@ -235,7 +235,7 @@ impl FlagLayer {
                         _ => format!("producer.{key}"),
                     },
                     StreamKind::Payments => format!("generators.payments.{key}"),
-                    StreamKind::Pos | StreamKind::Clickstream | StreamKind::Ecommerce => match key {
+                    StreamKind::Pos | StreamKind::Clickstream | StreamKind::Ecommerce | StreamKind::Inventory => match key {
                         "topic" => "producer.topic".to_owned(),
                         _ => format!("producer.{key}"),
                     },

@@ -32,8 +32,8 @@ pub use producer::{Output, ProducerConfig, parse_start_time};
 pub use secret::{MASK, PassthroughMap, Secret, is_sensitive_key};
 pub use silver::{SilverConfig, SilverMode};
 pub use streams::{
-    BUILT_IN_STREAMS, CLICKSTREAM, CurrentConfig, ECOMMERCE, GoldModels, PAYMENTS, POS, PURCHASE_ORDERS, Routing, RulesSource, Stream, StreamConfig,
-    StreamTables, StreamTablesConfig,
+    BUILT_IN_STREAMS, CLICKSTREAM, CurrentConfig, ECOMMERCE, GoldModels, INVENTORY, PAYMENTS, POS, PURCHASE_ORDERS, Routing, RulesSource, Stream,
+    StreamConfig, StreamTables, StreamTablesConfig,
 };
 
 /// Full name of the purchase-order line-item record (its `schemas/purchase_order_item.v<N>.avsc`).
@@ -46,6 +46,8 @@ pub const POS_SALE_LINE: &str = "io.medallion.retail.PosSaleLine";
 pub const CLICK_EVENT: &str = "io.medallion.retail.ClickEvent";
 /// Full name of the e-commerce order-line record (`schemas/ecommerce_order_line.v<N>.avsc`).
 pub const ECOMMERCE_ORDER_LINE: &str = "io.medallion.retail.EcommerceOrderLine";
+/// Full name of the stock-movement record (`schemas/inventory_movement.v<N>.avsc`).
+pub const INVENTORY_MOVEMENT: &str = "io.medallion.retail.InventoryMovement";
 
 /// A message framing (the functions that read and write frames are in `wire::framing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
@@ -154,6 +156,7 @@ impl Default for SchemaConfig {
                 StaticSchemaId { id: 21, file: "pos_sale_line.v1.avsc".to_owned() },
                 StaticSchemaId { id: 31, file: "click_event.v1.avsc".to_owned() },
                 StaticSchemaId { id: 41, file: "ecommerce_order_line.v1.avsc".to_owned() },
+                StaticSchemaId { id: 51, file: "inventory_movement.v1.avsc".to_owned() },
             ],
         }
     }

@@ -22,7 +22,9 @@ pub const POS: &str = "pos";
 pub const CLICKSTREAM: &str = "clickstream";
 /// Web and app orders, line by line and status by status.
 pub const ECOMMERCE: &str = "ecommerce";
-pub const BUILT_IN_STREAMS: [&str; 5] = [PURCHASE_ORDERS, PAYMENTS, POS, CLICKSTREAM, ECOMMERCE];
+/// Stock movements at the stores and warehouses.
+pub const INVENTORY: &str = "inventory";
+pub const BUILT_IN_STREAMS: [&str; 6] = [PURCHASE_ORDERS, PAYMENTS, POS, CLICKSTREAM, ECOMMERCE, INVENTORY];
 
 /// One stream, as configured. Every key but `name` may be left out for a built-in stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -336,6 +338,7 @@ impl Config {
             Some(POS) => super::POS_SALE_LINE,
             Some(CLICKSTREAM) => super::CLICK_EVENT,
             Some(ECOMMERCE) => super::ECOMMERCE_ORDER_LINE,
+            Some(INVENTORY) => super::INVENTORY_MOVEMENT,
             _ => "",
         };
         Stream {
@@ -365,6 +368,7 @@ fn built_in_current(name: &str) -> CurrentConfig {
     match name {
         PAYMENTS => CurrentConfig { key: names(&["transaction_id"]), recency: names(&["event_time"]) },
         POS => CurrentConfig { key: names(&["transaction_id", "line_number"]), recency: names(&["event_time"]) },
+        INVENTORY => CurrentConfig { key: names(&["movement_id"]), recency: names(&["event_time"]) },
         ECOMMERCE => CurrentConfig { key: names(&["order_id", "line_number"]), recency: names(&["event_time"]) },
         CLICKSTREAM => CurrentConfig { key: names(&["session_id", "event_sequence"]), recency: names(&["event_time"]) },
         _ => CurrentConfig { key: names(&["order_id", "line_number"]), recency: names(&["event_time"]) },

@@ -19,7 +19,7 @@ use super::aggregate::{Aggregate, Upkeep};
 use crate::config::GoldModels;
 
 /// The models built into medallion, per built-in stream: (file name, SQL).
-const BUILT_IN: [(&str, &[(&str, &str)]); 5] = [
+const BUILT_IN: [(&str, &[(&str, &str)]); 6] = [
     (
         crate::config::PURCHASE_ORDERS,
         &[
@@ -41,6 +41,13 @@ const BUILT_IN: [(&str, &[(&str, &str)]); 5] = [
     (crate::config::POS, &[("fact_sales.sql", include_str!("../../gold/pos/fact_sales.sql"))]),
     (crate::config::CLICKSTREAM, &[("fact_cart_abandonment.sql", include_str!("../../gold/clickstream/fact_cart_abandonment.sql"))]),
     (crate::config::ECOMMERCE, &[("fact_sales_ecommerce.sql", include_str!("../../gold/ecommerce/fact_sales_ecommerce.sql"))]),
+    (
+        crate::config::INVENTORY,
+        &[
+            ("fact_inventory.sql", include_str!("../../gold/inventory/fact_inventory.sql")),
+            ("fact_inventory_snapshot.sql", include_str!("../../gold/inventory/fact_inventory_snapshot.sql")),
+        ],
+    ),
 ];
 
 /// The gold tables of a stream's models live at `gold/<model name>` under the lake root.

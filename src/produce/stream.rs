@@ -8,6 +8,7 @@ use crate::generate::payments::{GeneratedPayment, InvalidShape, PaymentDefect, P
 use crate::generate::retail::RetailRecord;
 use crate::generate::retail::clickstream::{ClickDefect, ClickEvent, ClickstreamGenerator, GeneratedClick};
 use crate::generate::retail::ecommerce::{EcommerceDefect, EcommerceGenerator, EcommerceOrderLine, GeneratedOrderLine};
+use crate::generate::retail::inventory::{GeneratedMovement, InventoryDefect, InventoryGenerator, InventoryMovement};
 use crate::generate::retail::pos::{GeneratedSale, PosDefect, PosGenerator, PosSaleLine};
 use crate::generate::{DefectKind, GeneratedEvent, Generator, GeneratorSettings, PurchaseOrderItem};
 use crate::wire::encode::{EncodeError, RecordEncoder, WireRecord, payment_to_json, retail_to_json, to_json};
@@ -29,6 +30,8 @@ pub enum StreamKind {
     Clickstream,
     /// Web and app orders (as `Pos`).
     Ecommerce,
+    /// Stock movements at the stores and warehouses (as `Pos`).
+    Inventory,
 }
 
 impl StreamKind {
@@ -40,6 +43,7 @@ impl StreamKind {
             Self::Pos => crate::config::POS,
             Self::Clickstream => crate::config::CLICKSTREAM,
             Self::Ecommerce => crate::config::ECOMMERCE,
+            Self::Inventory => crate::config::INVENTORY,
         }
     }
 
@@ -52,6 +56,7 @@ impl StreamKind {
             Some("pos") => Ok(Self::Pos),
             Some("clickstream") => Ok(Self::Clickstream),
             Some("ecommerce") => Ok(Self::Ecommerce),
+            Some("inventory") => Ok(Self::Inventory),
             Some(other) => Err(format!("`{other}` is not a built-in stream medallion can generate: {}", crate::config::BUILT_IN_STREAMS.join(", "))),
         }
     }
@@ -64,6 +69,7 @@ impl StreamKind {
             Self::Pos => crate::config::POS_SALE_LINE,
             Self::Clickstream => crate::config::CLICK_EVENT,
             Self::Ecommerce => crate::config::ECOMMERCE_ORDER_LINE,
+            Self::Inventory => crate::config::INVENTORY_MOVEMENT,
         }
     }
 
@@ -71,7 +77,7 @@ impl StreamKind {
     pub fn topic(self, config: &Config) -> String {
         let retail_topic = match self {
             Self::PurchaseOrders | Self::Payments => None,
-            Self::Pos | Self::Clickstream | Self::Ecommerce => config.producer.topic.clone(),
+            Self::Pos | Self::Clickstream | Self::Ecommerce | Self::Inventory => config.producer.topic.clone(),
         };
         retail_topic.unwrap_or_else(|| config.stream_or_built_in(self.name()).map_or_else(|| config.kafka.topic.clone(), |stream| stream.topic))
     }
@@ -79,7 +85,7 @@ impl StreamKind {
     /// Events per second.
     pub fn rate(self, config: &Config) -> u32 {
         match self {
-            Self::PurchaseOrders | Self::Pos | Self::Clickstream | Self::Ecommerce => config.producer.rate,
+            Self::PurchaseOrders | Self::Pos | Self::Clickstream | Self::Ecommerce | Self::Inventory => config.producer.rate,
             Self::Payments => config.generators.payments.rate.unwrap_or(config.producer.rate),
         }
     }
@@ -90,7 +96,7 @@ impl StreamKind {
             Self::PurchaseOrders => config.schema.version,
             Self::Payments => config.generators.payments.schema_version,
             // A retail record has one version so far.
-            Self::Pos | Self::Clickstream | Self::Ecommerce => 1,
+            Self::Pos | Self::Clickstream | Self::Ecommerce | Self::Inventory => 1,
         };
         SchemaCatalog::embedded().record(self.record()).by_version(version).ok_or(version)
     }
@@ -103,6 +109,7 @@ impl StreamKind {
             Self::Pos => PosDefect::ALL.iter().map(|kind| kind.name()).collect(),
             Self::Clickstream => ClickDefect::ALL.iter().map(|kind| kind.name()).collect(),
             Self::Ecommerce => EcommerceDefect::ALL.iter().map(|kind| kind.name()).collect(),
+            Self::Inventory => InventoryDefect::ALL.iter().map(|kind| kind.name()).collect(),
         }
     }
 }
@@ -115,6 +122,7 @@ pub enum Record {
     Pos(PosSaleLine),
     Click(ClickEvent),
     Ecommerce(EcommerceOrderLine),
+    Inventory(InventoryMovement),
 }
 
 impl Record {
@@ -126,6 +134,7 @@ impl Record {
             Self::Pos(line) => line.key(),
             Self::Click(event) => event.key(),
             Self::Ecommerce(line) => line.key(),
+            Self::Inventory(movement) => movement.key(),
         }
     }
 
@@ -137,6 +146,7 @@ impl Record {
             Self::Pos(line) => encoder.encode(line, out),
             Self::Click(event) => encoder.encode(event, out),
             Self::Ecommerce(line) => encoder.encode(line, out),
+            Self::Inventory(movement) => encoder.encode(movement, out),
         }
     }
 
@@ -148,6 +158,7 @@ impl Record {
             Self::Pos(line) => writer.append_ser(line.avro_view(version)),
             Self::Click(event) => writer.append_ser(event.avro_view(version)),
             Self::Ecommerce(line) => writer.append_ser(line.avro_view(version)),
+            Self::Inventory(movement) => writer.append_ser(movement.avro_view(version)),
         }
     }
 
@@ -159,6 +170,7 @@ impl Record {
             Self::Pos(line) => retail_to_json(line),
             Self::Click(event) => retail_to_json(event),
             Self::Ecommerce(line) => retail_to_json(line),
+            Self::Inventory(movement) => retail_to_json(movement),
         }
     }
 }
@@ -171,6 +183,7 @@ pub enum StreamGenerator {
     Pos(Box<PosGenerator>),
     Clickstream(Box<ClickstreamGenerator>),
     Ecommerce(Box<EcommerceGenerator>),
+    Inventory(Box<InventoryGenerator>),
 }
 
 impl StreamGenerator {
@@ -182,6 +195,7 @@ impl StreamGenerator {
             StreamKind::Pos => Self::Pos(Box::new(PosGenerator::new(settings))),
             StreamKind::Clickstream => Self::Clickstream(Box::new(ClickstreamGenerator::new(settings))),
             StreamKind::Ecommerce => Self::Ecommerce(Box::new(EcommerceGenerator::new(settings))),
+            StreamKind::Inventory => Self::Inventory(Box::new(InventoryGenerator::new(settings))),
         })
     }
 
@@ -208,6 +222,10 @@ impl StreamGenerator {
                 let GeneratedOrderLine { line, defect } = generator.next_event();
                 (Record::Ecommerce(line), defect.map(EcommerceDefect::name))
             }
+            Self::Inventory(generator) => {
+                let GeneratedMovement { movement, defect } = generator.next_event();
+                (Record::Inventory(movement), defect.map(InventoryDefect::name))
+            }
         }
     }
 
@@ -215,7 +233,7 @@ impl StreamGenerator {
     /// takes only its rate, which the source applies).
     pub fn reconfigure(&mut self, config: &Config) -> Result<(), InvalidShape> {
         match self {
-            Self::PurchaseOrders(_) | Self::Pos(_) | Self::Clickstream(_) | Self::Ecommerce(_) => Ok(()),
+            Self::PurchaseOrders(_) | Self::Pos(_) | Self::Clickstream(_) | Self::Ecommerce(_) | Self::Inventory(_) => Ok(()),
             Self::Payments(generator) => generator.reconfigure(&config.generators.payments),
         }
     }

@@ -35,6 +35,8 @@ pub const BUILT_IN_POS_RULES: &str = include_str!("../../rules/pos.yml");
 pub const BUILT_IN_CLICKSTREAM_RULES: &str = include_str!("../../rules/clickstream.yml");
 /// The e-commerce stream's built-in rules.
 pub const BUILT_IN_ECOMMERCE_RULES: &str = include_str!("../../rules/ecommerce.yml");
+/// The inventory stream's built-in rules.
+pub const BUILT_IN_INVENTORY_RULES: &str = include_str!("../../rules/inventory.yml");
 
 /// The rules of the stream `config` works on, and their name in logs and `quality_metrics`.
 pub fn stream_rules(config: &crate::config::Config) -> Result<(crate::rules::RuleSet, String), SilverError> {
@@ -47,6 +49,7 @@ pub fn stream_rules(config: &crate::config::Config) -> Result<(crate::rules::Rul
                 crate::config::POS => ("pos.yml", BUILT_IN_POS_RULES),
                 crate::config::CLICKSTREAM => ("clickstream.yml", BUILT_IN_CLICKSTREAM_RULES),
                 crate::config::ECOMMERCE => ("ecommerce.yml", BUILT_IN_ECOMMERCE_RULES),
+                crate::config::INVENTORY => ("inventory.yml", BUILT_IN_INVENTORY_RULES),
                 _ => ("purchase_orders.yml", BUILT_IN_RULES),
             };
             let name = format!("built-in rules/{file}");

@@ -2,7 +2,7 @@
 (and quarantine) with polars over the Delta tables as the Python `deltalake` reader sees them,
 and compare every row. Shares no code with medallion (nor its gold SQL files).
 
-    python verify_gold.py --lake LAKE_ROOT [--stream purchase_orders|payments|pos|clickstream|ecommerce]
+    python verify_gold.py --lake LAKE_ROOT [--stream purchase_orders|payments|pos|clickstream|ecommerce|inventory]
 
 Definitions (README, "Gold"): the current state holds, per key ((order_id, line_number) for
 purchase orders, transaction_id for payments), the silver row without errors with the latest
@@ -259,6 +259,26 @@ def ecommerce_tables(lake, silver, quarantine):
     }
 
 
+def inventory_tables(lake, silver, quarantine):
+    current = current_from_silver(silver, ["movement_id"])
+    slot = (pl.col("event_time").dt.hour() * 4 + pl.col("event_time").dt.minute() // 15).cast(pl.Int32)
+    fact = current.select(
+        "movement_id", pl.col("business_date").alias("date_key"), slot.alias("time_slot"), "location_id", "sku", "movement_type",
+        "reference_id", "quantity", "quantity_on_hand", "unit_cost",
+        (pl.col("quantity").cast(pl.Decimal(22, 0)) * pl.col("unit_cost")).cast(pl.Decimal(22, 2)).alias("value_change"), "event_time",
+    )
+    snapshot = current.filter(pl.col("movement_type") == "STOCK_COUNT").select(
+        "movement_id", pl.col("business_date").alias("date_key"), "location_id", "sku", "quantity_on_hand", "unit_cost",
+        (pl.col("quantity_on_hand").cast(pl.Decimal(22, 0)) * pl.col("unit_cost")).cast(pl.Decimal(22, 2)).alias("stock_value"),
+    )
+    return {
+        "silver/inventory_current": (current, ["movement_id"], "all"),
+        "gold/fact_inventory": (fact, ["movement_id"], None),
+        "gold/fact_inventory_snapshot": (snapshot, ["movement_id"], None),
+        "gold/inventory_quality_daily": (quality_daily(silver, quarantine), ["day"], QUALITY_COLUMNS),
+    }
+
+
 def fact_orphans(lake, fact, current, keys):
     """Fact rows that passed every rule but whose keys miss a dimension member."""
     passed = fact.join(current.filter(pl.col("flag_check") == "PASS").select(keys), on=keys)
@@ -302,6 +322,7 @@ STREAMS = {
     "pos": ("silver/pos", pos_tables),
     "clickstream": ("silver/clickstream", clickstream_tables),
     "ecommerce": ("silver/ecommerce", ecommerce_tables),
+    "inventory": ("silver/inventory", inventory_tables),
 }
 
 

@@ -9,6 +9,7 @@
 pub mod clickstream;
 mod clock;
 pub mod ecommerce;
+pub mod inventory;
 pub mod pos;
 
 use serde::{Serialize, Serializer};

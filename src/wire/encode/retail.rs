@@ -7,6 +7,7 @@ use super::WireRecord;
 use crate::generate::retail::RetailRecord;
 use crate::generate::retail::clickstream::ClickEvent;
 use crate::generate::retail::ecommerce::EcommerceOrderLine;
+use crate::generate::retail::inventory::InventoryMovement;
 use crate::generate::retail::pos::PosSaleLine;
 
 /// A retail record is written as it serialises: each has one schema version so far.
@@ -24,7 +25,7 @@ macro_rules! retail_wire_record {
     )*};
 }
 
-retail_wire_record!(PosSaleLine, ClickEvent, EcommerceOrderLine);
+retail_wire_record!(PosSaleLine, ClickEvent, EcommerceOrderLine, InventoryMovement);
 
 /// A retail record as one JSON object for `--output stdout`.
 pub fn retail_to_json(record: &impl RetailRecord) -> serde_json::Value {
