@@ -37,8 +37,10 @@
 //!
 //! - [`generate::Generator`]: seeded purchase-order lifecycles with defects;
 //!   [`generate::payments::PaymentGenerator`]: seeded payment lifecycles shaped by
-//!   `generators.payments` (the second stream; `produce` drives either, see
-//!   [`produce::StreamKind`]).
+//!   `generators.payments` (the second stream); [`generate::retail`]: the pos, ecommerce,
+//!   inventory and clickstream generators. All but payments draw on one master data
+//!   ([`generate::master`]), which the gold dimensions hold too; `produce` drives any of them
+//!   (see [`produce::StreamKind`]).
 //! - [`encode::RecordEncoder`]: events → framed Avro datums.
 //! - [`decode`]: framed Avro → Arrow columns through per-writer-schema plans, and
 //!   [`bronze::BronzeBatchBuilder`]: messages → bronze rows (undecodable ones kept with their error).

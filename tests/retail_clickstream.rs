@@ -58,17 +58,8 @@ fn clean_events_pass_every_rule_and_each_defect_breaks_one() {
     let events = clicks(50_000, 0.05);
     let records: Vec<_> = events.iter().map(|click| &click.event).collect();
     let failing = common::rule_failures_per_row(medallion::config::CLICK_EVENT, "rules/clickstream.yml", &records);
-    let mut caught: BTreeMap<ClickDefect, usize> = BTreeMap::new();
-    for (row, click) in events.iter().enumerate() {
-        match click.defect {
-            None => assert_eq!(failing[row], 0, "clean row {row} fails a rule: {:?}", click.event),
-            Some(kind) => {
-                assert!(failing[row] > 0, "row {row} with {kind:?} passes every rule: {:?}", click.event);
-                *caught.entry(kind).or_default() += 1;
-            }
-        }
-    }
-    assert_eq!(caught.len(), ClickDefect::ALL.len(), "{caught:?}");
+    let defects: Vec<_> = events.iter().map(|generated| generated.defect).collect();
+    common::assert_defects_caught(&defects, &failing, ClickDefect::ALL.len());
 }
 
 #[test]

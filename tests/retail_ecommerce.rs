@@ -54,17 +54,8 @@ fn clean_events_pass_every_rule_and_each_defect_breaks_one() {
     let events = order_lines(50_000, 0.05);
     let records: Vec<_> = events.iter().map(|generated| &generated.line).collect();
     let failing = common::rule_failures_per_row(medallion::config::ECOMMERCE_ORDER_LINE, "rules/ecommerce.yml", &records);
-    let mut caught: BTreeMap<EcommerceDefect, usize> = BTreeMap::new();
-    for (row, generated) in events.iter().enumerate() {
-        match generated.defect {
-            None => assert_eq!(failing[row], 0, "clean row {row} fails a rule: {:?}", generated.line),
-            Some(kind) => {
-                assert!(failing[row] > 0, "row {row} with {kind:?} passes every rule");
-                *caught.entry(kind).or_default() += 1;
-            }
-        }
-    }
-    assert_eq!(caught.len(), EcommerceDefect::ALL.len(), "{caught:?}");
+    let defects: Vec<_> = events.iter().map(|generated| generated.defect).collect();
+    common::assert_defects_caught(&defects, &failing, EcommerceDefect::ALL.len());
 }
 
 #[test]

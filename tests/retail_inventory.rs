@@ -52,17 +52,8 @@ fn clean_movements_pass_every_rule_and_each_defect_breaks_one() {
     let events = movements(50_000, 0.05);
     let records: Vec<_> = events.iter().map(|generated| &generated.movement).collect();
     let failing = common::rule_failures_per_row(medallion::config::INVENTORY_MOVEMENT, "rules/inventory.yml", &records);
-    let mut caught: BTreeMap<InventoryDefect, usize> = BTreeMap::new();
-    for (row, generated) in events.iter().enumerate() {
-        match generated.defect {
-            None => assert_eq!(failing[row], 0, "clean row {row} fails a rule: {:?}", generated.movement),
-            Some(kind) => {
-                assert!(failing[row] > 0, "row {row} with {kind:?} passes every rule: {:?}", generated.movement);
-                *caught.entry(kind).or_default() += 1;
-            }
-        }
-    }
-    assert_eq!(caught.len(), InventoryDefect::ALL.len(), "{caught:?}");
+    let defects: Vec<_> = events.iter().map(|generated| generated.defect).collect();
+    common::assert_defects_caught(&defects, &failing, InventoryDefect::ALL.len());
 }
 
 #[test]

@@ -11,10 +11,10 @@
 //! and the buffer is dropped and re-read), and delta-rs refuses a concurrent commit of the same
 //! app id. Kafka's committed offsets are written after each commit, for lag tools only.
 //!
-//! A worker consumes one topic. `medallion run` starts one per stream, all in the group
-//! `kafka.group_id` (a stream sharing its topic in a group of its own, `<group>.<stream>`: it
-//! reads the whole topic, keeps its own record's messages and passes over the others', see
-//! `routing.rs`). One consumer per topic rather than one for all: the partition-end event, which
+//! A worker consumes one topic. `medallion run` starts one per stream, each (when there are
+//! several) in a group of its own, `<group>.<stream>`, so that one stream's consumers joining or
+//! leaving never pauses another's; a stream sharing its topic reads the whole topic, keeps its own
+//! record's messages and passes over the others' (see `routing.rs`). One consumer per topic rather than one for all: the partition-end event, which
 //! the continuity and catch-up checks rely on, names only the partition (rust-rdkafka 0.39's
 //! `KafkaError::PartitionEOF(i32)` drops librdkafka's topic), so a consumer of several topics
 //! could not tell which topic's partition reached its end.

@@ -234,14 +234,16 @@ impl Config {
     }
 
     /// This configuration for a stage working on `stream`: `kafka.topic`, `bronze.table`,
-    /// `silver.*` and `gold.*` name its topic and tables, and it is the only stream. A stream
-    /// sharing its topic consumes it in a group of its own, `<kafka.group_id>.<stream>`: each
-    /// stream's bronze reads every message of the topic and keeps its own.
+    /// `silver.*` and `gold.*` name its topic and tables, and it is the only stream. With several
+    /// streams, each consumes in a group of its own, `<kafka.group_id>.<stream>`: one group over
+    /// several topics rebalances every member whenever one joins or leaves (six streams starting
+    /// together waited minutes on each other), and a stream sharing its topic must read every
+    /// message of it and keep its own. Positions live in the tables, so the group holds none.
     pub fn for_stream(&self, stream: &Stream) -> Config {
         let mut view = self.clone();
         let tables = &stream.tables;
         view.kafka.topic = stream.topic.clone();
-        if stream.routing.is_some() && self.streams.len() > 1 {
+        if self.streams.len() > 1 {
             view.kafka.group_id = format!("{}.{}", self.kafka.group_id, stream.name);
         }
         view.bronze.table = tables.bronze.clone();

@@ -27,11 +27,7 @@ impl EventClock {
     pub fn new(start: Option<DateTime<Utc>>, rate: u32, time_scale: f64) -> Self {
         match start {
             None => Self::Wall,
-            Some(start) => {
-                // Unlimited rate: pace the calendar as if 1,000 events arrived per second.
-                let rate = if rate == 0 { 1_000.0 } else { f64::from(rate) };
-                Self::Simulated { now_micros: start.timestamp_micros(), mean_step_micros: 1e6 * time_scale / rate }
-            }
+            Some(start) => Self::Simulated { now_micros: start.timestamp_micros(), mean_step_micros: mean_step_micros(rate, time_scale) },
         }
     }
 
@@ -47,6 +43,13 @@ impl EventClock {
             }
         }
     }
+}
+
+/// Simulated microseconds per event at `rate` events per real second, each real second standing
+/// for `time_scale` simulated ones; an unlimited rate (0) paces the calendar as 1,000 a second.
+pub(crate) fn mean_step_micros(rate: u32, time_scale: f64) -> f64 {
+    let rate = if rate == 0 { 1_000.0 } else { f64::from(rate) };
+    1e6 * time_scale / rate
 }
 
 /// How busy ordering is at this instant, around 1 on average.

@@ -471,3 +471,19 @@ pub fn assert_segments_hold(what: &str, baskets: &[(usize, Vec<bool>)], discount
         }
     }
 }
+
+/// Asserts that every clean record fails no rule, every bad one fails at least one, and every
+/// defect kind (of `kinds` in all) occurs; `failing` is [`rule_failures_per_row`]'s answer.
+pub fn assert_defects_caught<K: Ord + Copy + std::fmt::Debug>(defects: &[Option<K>], failing: &[usize], kinds: usize) {
+    let mut caught: std::collections::BTreeMap<K, usize> = std::collections::BTreeMap::new();
+    for (row, (defect, rules)) in defects.iter().zip(failing).enumerate() {
+        match defect {
+            None => assert_eq!(*rules, 0, "clean row {row} fails a rule"),
+            Some(kind) => {
+                assert!(*rules > 0, "row {row} with {kind:?} passes every rule");
+                *caught.entry(*kind).or_default() += 1;
+            }
+        }
+    }
+    assert_eq!(caught.len(), kinds, "defect kinds seen: {caught:?}");
+}

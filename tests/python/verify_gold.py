@@ -279,15 +279,27 @@ def inventory_tables(lake, silver, quarantine):
     }
 
 
-def fact_orphans(lake, fact, current, keys):
+# Stream → (its fact table, the current state's key, the fact's dimension keys: column → dimension).
+FACTS = {
+    "pos": ("gold/fact_sales", ["transaction_id", "line_number"],
+            {"sku": "dim_product", "location_id": "dim_location", "channel_id": "dim_channel", "customer_id": "dim_customer", "date_key": "dim_date", "time_slot": "dim_time"}),
+    "ecommerce": ("gold/fact_sales_ecommerce", ["order_id", "line_number"],
+                  {"sku": "dim_product", "location_id": "dim_location", "channel_id": "dim_channel", "customer_id": "dim_customer", "date_key": "dim_date"}),
+    "inventory": ("gold/fact_inventory", ["movement_id"], {"sku": "dim_product", "location_id": "dim_location", "date_key": "dim_date", "time_slot": "dim_time"}),
+}
+
+
+def fact_orphans(lake, stream, silver):
     """Fact rows that passed every rule but whose keys miss a dimension member."""
-    passed = fact.join(current.filter(pl.col("flag_check") == "PASS").select(keys), on=keys)
+    table, keys, dimensions = FACTS[stream]
+    current = current_from_silver(silver, keys)
+    passed = read(lake, table).join(current.filter(pl.col("flag_check") == "PASS").select(keys), on=keys)
     problems = []
-    for column, dimension in [("sku", "dim_product"), ("location_id", "dim_location"), ("channel_id", "dim_channel"), ("customer_id", "dim_customer"), ("date_key", "dim_date"), ("time_slot", "dim_time")]:
+    for column, dimension in dimensions.items():
         members = read(lake, f"gold/{dimension}").select(column)
         missing = passed.join(members, on=column, how="anti")
         if missing.height:
-            problems.append(f"gold/fact_sales: {missing.height} valid rows whose {column} is not in {dimension}, e.g. {missing.head(3).to_dicts()}")
+            problems.append(f"{table}: {missing.height} valid rows whose {column} is not in {dimension}, e.g. {missing.head(3).to_dicts()}")
     return problems
 
 
@@ -342,9 +354,11 @@ def main():
     if args.stream == "purchase_orders":
         current = current_from_silver(silver, ["order_id", "line_number"])
         problems += orphans(order_details(args.lake, current).join(current.select("order_id", "line_number", "flag_check"), on=["order_id", "line_number"]))
-    if args.stream == "pos":
-        keys = ["transaction_id", "line_number"]
-        problems += fact_orphans(args.lake, read(args.lake, "gold/fact_sales"), current_from_silver(silver, keys), keys)
+    if args.stream in FACTS:
+        problems += fact_orphans(args.lake, args.stream, silver)
+    bronze = read(args.lake, silver_table.replace("silver/", "bronze/", 1))
+    if bronze.height != silver.height + quarantine.height:
+        problems.append(f"{silver_table}: {silver.height} rows + {quarantine.height} quarantined, but bronze holds {bronze.height}")
     print(json.dumps({"lake": args.lake, "stream": args.stream, "silver_rows": silver.height, "quarantine_rows": quarantine.height, "rows": rows, "problems": problems}))
     return 1 if problems else 0
 

@@ -153,11 +153,10 @@ impl ClickstreamGenerator {
                 None => self.visit(),
             }
         };
-        let defect = (self.invalid_ratio > 0.0 && self.rng.random_bool(self.invalid_ratio)).then(|| {
-            let kind = ClickDefect::ALL[self.rng.random_range(0..ClickDefect::ALL.len())];
+        let defect = super::pick_defect(&mut self.rng, self.invalid_ratio, &ClickDefect::ALL);
+        if let Some(kind) = defect {
             kind.apply(&mut event, &mut self.rng);
-            kind
-        });
+        }
         GeneratedClick { event, defect }
     }
 

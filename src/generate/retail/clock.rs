@@ -19,16 +19,11 @@ pub enum RetailClock {
 }
 
 impl RetailClock {
-    /// `rate` events per real second, each real second standing for `time_scale` simulated ones
-    /// (an unlimited rate paces the calendar as 1,000 events a second).
+    /// Paced like the purchase orders' [`crate::generate::EventClock`]: `rate` events per real
+    /// second, each real second standing for `time_scale` simulated ones.
     pub fn new(start: Option<DateTime<Utc>>, rate: u32, time_scale: f64) -> Self {
-        match start {
-            None => Self::Wall,
-            Some(start) => {
-                let rate = if rate == 0 { 1_000.0 } else { f64::from(rate) };
-                Self::Simulated { now_micros: start.timestamp_micros(), mean_step_micros: 1e6 * time_scale / rate }
-            }
-        }
+        let mean_step_micros = crate::generate::clock::mean_step_micros(rate, time_scale);
+        start.map_or(Self::Wall, |start| Self::Simulated { now_micros: start.timestamp_micros(), mean_step_micros })
     }
 
     /// The current time (µs) without advancing: when a follow-up of an earlier event happens.

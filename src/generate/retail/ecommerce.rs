@@ -147,11 +147,10 @@ impl EcommerceGenerator {
             }
         };
         self.emitted += 1;
-        let defect = (self.invalid_ratio > 0.0 && self.rng.random_bool(self.invalid_ratio)).then(|| {
-            let kind = EcommerceDefect::ALL[self.rng.random_range(0..EcommerceDefect::ALL.len())];
+        let defect = super::pick_defect(&mut self.rng, self.invalid_ratio, &EcommerceDefect::ALL);
+        if let Some(kind) = defect {
             kind.apply(&mut line, &mut self.rng);
-            kind
-        });
+        }
         GeneratedOrderLine { line, defect }
     }
 

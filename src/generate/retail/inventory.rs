@@ -143,11 +143,10 @@ impl InventoryGenerator {
                 None => self.next_movements(),
             }
         };
-        let defect = (self.invalid_ratio > 0.0 && self.rng.random_bool(self.invalid_ratio)).then(|| {
-            let kind = InventoryDefect::ALL[self.rng.random_range(0..InventoryDefect::ALL.len())];
+        let defect = super::pick_defect(&mut self.rng, self.invalid_ratio, &InventoryDefect::ALL);
+        if let Some(kind) = defect {
             kind.apply(&mut movement, &mut self.rng);
-            kind
-        });
+        }
         GeneratedMovement { movement, defect }
     }
 

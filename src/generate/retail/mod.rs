@@ -65,6 +65,11 @@ impl Serialize for Days {
     }
 }
 
+/// With chance `ratio`, one of `kinds` (each as likely) for the next event to carry.
+fn pick_defect<D: Copy>(rng: &mut impl rand::Rng, ratio: f64, kinds: &[D]) -> Option<D> {
+    (ratio > 0.0 && rng.random_bool(ratio)).then(|| kinds[rng.random_range(0..kinds.len())])
+}
+
 /// A record of a retail stream, as the wire encoders and the producer see it.
 pub trait RetailRecord: Serialize {
     /// Its event id (for errors).

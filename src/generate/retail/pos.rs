@@ -135,11 +135,10 @@ impl PosGenerator {
                 None => self.ring_up_sale(),
             }
         };
-        let defect = (self.invalid_ratio > 0.0 && self.rng.random_bool(self.invalid_ratio)).then(|| {
-            let kind = PosDefect::ALL[self.rng.random_range(0..PosDefect::ALL.len())];
+        let defect = super::pick_defect(&mut self.rng, self.invalid_ratio, &PosDefect::ALL);
+        if let Some(kind) = defect {
             kind.apply(&mut line, &mut self.rng);
-            kind
-        });
+        }
         GeneratedSale { line, defect }
     }
 
