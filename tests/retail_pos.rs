@@ -1,7 +1,8 @@
 //! The point-of-sale stream: its generator holds the master data's shapes over 100,000 events
 //! (segments' shares of sales, basket sizes, discount rates, the months' seasonality), its rules
-//! pass every clean line and catch every defect kind, and one `medallion run` against a real
-//! broker carries it to `gold/fact_sales` with every dimension key resolving.
+//! pass every clean line and catch every defect kind, and `medallion run` against a real
+//! broker carries it to `gold/fact_sales`, each sale line once across runs, every dimension key
+//! of a valid line resolving.
 #![allow(clippy::unwrap_used)] // tests fail by panicking
 
 mod common;
@@ -72,19 +73,23 @@ fn clean_lines_pass_every_rule_and_each_defect_breaks_one() {
 }
 
 #[test]
-fn one_run_carries_pos_to_fact_sales_with_every_key_resolving() {
+fn two_runs_carry_pos_to_fact_sales_once_with_every_key_resolving() {
     let lake = Lake::new();
     let topic = unique_topic("pos");
-    let produced =
-        run_ok(&["produce", "--stream", "pos", "--count", "6000", "--seed", "9", "--start-time", "2026-11-20", "--topic", &topic, "--json"]);
-    assert_eq!(summary(&produced)["sent"], 6000, "{}", String::from_utf8_lossy(&produced.stdout));
     let config = lake.path().join("streams.yaml");
     std::fs::write(&config, format!("streams:\n  - name: pos\n    topic: {topic}\n")).unwrap();
-    let output = medallion()
-        .args(["run", "--until-caught-up", "--json", "--group", &unique_topic("pos-g"), "--lake", &lake.root(), "--config"])
-        .arg(&config)
-        .output_within();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let group = unique_topic("pos-g");
+    // Two producer runs, each followed by a run of the pipeline: the second run adds to the facts
+    // without counting the first's sales again.
+    for (count, seed, start) in [("4000", "9", "2026-11-20"), ("2000", "10", "2026-11-23")] {
+        let produced = run_ok(&["produce", "--stream", "pos", "--count", count, "--seed", seed, "--start-time", start, "--topic", &topic, "--json"]);
+        assert_eq!(summary(&produced)["sent"].to_string(), count, "{}", String::from_utf8_lossy(&produced.stdout));
+        let output = medallion()
+            .args(["run", "--until-caught-up", "--json", "--group", &group, "--lake", &lake.root(), "--config"])
+            .arg(&config)
+            .output_within();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
     let rows = |table: &str| read_table(&lake.table(table)).num_rows();
     assert_eq!(rows("bronze/pos"), 6000);
     assert_eq!(rows("silver/pos") + rows("silver/pos_quarantine"), 6000, "bronze rows conserve into silver + quarantine");
@@ -92,6 +97,10 @@ fn one_run_carries_pos_to_fact_sales_with_every_key_resolving() {
 
     let fact = read_table(&lake.table("gold/fact_sales"));
     assert_eq!(fact.num_rows(), rows("silver/pos_current"), "one fact row per current sale line");
+    let ids = fact.column_by_name("transaction_id").unwrap().as_string::<i32>();
+    let lines = fact.column_by_name("line_number").unwrap().as_primitive::<arrow::datatypes::Int32Type>();
+    let distinct: BTreeSet<(&str, i32)> = (0..fact.num_rows()).map(|row| (ids.value(row), lines.value(row))).collect();
+    assert_eq!(distinct.len(), fact.num_rows(), "no sale line twice in the fact");
     let keys = |table: &str, column: &str| -> BTreeSet<String> {
         let batch = read_table(&lake.table(table));
         batch.column_by_name(column).unwrap().as_string::<i32>().iter().flatten().map(str::to_owned).collect()

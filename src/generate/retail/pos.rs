@@ -118,12 +118,16 @@ pub struct PosGenerator {
 
 impl PosGenerator {
     pub fn new(settings: &GeneratorSettings) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
+        // Each store's numbering starts somewhere of the seed's choosing, so two producer runs
+        // with different seeds do not ring up the same sale ids.
+        let next_sale = std::array::from_fn(|_| rng.random_range(1..90_000_000));
         Self {
-            rng: ChaCha8Rng::seed_from_u64(settings.seed),
+            rng,
             master: MasterData::shared(),
             clock: RetailClock::new(settings.start_time, settings.rate, settings.time_scale),
             invalid_ratio: settings.invalid_ratio,
-            next_sale: [1; 10],
+            next_sale,
             pending: std::collections::VecDeque::new(),
         }
     }
