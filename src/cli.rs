@@ -40,6 +40,10 @@ pub struct Cli {
     /// Log filter (tracing EnvFilter syntax), e.g. `info` or `medallion=debug`.
     #[arg(long, global = true, env = "MEDALLION_LOG", default_value = "info")]
     pub log: String,
+    /// How log lines are written: `text`, or `json` (one object per line, with span fields) for
+    /// log shippers.
+    #[arg(long, global = true, env = "MEDALLION_LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: medallion::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

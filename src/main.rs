@@ -24,6 +24,7 @@ use medallion::config::Config;
 use medallion::produce;
 use medallion::rules::RuleSet;
 use medallion::runtime::{each_stream, signals};
+use medallion::telemetry::LogFormat;
 
 /// A failure and the exit code it maps to.
 enum Failure {
@@ -50,20 +51,22 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // status and report say when the brokers are unreachable, once: not librdkafka's retry log.
-    medallion::telemetry::init_logging(&cli.log, matches!(cli.command, Command::Status | Command::Report));
+    medallion::telemetry::init_logging(&cli.log, matches!(cli.command, Command::Status | Command::Report), cli.log_format);
+    let json_logs = cli.log_format == LogFormat::Json;
     let outcome =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failure::from).and_then(|runtime| runtime.block_on(run(cli)));
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Invalid(error)) => {
-            eprintln!("error: {}", error_text(&error));
-            ExitCode::from(2)
-        }
-        Err(Failure::Runtime(error)) => {
-            eprintln!("error: {}", error_text(&error));
-            ExitCode::from(1)
-        }
+    let (error, code) = match outcome {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(Failure::Invalid(error)) => (error, 2),
+        Err(Failure::Runtime(error)) => (error, 1),
+    };
+    // With JSON logs, stderr holds JSON lines only.
+    if json_logs {
+        tracing::error!(exit_code = code, "{}", error_text(&error));
+    } else {
+        eprintln!("error: {}", error_text(&error));
     }
+    ExitCode::from(code)
 }
 
 /// The error and its causes on one line. Most of our errors already quote their cause (so that
@@ -381,6 +384,8 @@ fn print_summary(cli: &Cli, summary: &(impl serde::Serialize + std::fmt::Display
     if cli.json {
         let json = serde_json::to_string(summary).context("cannot render the summary").map_err(Failure::Runtime)?;
         println!("{json}");
+    } else if cli.log_format == LogFormat::Json {
+        tracing::info!(summary = %summary, "finished");
     } else {
         eprintln!("{summary}");
     }

@@ -129,7 +129,7 @@ impl Metrics {
 /// Logs to standard error through `directives` (an `EnvFilter`, e.g. `info,medallion=debug`;
 /// `info` when it does not parse), with our dependencies' noise turned down unless the
 /// directives name them; `quiet_kafka` silences librdkafka's own retry log as well.
-pub fn init_logging(directives: &str, quiet_kafka: bool) {
+pub fn init_logging(directives: &str, quiet_kafka: bool, format: LogFormat) {
     let mut filter = directives.to_owned();
     // deltalake warns on every commit that it keeps no statistics for binary columns (raw
     // payloads): expected here. Its kernel (delta_kernel, published as buoyant_kernel) logs every
@@ -145,10 +145,21 @@ pub fn init_logging(directives: &str, quiet_kafka: bool) {
         filter.push_str(",rdkafka=off,librdkafka=off");
     }
     let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        // One JSON object per line, with the fields of the event and of every span it is in
+        // (`spans`, outermost first), for log shippers.
+        LogFormat::Json => logs.json().with_current_span(true).with_span_list(true).init(),
+    }
+}
+
+/// How log lines are written to stderr (`--log-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines, coloured on a terminal.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `fields` (with `message`), `span`, `spans`.
+    Json,
 }

@@ -136,6 +136,7 @@ impl DecoderFactory {
 
 /// Runs the bronze worker until cancelled, or until caught up with the high watermarks seen at
 /// start when `until_caught_up`.
+#[tracing::instrument(name = "bronze", skip_all, fields(topic = %config.kafka.topic, table = %config.bronze.table))]
 pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<BronzeSummary, BronzeError> {
     deltalake::azure::register_handlers(None);
     let topic = config.kafka.topic.clone();

@@ -11,7 +11,9 @@ use crate::config::Config;
 /// gives each stream's name with its outcome, in `streams:` order.
 pub async fn each_stream<T, F: std::future::Future<Output = T>>(config: &Config, stage: impl Fn(Config) -> F) -> Vec<(String, T)> {
     let runs = config.views().into_iter().map(|(stream, view)| {
-        let run = stage(view);
+        // Every log line of the stream's stages carries its name (the `stream` span).
+        let span = tracing::info_span!("stream", stream = %stream.name);
+        let run = tracing::Instrument::instrument(stage(view), span);
         async move { (stream.name, run.await) }
     });
     futures::future::join_all(runs).await

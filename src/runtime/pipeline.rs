@@ -124,10 +124,12 @@ fn on_own_thread<T: Send + 'static, F: std::future::Future<Output = T>>(
     make: impl FnOnce() -> F + Send + 'static,
 ) -> impl std::future::Future<Output = Option<T>> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
+    // The stage's log lines keep the spans it was started in (its stream's).
+    let span = tracing::Span::current();
     let spawned = std::thread::Builder::new().name(format!("medallion-{name}")).spawn(move || {
         match tokio::runtime::Builder::new_current_thread().enable_all().build() {
             Ok(runtime) => {
-                let _ = sender.send(runtime.block_on(make()));
+                let _ = sender.send(runtime.block_on(tracing::Instrument::instrument(make(), span)));
             }
             Err(error) => tracing::error!(%error, "cannot start a runtime for the stage"),
         }

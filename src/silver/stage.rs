@@ -49,6 +49,7 @@ pub struct SilverSummary {
 
 /// Runs the silver stage until cancelled, or until it has consumed the bronze version current
 /// at start when `until_caught_up`.
+#[tracing::instrument(name = "silver", skip_all, fields(bronze = %config.bronze.table, table = %config.silver.table))]
 pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationToken) -> Result<SilverSummary, SilverError> {
     deltalake::azure::register_handlers(None);
     let (rules, rules_name) = super::stream_rules(config)?;

@@ -212,6 +212,7 @@ const ONE_OFF_ATTEMPTS: u32 = 6;
 /// Refreshes once (`medallion gold`), or every `gold.interval` until cancelled when
 /// `keep_running`. Storage trouble and concurrent writers (another gold on the same lake) are
 /// retried with backoff, a one-off refresh [`ONE_OFF_ATTEMPTS`] times; other errors stop it.
+#[tracing::instrument(name = "gold", skip_all, fields(silver = %config.silver.table))]
 pub async fn run(config: &Config, keep_running: bool, cancel: CancellationToken) -> Result<GoldSummary, GoldError> {
     let mut gold = Gold::open(config).await?;
     let mut maintainer = crate::maintain::Maintainer::new(config);
