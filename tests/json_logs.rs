@@ -37,6 +37,10 @@ fn json_log_lines_carry_the_stream_and_stage_spans() {
     let spans = started["spans"].as_array().unwrap();
     assert!(spans.iter().any(|span| span["name"] == "stream" && span["stream"] == "purchase_orders"), "{started}");
     assert!(spans.iter().any(|span| span["name"] == "bronze" && span["topic"] == topic.as_str()), "{started}");
+    // The writer task's commit logs within the same spans.
+    let committed = lines.iter().find(|line| line["span"]["name"] == "bronze_commit").expect("the writer logs its commit");
+    let names: Vec<&str> = committed["spans"].as_array().unwrap().iter().map(|span| span["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["stream", "bronze", "bronze_commit"], "{committed}");
 }
 
 #[test]

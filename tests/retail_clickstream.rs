@@ -9,7 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::array::AsArray;
-use common::{Lake, OutputWithin, medallion, read_table, run_ok, summary, unique_topic};
+use common::{Lake, read_table, unique_topic};
 use medallion::generate::GeneratorSettings;
 use medallion::generate::master::{MasterData, SEGMENTS};
 use medallion::generate::retail::clickstream::{ClickDefect, ClickstreamGenerator, GeneratedClick};
@@ -66,16 +66,7 @@ fn clean_events_pass_every_rule_and_each_defect_breaks_one() {
 fn one_run_keeps_the_abandoned_carts() {
     let lake = Lake::new();
     let topic = unique_topic("clicks");
-    let produced =
-        run_ok(&["produce", "--stream", "clickstream", "--count", "8000", "--seed", "4", "--start-time", "2026-11-27", "--topic", &topic, "--json"]);
-    assert_eq!(summary(&produced)["sent"], 8000);
-    let config = lake.path().join("streams.yaml");
-    std::fs::write(&config, format!("streams:\n  - name: clickstream\n    topic: {topic}\n")).unwrap();
-    let output = medallion()
-        .args(["run", "--until-caught-up", "--json", "--group", &unique_topic("clicks-g"), "--lake", &lake.root(), "--config"])
-        .arg(&config)
-        .output_within();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    common::produce_and_run(&lake, "clickstream", &topic, &unique_topic("clicks-g"), 8000, &["--seed", "4", "--start-time", "2026-11-27"]);
     let rows = |table: &str| read_table(&lake.table(table)).num_rows();
     assert_eq!(rows("bronze/clickstream"), 8000);
     assert_eq!(rows("silver/clickstream") + rows("silver/clickstream_quarantine"), 8000, "bronze rows conserve");

@@ -9,7 +9,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::array::AsArray;
-use common::{Lake, OutputWithin, medallion, read_table, run_ok, summary, unique_topic};
+use common::{Lake, read_table, unique_topic};
 use medallion::generate::GeneratorSettings;
 use medallion::generate::master::MasterData;
 use medallion::generate::retail::ecommerce::{EcommerceDefect, EcommerceGenerator, GeneratedOrderLine};
@@ -62,16 +62,7 @@ fn clean_events_pass_every_rule_and_each_defect_breaks_one() {
 fn one_run_gives_a_fact_row_per_order_line_in_its_latest_status() {
     let lake = Lake::new();
     let topic = unique_topic("ecommerce");
-    let produced =
-        run_ok(&["produce", "--stream", "ecommerce", "--count", "8000", "--seed", "8", "--start-time", "2026-11-27", "--topic", &topic, "--json"]);
-    assert_eq!(summary(&produced)["sent"], 8000);
-    let config = lake.path().join("streams.yaml");
-    std::fs::write(&config, format!("streams:\n  - name: ecommerce\n    topic: {topic}\n")).unwrap();
-    let output = medallion()
-        .args(["run", "--until-caught-up", "--json", "--group", &unique_topic("ecommerce-g"), "--lake", &lake.root(), "--config"])
-        .arg(&config)
-        .output_within();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    common::produce_and_run(&lake, "ecommerce", &topic, &unique_topic("ecommerce-g"), 8000, &["--seed", "8", "--start-time", "2026-11-27"]);
     let rows = |table: &str| read_table(&lake.table(table)).num_rows();
     assert_eq!(rows("bronze/ecommerce"), 8000);
     assert_eq!(rows("silver/ecommerce") + rows("silver/ecommerce_quarantine"), 8000, "bronze rows conserve");

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::array::AsArray;
 use arrow::datatypes::Int32Type;
-use common::{Lake, OutputWithin, medallion, read_table, run_ok, summary, unique_topic};
+use common::{Lake, read_table, unique_topic};
 use medallion::generate::GeneratorSettings;
 use medallion::generate::retail::inventory::{GeneratedMovement, InventoryDefect, InventoryGenerator};
 
@@ -60,16 +60,8 @@ fn clean_movements_pass_every_rule_and_each_defect_breaks_one() {
 fn one_run_gives_movements_and_a_snapshot_that_agree() {
     let lake = Lake::new();
     let topic = unique_topic("inventory");
-    let args = ["produce", "--stream", "inventory", "--count", "12000", "--seed", "6", "--start-time", "2026-11-02", "--time-scale", "20000"];
-    let produced = run_ok(&[&args[..], &["--invalid-ratio", "0", "--topic", &topic, "--json"]].concat());
-    assert_eq!(summary(&produced)["sent"], 12000);
-    let config = lake.path().join("streams.yaml");
-    std::fs::write(&config, format!("streams:\n  - name: inventory\n    topic: {topic}\n")).unwrap();
-    let output = medallion()
-        .args(["run", "--until-caught-up", "--json", "--group", &unique_topic("inventory-g"), "--lake", &lake.root(), "--config"])
-        .arg(&config)
-        .output_within();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let calendar = ["--seed", "6", "--start-time", "2026-11-02", "--time-scale", "20000", "--invalid-ratio", "0"];
+    common::produce_and_run(&lake, "inventory", &topic, &unique_topic("inventory-g"), 12000, &calendar);
     let fact = read_table(&lake.table("gold/fact_inventory"));
     assert_eq!(fact.num_rows(), 12000, "every movement is a fact row");
 

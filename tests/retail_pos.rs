@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arrow::array::AsArray;
 use chrono::{DateTime, Datelike};
-use common::{Lake, OutputWithin, medallion, read_table, run_ok, summary, unique_topic};
+use common::{Lake, read_table, unique_topic};
 use medallion::generate::GeneratorSettings;
 use medallion::generate::master::{CHANNELS, MONTH_FACTORS, MasterData};
 use medallion::generate::retail::pos::{GeneratedSale, PosDefect, PosGenerator};
@@ -76,19 +76,11 @@ fn clean_lines_pass_every_rule_and_each_defect_breaks_one() {
 fn two_runs_carry_pos_to_fact_sales_once_with_every_key_resolving() {
     let lake = Lake::new();
     let topic = unique_topic("pos");
-    let config = lake.path().join("streams.yaml");
-    std::fs::write(&config, format!("streams:\n  - name: pos\n    topic: {topic}\n")).unwrap();
     let group = unique_topic("pos-g");
     // Two producer runs, each followed by a run of the pipeline: the second run adds to the facts
     // without counting the first's sales again.
-    for (count, seed, start) in [("4000", "9", "2026-11-20"), ("2000", "10", "2026-11-23")] {
-        let produced = run_ok(&["produce", "--stream", "pos", "--count", count, "--seed", seed, "--start-time", start, "--topic", &topic, "--json"]);
-        assert_eq!(summary(&produced)["sent"].to_string(), count, "{}", String::from_utf8_lossy(&produced.stdout));
-        let output = medallion()
-            .args(["run", "--until-caught-up", "--json", "--group", &group, "--lake", &lake.root(), "--config"])
-            .arg(&config)
-            .output_within();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for (count, seed, start) in [(4000, "9", "2026-11-20"), (2000, "10", "2026-11-23")] {
+        common::produce_and_run(&lake, "pos", &topic, &group, count, &["--seed", seed, "--start-time", start]);
     }
     let rows = |table: &str| read_table(&lake.table(table)).num_rows();
     assert_eq!(rows("bronze/pos"), 6000);

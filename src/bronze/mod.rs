@@ -167,8 +167,9 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     let (give_up_at, give_up_watch) = tokio::sync::watch::channel(None);
     let link = worker::WriterLink { jobs, outcomes, give_up_at };
     let maintainer = crate::maintain::Maintainer::new(config);
-    let writer =
-        tokio::spawn(writer::run_writer(table, topic.clone(), job_queue, outcome_sender, give_up_watch, config.bronze.retry_backoff, maintainer));
+    let writing = writer::run_writer(table, topic.clone(), job_queue, outcome_sender, give_up_watch, config.bronze.retry_backoff, maintainer);
+    // The writer task logs within the stage's spans (stream, bronze), like the worker.
+    let writer = tokio::spawn(tracing::Instrument::instrument(writing, tracing::Span::current()));
     let registry = config.schema.registry.as_ref().map(crate::wire::registry::RegistryClient::new).transpose()?;
     let lookups = registry.map(|registry| lookups::Lookups::new(registry, config.bronze.retry_backoff));
     let worker = worker::Worker::new(config, shared, decoders, lookups, catch_up, location, link);

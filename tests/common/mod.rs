@@ -487,3 +487,19 @@ pub fn assert_defects_caught<K: Ord + Copy + std::fmt::Debug>(defects: &[Option<
     }
     assert_eq!(caught.len(), kinds, "defect kinds seen: {caught:?}");
 }
+
+/// Produces `count` events of the built-in stream `stream` to `topic` (with `produce_args`, e.g.
+/// a seed and a calendar), then runs the pipeline of that one stream over it into `lake` until
+/// caught up, consuming in `group`. Panics, with stderr, when either fails.
+pub fn produce_and_run(lake: &Lake, stream: &str, topic: &str, group: &str, count: usize, produce_args: &[&str]) {
+    let count_text = count.to_string();
+    let mut args = vec!["produce", "--stream", stream, "--count", &count_text, "--topic", topic, "--json"];
+    args.extend_from_slice(produce_args);
+    let produced = run_ok(&args);
+    assert_eq!(summary(&produced)["sent"], count, "{}", String::from_utf8_lossy(&produced.stdout));
+    let config = lake.path().join(format!("{stream}.yaml"));
+    std::fs::write(&config, format!("streams:\n  - name: {stream}\n    topic: {topic}\n")).unwrap();
+    let output =
+        medallion().args(["run", "--until-caught-up", "--json", "--group", group, "--lake", &lake.root(), "--config"]).arg(&config).output_within();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
