@@ -6,7 +6,7 @@ use rand::Rng;
 use rand::prelude::Distribution;
 
 use super::clock::fiscal_quarter;
-use super::purchasing::{self, PAYMENT_METHODS, Purchasing, SALES_CHANNELS};
+use super::purchasing::{self, Purchasing, SALES_CHANNELS};
 use super::record::{Cents, PurchaseOrderItem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,8 +93,8 @@ impl LineItem {
         let customer = purchasing.pick_buyer(rng);
         let buyer = &purchasing.buyers[customer];
         let (segment, habits) = (buyer.segment(), buyer.habits());
-        let payment_method = PAYMENT_METHODS[purchasing::weighted(habits.payment_weights).sample(rng)];
-        let sales_channel = SALES_CHANNELS[purchasing::weighted(SALES_CHANNELS.iter().map(|c| c.1)).sample(rng)].0;
+        let payment_method = purchasing.pick_payment_method(rng, buyer);
+        let sales_channel = SALES_CHANNELS[purchasing.channel_picker.sample(rng)].0;
         let line_count = rng.random_range(segment.basket.0..=segment.basket.1) as usize;
         let products = purchasing.pick_products(rng, line_count);
         (1..)

@@ -71,6 +71,10 @@ impl Buyer {
 pub struct Purchasing {
     pub master: &'static MasterData,
     pub buyers: Vec<Buyer>,
+    /// Draws an index of [`SALES_CHANNELS`].
+    pub channel_picker: WeightedIndex<f64>,
+    /// Per segment, draws an index of [`PAYMENT_METHODS`] by its habits.
+    payment_pickers: Vec<WeightedIndex<f64>>,
 }
 
 impl Purchasing {
@@ -87,7 +91,14 @@ impl Purchasing {
                 warehouse: master.warehouse_for(customer.home_store).map_or("WH-01", |w| w.location_id),
             })
             .collect();
-        Self { master, buyers }
+        let channel_picker = weighted(SALES_CHANNELS.iter().map(|c| c.1));
+        let payment_pickers = HABITS.iter().map(|habits| weighted(habits.payment_weights)).collect();
+        Self { master, buyers, channel_picker, payment_pickers }
+    }
+
+    /// A payment method as `buyer`'s segment pays.
+    pub fn pick_payment_method(&self, rng: &mut impl Rng, buyer: &Buyer) -> &'static str {
+        PAYMENT_METHODS[self.payment_pickers[buyer.customer.segment].sample(rng)]
     }
 
     /// Index of a buyer, every customer equally likely: a segment's share of orders is its share

@@ -136,7 +136,7 @@ def deliveries(current):
 
 def orphans(details):
     """Rows that passed every rule (no warning) but whose keys miss a dimension member."""
-    passed = details.filter(pl.col("flag_check") == "PASS") if "flag_check" in details.columns else details
+    passed = details.filter(pl.col("flag_check") == "PASS")
     missing = passed.filter(pl.col("sku").is_null() | pl.col("customer_name").is_null() | pl.col("vendor_name").is_null())
     return [f"gold/order_details: {missing.height} valid rows without a dimension member, e.g. {missing.head(3).to_dicts()}"] if missing.height else []
 
@@ -289,10 +289,10 @@ FACTS = {
 }
 
 
-def fact_orphans(lake, stream, silver):
-    """Fact rows that passed every rule but whose keys miss a dimension member."""
+def fact_orphans(lake, stream, current):
+    """Fact rows that passed every rule (by `current`, the recomputed current state) but whose
+    keys miss a dimension member."""
     table, keys, dimensions = FACTS[stream]
-    current = current_from_silver(silver, keys)
     passed = read(lake, table).join(current.filter(pl.col("flag_check") == "PASS").select(keys), on=keys)
     problems = []
     for column, dimension in dimensions.items():
@@ -347,15 +347,18 @@ def main():
     silver = read(args.lake, silver_table)
     quarantine = read(args.lake, f"{silver_table}_quarantine")
     problems, rows = [], {}
-    for name, (expected, key, columns) in expected_tables(args.lake, silver, quarantine).items():
+    tables = expected_tables(args.lake, silver, quarantine)
+    for name, (expected, key, columns) in tables.items():
         actual = read(args.lake, name)
         rows[name] = actual.height
         problems += compare(name, expected, actual, key, columns)
+    # The recomputed current state (each stream's first table) says which rows passed every rule.
+    current, current_key, _ = next(iter(tables.values()))
     if args.stream == "purchase_orders":
-        current = current_from_silver(silver, ["order_id", "line_number"])
-        problems += orphans(order_details(args.lake, current).join(current.select("order_id", "line_number", "flag_check"), on=["order_id", "line_number"]))
+        details = tables["gold/order_details"][0]
+        problems += orphans(details.join(current.select(current_key + ["flag_check"]), on=current_key))
     if args.stream in FACTS:
-        problems += fact_orphans(args.lake, args.stream, silver)
+        problems += fact_orphans(args.lake, args.stream, current)
     bronze = read(args.lake, silver_table.replace("silver/", "bronze/", 1))
     if bronze.height != silver.height + quarantine.height:
         problems.append(f"{silver_table}: {silver.height} rows + {quarantine.height} quarantined, but bronze holds {bronze.height}")

@@ -4,6 +4,7 @@
 //! PAID, SHIPPED and DELIVERED (some orders are CANCELLED before shipping, some delivered ones
 //! RETURNED). A share of events carries one [`EcommerceDefect`].
 
+use rand::distr::weighted::WeightedIndex;
 use rand::prelude::Distribution;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -118,6 +119,9 @@ pub struct EcommerceGenerator {
     next_order: u64,
     pending: std::collections::VecDeque<EcommerceOrderLine>,
     scheduled: FollowUps<Order>,
+    /// Draws of [`ONLINE_CHANNELS`] and [`SHIPPING`] indexes.
+    channel_picker: WeightedIndex<f64>,
+    shipping_picker: WeightedIndex<f64>,
 }
 
 impl EcommerceGenerator {
@@ -133,6 +137,8 @@ impl EcommerceGenerator {
             next_order,
             pending: std::collections::VecDeque::new(),
             scheduled: FollowUps::default(),
+            channel_picker: weighted(ONLINE_CHANNELS.iter().map(|c| c.1)),
+            shipping_picker: weighted(SHIPPING.iter().map(|s| s.1)),
         }
     }
 
@@ -192,11 +198,11 @@ impl EcommerceGenerator {
         let rng = &mut self.rng;
         let customer = &self.master.customers[rng.random_range(0..self.master.customers.len())];
         let segment = customer.segment();
-        let channel_id = ONLINE_CHANNELS[weighted(ONLINE_CHANNELS.iter().map(|c| c.1)).sample(rng)].0;
+        let channel_id = ONLINE_CHANNELS[self.channel_picker.sample(rng)].0;
         let channel: &Channel = CHANNELS.iter().find(|c| c.channel_id == channel_id).unwrap_or(&CHANNELS[1]);
         let basket = rng.random_range(segment.basket.0..=segment.basket.1);
         let time = self.clock.next_time(rng, channel, basket);
-        let (method, _, charge) = SHIPPING[weighted(SHIPPING.iter().map(|s| s.1)).sample(rng)];
+        let (method, _, charge) = SHIPPING[self.shipping_picker.sample(rng)];
         let location = match method {
             "STORE_PICKUP" => customer.home_store,
             _ => self.master.warehouse_for(customer.home_store).map_or("WH-01", |w| w.location_id),

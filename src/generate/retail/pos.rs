@@ -3,6 +3,7 @@
 //! products the basket holds and the chance each line takes a discount; store hours, weekdays and
 //! the months' seasonality pace the calendar. A share of lines carries one [`PosDefect`].
 
+use rand::distr::weighted::WeightedIndex;
 use rand::prelude::Distribution;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -114,6 +115,10 @@ pub struct PosGenerator {
     next_sale: [u32; 10],
     /// The lines of the sale being sent.
     pending: std::collections::VecDeque<PosSaleLine>,
+    /// The stores' ids, and draws of [`TENDER_TYPES`] and [`QUANTITIES`] indexes.
+    stores: Vec<&'static str>,
+    tender_picker: WeightedIndex<f64>,
+    quantity_picker: WeightedIndex<f64>,
 }
 
 impl PosGenerator {
@@ -129,6 +134,9 @@ impl PosGenerator {
             invalid_ratio: settings.invalid_ratio,
             next_sale,
             pending: std::collections::VecDeque::new(),
+            stores: MasterData::shared().stores().map(|s| s.location_id).collect(),
+            tender_picker: weighted(TENDER_TYPES.iter().map(|t| t.1)),
+            quantity_picker: weighted(QUANTITIES.iter().map(|q| q.1)),
         }
     }
 
@@ -154,18 +162,18 @@ impl PosGenerator {
         let lines = rng.random_range(segment.basket.0..=segment.basket.1);
         let channel: &Channel = if rng.random_bool(KIOSK_SHARE) { &CHANNELS[6] } else { &CHANNELS[0] };
         let time = self.clock.next_time(rng, &CHANNELS[0], lines);
-        let stores: Vec<&str> = self.master.stores().map(|s| s.location_id).collect();
+        let stores = &self.stores;
         let store = if rng.random_bool(0.8) { customer.home_store } else { stores[rng.random_range(0..stores.len())] };
         let store_number: usize = store.trim_start_matches("STORE-").parse().unwrap_or(1);
         let sale = self.next_sale[(store_number - 1) % 10];
         self.next_sale[(store_number - 1) % 10] += 1;
         let transaction_id = format!("POS-{store_number:02}-{sale:08}");
         let register = format!("{store}-{}{}", if channel.channel_id == "KIOSK" { "K" } else { "R" }, rng.random_range(1..=6));
-        let tender = TENDER_TYPES[weighted(TENDER_TYPES.iter().map(|t| t.1)).sample(rng)].0;
+        let tender = TENDER_TYPES[self.tender_picker.sample(rng)].0;
         let products = rand::seq::index::sample(rng, self.master.products.len(), lines as usize).into_vec();
         for (line_number, product) in (1..).zip(products) {
             let product = &self.master.products[product];
-            let quantity = QUANTITIES[weighted(QUANTITIES.iter().map(|q| q.1)).sample(rng)].0;
+            let quantity = QUANTITIES[self.quantity_picker.sample(rng)].0;
             let unit_price = Cents(product.list_price_cents);
             let gross = unit_price.0 * i64::from(quantity);
             let discount = rng.random_bool(segment.discount_sensitivity).then(|| Cents(gross * rng.random_range(10..=30) / 100));
