@@ -12,6 +12,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
 
+mod evolve;
 mod keyed;
 mod maintain;
 mod positions;
@@ -160,8 +161,9 @@ impl StageTable {
                 Err(_) => deltalake::open_table_with_storage_options(url, storage_options).await.map_err(open_error)?,
             }
         };
-        let this = Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default(), key_ordered: false };
-        this.check_schema()?;
+        let mut this =
+            Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default(), key_ordered: false };
+        this.add_missing_columns().await?;
         Ok(this)
     }
 
@@ -175,17 +177,6 @@ impl StageTable {
         };
         let schema = table.snapshot().map_err(open_error)?.snapshot().arrow_schema();
         Ok(Some(Self { table, location: location.to_owned(), schema, writer_properties: None, positions: Default::default(), key_ordered: false }))
-    }
-
-    fn check_schema(&self) -> Result<(), TableError> {
-        let snapshot = self.table.snapshot().map_err(|source| TableError::Open { location: self.location.clone(), source: Box::new(source) })?;
-        let existing: Vec<String> = snapshot.schema().fields().map(|f| f.name().clone()).collect();
-        let missing: Vec<&str> = self.schema.fields().iter().map(|f| f.name().as_str()).filter(|name| !existing.iter().any(|e| e == name)).collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(TableError::Schema { location: self.location.clone(), detail: format!("missing columns {missing:?}") })
-        }
     }
 
     /// The columns it reads and writes.

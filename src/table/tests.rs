@@ -144,3 +144,51 @@ async fn a_widening_replace_adds_the_new_columns() {
     assert_eq!(read.column_by_name("extra").unwrap().as_string::<i32>().iter().flatten().collect::<Vec<_>>(), ["x", "y"]);
     assert_eq!(offsets_in_storage(&location).await, vec![7, 8]);
 }
+
+#[tokio::test]
+async fn an_older_table_gains_the_nullable_columns_a_stage_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("grown").display().to_string();
+    let mut old = StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    old.append(&[batch(0..3)], &[("app:0".to_owned(), 2)]).await.unwrap();
+
+    // A later version writes a nullable column between the two.
+    let grown = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, true),
+        Field::new("host", DataType::Utf8, true),
+        Field::new("offset", DataType::Int64, false),
+    ]));
+    let mut table = StageTable::open_or_create(&location, HashMap::new(), grown.clone(), &[]).await.unwrap();
+    assert_eq!(table.version(), Some(2), "one metadata-only commit adds the column");
+    assert_eq!(table.position("app:0").await.unwrap(), Some(2));
+    let hosts: StringArray = vec![Some("worker-a"); 2].into_iter().collect();
+    let names: StringArray = vec![Some("row-3"), Some("row-4")].into_iter().collect();
+    let rows = RecordBatch::try_new(grown.clone(), vec![Arc::new(names), Arc::new(hosts), Arc::new(Int64Array::from(vec![3, 4]))]).unwrap();
+    table.append(&[rows], &[("app:0".to_owned(), 4)]).await.unwrap();
+
+    let reader = TableReader::open(&location, HashMap::new()).await.unwrap().unwrap();
+    let columns: Vec<String> = reader.schema().unwrap().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(columns, ["name", "host", "offset"]);
+    let all = reader.read_all(&grown).await.unwrap();
+    let hosts = all.column_by_name("host").unwrap().as_string::<i32>();
+    assert_eq!(hosts.iter().filter(|h| h.is_none()).count(), 3, "the older rows read the new column as null");
+    assert_eq!(hosts.iter().flatten().collect::<Vec<_>>(), ["worker-a", "worker-a"]);
+    // Opening again changes nothing.
+    let again = StageTable::open_or_create(&location, HashMap::new(), grown, &[]).await.unwrap();
+    assert_eq!(again.version(), Some(3));
+}
+
+#[tokio::test]
+async fn a_missing_column_that_cannot_be_null_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = dir.path().join("strict").display().to_string();
+    StageTable::open_or_create(&location, HashMap::new(), schema(), &[]).await.unwrap();
+    let stricter = Arc::new(Schema::new(vec![
+        Field::new("name", DataType::Utf8, true),
+        Field::new("offset", DataType::Int64, false),
+        Field::new("partition", DataType::Int32, false),
+    ]));
+    let error = StageTable::open_or_create(&location, HashMap::new(), stricter, &[]).await.err().expect("a non-nullable column is missing");
+    assert!(matches!(&error, TableError::Schema { .. }), "{error}");
+    assert!(error.to_string().contains("partition"), "{error}");
+}
