@@ -145,6 +145,7 @@ fn workers_joining_and_dying_in_one_group_keep_exactly_once() {
     let mut second = spawn_bronze(&lake, &topic, &group, "second");
     std::thread::sleep(Duration::from_secs(3));
     let mut third = spawn_bronze(&lake, &topic, &group, "third");
+    let group_pids = [first.id(), second.id(), third.id()].map(i64::from);
     std::thread::sleep(Duration::from_secs(2));
     send_signal(&first, "KILL");
     common::wait_within(&mut first, PROCESS_DEADLINE);
@@ -163,6 +164,30 @@ fn workers_joining_and_dying_in_one_group_keep_exactly_once() {
     let output = bronze(&lake, &topic, &unique_topic("g"), &["--until-caught-up"]).output_within();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert_exactly_once(&lake, &topic, 15_150, &raw);
+    assert_rows_name_their_workers(&lake, &group, &group_pids);
+}
+
+/// Every row names the worker that wrote it: the group's members wrote theirs as `group`, the
+/// finisher (another group, another process) the rest; all on this host.
+fn assert_rows_name_their_workers(lake: &Lake, group: &str, group_pids: &[i64]) {
+    use arrow::array::{Array, AsArray};
+    let batch = common::read_table(&lake.bronze());
+    let groups = batch.column_by_name("consumer_group").unwrap().as_string::<i32>().clone();
+    let hosts = batch.column_by_name("worker_host").unwrap().as_string::<i32>().clone();
+    let pids = batch.column_by_name("worker_pid").unwrap().as_primitive::<arrow::datatypes::Int64Type>().clone();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_owned();
+    let mut by_members = 0;
+    for row in 0..batch.num_rows() {
+        assert!(!pids.is_null(row) && !groups.is_null(row), "row {row} has no lineage");
+        assert_eq!(hosts.value(row), host);
+        if group_pids.contains(&pids.value(row)) {
+            assert_eq!(groups.value(row), group, "row {row} of worker {}", pids.value(row));
+            by_members += 1;
+        } else {
+            assert_ne!(groups.value(row), group, "row {row}: written by the finisher, in a group of its own");
+        }
+    }
+    assert!(by_members > 0, "the group's members wrote rows before the finisher");
 }
 
 #[test]

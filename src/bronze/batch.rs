@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, Date32Array, Int32Builder, Int64Builder, MapBuilder, MapFieldNames, StringBuilder, TimestampMicrosecondArray,
-    TimestampMicrosecondBuilder,
+    ArrayRef, BinaryBuilder, Date32Array, Int32Array, Int32Builder, Int64Array, Int64Builder, MapBuilder, MapFieldNames, StringArray, StringBuilder,
+    TimestampMicrosecondArray, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 
 use crate::wire::decode::Decoder;
 
@@ -29,6 +29,14 @@ pub mod column {
     pub const DECODE_ERROR: &str = "decode_error";
     /// When the message was ingested.
     pub const INGESTION_TIMESTAMP: &str = "ingestion_timestamp";
+    /// The consumer group whose worker wrote the row.
+    pub const CONSUMER_GROUP: &str = "consumer_group";
+    /// The host (the pod, in Kubernetes) of the worker that wrote the row.
+    pub const WORKER_HOST: &str = "worker_host";
+    /// The process id of the worker that wrote the row.
+    pub const WORKER_PID: &str = "worker_pid";
+    /// The hour (UTC, 0-23) the message was ingested, beside its day.
+    pub const INGESTION_HOUR: &str = "ingestion_hour";
     /// The day the message was ingested: the table's partition column.
     pub const INGESTION_DATE: &str = "ingestion_date";
 }
@@ -46,6 +54,9 @@ pub const KAFKA_COLUMNS: [&str; 10] = [
     column::SCHEMA_REF,
     column::DECODE_ERROR,
 ];
+/// Columns bronze adds after the business columns: when, and by which worker, a row was written.
+pub const INGESTION_COLUMNS: [&str; 6] =
+    [column::INGESTION_TIMESTAMP, column::CONSUMER_GROUP, column::WORKER_HOST, column::WORKER_PID, column::INGESTION_HOUR, column::INGESTION_DATE];
 /// The partition column of the bronze table.
 pub const PARTITION_COLUMN: &str = column::INGESTION_DATE;
 
@@ -79,7 +90,8 @@ fn headers_type() -> DataType {
 
 /// The bronze table's Arrow schema for these business columns.
 pub fn bronze_schema(business: &[Field]) -> Result<SchemaRef, BatchError> {
-    if let Some(clash) = business.iter().find(|f| KAFKA_COLUMNS.contains(&f.name().as_str()) || f.name().starts_with("ingestion_")) {
+    let reserved = |name: &str| KAFKA_COLUMNS.contains(&name) || INGESTION_COLUMNS.contains(&name) || name.starts_with("ingestion_");
+    if let Some(clash) = business.iter().find(|f| reserved(f.name())) {
         return Err(BatchError::ColumnClash(clash.name().clone()));
     }
     let mut fields = vec![
@@ -96,6 +108,11 @@ pub fn bronze_schema(business: &[Field]) -> Result<SchemaRef, BatchError> {
     ];
     fields.extend(business.iter().cloned());
     fields.push(Field::new(column::INGESTION_TIMESTAMP, utc_micros(), false));
+    // Nullable: tables written before bronze recorded them gain them empty (see table::evolve).
+    fields.push(Field::new(column::CONSUMER_GROUP, DataType::Utf8, true));
+    fields.push(Field::new(column::WORKER_HOST, DataType::Utf8, true));
+    fields.push(Field::new(column::WORKER_PID, DataType::Int64, true));
+    fields.push(Field::new(column::INGESTION_HOUR, DataType::Int32, true));
     fields.push(Field::new(PARTITION_COLUMN, DataType::Date32, false));
     Ok(Arc::new(Schema::new(fields)))
 }
@@ -112,6 +129,27 @@ pub struct KafkaMessage<'a> {
     pub headers: &'a [(&'a str, Option<&'a [u8]>)],
     /// `None` for a tombstone.
     pub payload: Option<&'a [u8]>,
+}
+
+/// Which worker writes the rows: the same for every row of a batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lineage {
+    pub consumer_group: Option<String>,
+    pub worker_host: Option<String>,
+    pub worker_pid: Option<u32>,
+}
+
+impl Lineage {
+    /// This process, consuming as `consumer_group`.
+    pub fn of_this_process(consumer_group: &str) -> Self {
+        Self { consumer_group: Some(consumer_group.to_owned()), worker_host: host_name(), worker_pid: Some(std::process::id()) }
+    }
+}
+
+/// The machine's host name (a pod's name in Kubernetes), as the kernel or the shell knows it.
+fn host_name() -> Option<String> {
+    let from_kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|name| name.trim().to_owned());
+    from_kernel.or_else(|| std::env::var("HOSTNAME").ok()).or_else(|| std::env::var("COMPUTERNAME").ok()).filter(|name| !name.is_empty())
 }
 
 /// Counts of what went into a batch.
@@ -137,6 +175,7 @@ pub struct BronzeBatchBuilder {
     payload_size: Int32Builder,
     schema_ref: StringBuilder,
     decode_error: StringBuilder,
+    lineage: Lineage,
     counts: BatchCounts,
 }
 
@@ -156,8 +195,15 @@ impl BronzeBatchBuilder {
             payload_size: Int32Builder::new(),
             schema_ref: StringBuilder::new(),
             decode_error: StringBuilder::new(),
+            lineage: Lineage::default(),
             counts: BatchCounts::default(),
         })
+    }
+
+    /// Stamps every row with `lineage` (no lineage: null columns).
+    pub fn with_lineage(mut self, lineage: Lineage) -> Self {
+        self.lineage = lineage;
+        self
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -251,6 +297,11 @@ impl BronzeBatchBuilder {
         columns.extend(self.decoder.finish());
         let micros = ingested_at.timestamp_micros();
         columns.push(Arc::new(TimestampMicrosecondArray::from(vec![micros; rows]).with_timezone("UTC")));
+        let lineage = &self.lineage;
+        columns.push(Arc::new(StringArray::from(vec![lineage.consumer_group.as_deref(); rows])));
+        columns.push(Arc::new(StringArray::from(vec![lineage.worker_host.as_deref(); rows])));
+        columns.push(Arc::new(Int64Array::from(vec![lineage.worker_pid.map(i64::from); rows])));
+        columns.push(Arc::new(Int32Array::from(vec![ingested_at.hour() as i32; rows])));
         columns.push(Arc::new(Date32Array::from(vec![ingested_at.date_naive().to_epoch_days(); rows])));
         self.counts = BatchCounts::default();
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), columns)?)
@@ -325,7 +376,27 @@ mod tests {
         assert_eq!(order_ids.as_string::<i32>().value(0), "ORD-000042");
         assert!(order_ids.is_null(1));
         assert_eq!(column("ingestion_date").len(), 3);
+        assert_eq!(column("ingestion_hour").as_primitive::<arrow::datatypes::Int32Type>().values().to_vec(), vec![10, 10, 10]);
+        assert_eq!(column("consumer_group").null_count(), 3, "no lineage given");
         assert!(builder.is_empty(), "finish starts over");
+    }
+
+    #[test]
+    fn every_row_names_the_worker_that_wrote_it() {
+        let mut builder = builder().with_lineage(Lineage::of_this_process("medallion-bronze.pos"));
+        let message = KafkaMessage { topic: "t", partition: 0, offset: 0, timestamp_ms: None, key: None, headers: &[], payload: None };
+        builder.push(&message);
+        builder.push(&KafkaMessage { offset: 1, ..message });
+        let batch = builder.finish("2026-11-22T23:59:59Z".parse().unwrap()).unwrap();
+        let text = |name: &str| batch.column_by_name(name).unwrap().as_string::<i32>().iter().map(|v| v.map(str::to_owned)).collect::<Vec<_>>();
+        assert_eq!(text("consumer_group"), vec![Some("medallion-bronze.pos".to_owned()); 2]);
+        let hosts = text("worker_host");
+        assert!(hosts.iter().all(|host| host.as_ref().is_some_and(|h| !h.is_empty())), "{hosts:?}");
+        let pids = batch.column_by_name("worker_pid").unwrap().as_primitive::<Int64Type>().values().to_vec();
+        assert_eq!(pids, vec![i64::from(std::process::id()); 2]);
+        assert_eq!(batch.column_by_name("ingestion_hour").unwrap().as_primitive::<arrow::datatypes::Int32Type>().value(1), 23);
+        let names: Vec<&str> = batch.schema_ref().fields().iter().rev().take(2).map(|f| f.name().as_str()).collect();
+        assert_eq!(names, ["ingestion_date", "ingestion_hour"], "the hour sits next to the day");
     }
 
     #[test]

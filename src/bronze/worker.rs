@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::assignment::{Assignment, BronzeContext, app_id};
-use super::batch::{BronzeBatchBuilder, KafkaMessage};
+use super::batch::{BronzeBatchBuilder, KafkaMessage, Lineage};
 use super::buffer::{Buffers, PartitionBuffer};
 use super::catch_up::{CatchUp, Progress};
 use super::lookups::{Found, Lookups};
@@ -59,6 +59,8 @@ pub struct Worker {
     in_flight: usize,
     /// Set when stopping: the writer's storage retries end there.
     give_up_at: watch::Sender<Option<Instant>>,
+    /// Who writes the rows (group, host, process), stamped on each.
+    lineage: Lineage,
 }
 
 impl Worker {
@@ -95,6 +97,7 @@ impl Worker {
             outcomes: writer.outcomes,
             in_flight: 0,
             give_up_at: writer.give_up_at,
+            lineage: Lineage::of_this_process(&config.kafka.group_id),
         }
     }
 
@@ -213,7 +216,7 @@ impl Worker {
             self.buffers.retain(|partition, buffer| owned.get(&partition).is_some_and(|o| o.generation == buffer.generation));
         for (partition, assignment) in owned {
             if !self.buffers.contains(partition) {
-                let builder = BronzeBatchBuilder::new(self.decoders.decoder()?)?;
+                let builder = BronzeBatchBuilder::new(self.decoders.decoder()?)?.with_lineage(self.lineage.clone());
                 self.buffers.insert(partition, PartitionBuffer::new(builder, assignment.position, assignment.generation));
             }
         }

@@ -24,7 +24,7 @@ pub const QUARANTINE_REASON: &str = "quarantine_reason";
 /// Bronze columns silver keeps after the business columns, to trace a row back to Kafka.
 const LINEAGE: [&str; 3] = [bronze::PARTITION, bronze::OFFSET, bronze::TIMESTAMP];
 /// Bronze columns that stay in bronze (transport details, raw bytes, bronze's own bookkeeping).
-const BRONZE_ONLY: [&str; 9] = [
+const BRONZE_ONLY: [&str; 13] = [
     bronze::TOPIC,
     bronze::KEY,
     bronze::HEADERS,
@@ -33,6 +33,10 @@ const BRONZE_ONLY: [&str; 9] = [
     bronze::SCHEMA_REF,
     bronze::DECODE_ERROR,
     bronze::INGESTION_TIMESTAMP,
+    bronze::CONSUMER_GROUP,
+    bronze::WORKER_HOST,
+    bronze::WORKER_PID,
+    bronze::INGESTION_HOUR,
     bronze::INGESTION_DATE,
 ];
 
