@@ -87,6 +87,23 @@ fn long_sum(batch: &RecordBatch, name: &str, kind: &str, rule: Option<&str>) -> 
 /// Silver + quarantine hold every bronze row exactly once, undecodable rows are quarantined
 /// with their error, silver has no row with errors (split mode), the metrics add up to the
 /// tables' contents, and every table's txn is bronze's version.
+/// `dqx_criticality_level` is the highest criticality that failed: error with `_errors`, warn
+/// with only `_warnings`, none with neither (undecodable rows count as errors).
+fn assert_criticality_follows_the_failures(table: &arrow::array::RecordBatch) {
+    use arrow::array::Array;
+    let (errors, warnings) = (table.column_by_name("_errors").unwrap(), table.column_by_name("_warnings").unwrap());
+    let (flags, levels) =
+        (table.column_by_name("flag_check").unwrap().as_string::<i32>(), table.column_by_name("dqx_criticality_level").unwrap().as_string::<i32>());
+    for row in 0..table.num_rows() {
+        let expected = match (errors.is_valid(row) || flags.value(row) == "FAIL", warnings.is_valid(row)) {
+            (true, _) => "error",
+            (false, true) => "warn",
+            (false, false) => "none",
+        };
+        assert_eq!(levels.value(row), expected, "row {row} (flag {})", flags.value(row));
+    }
+}
+
 fn assert_silver_exactly_once(lake: &Lake) {
     let bronze = read_bronze(&lake.bronze());
     let (silver, quarantine, metrics) = (read_table(&lake.table(SILVER)), read_table(&lake.table(QUARANTINE)), read_table(&lake.table(METRICS)));
@@ -108,6 +125,9 @@ fn assert_silver_exactly_once(lake: &Lake) {
         }
     }
     assert_eq!(silver.column_by_name("_errors").unwrap().null_count(), silver.num_rows(), "split mode: no errors in silver");
+    for table in [&silver, &quarantine] {
+        assert_criticality_follows_the_failures(table);
+    }
 
     assert_eq!(long_sum(&metrics, "input_rows", "batch", None), bronze.len() as i64, "metrics: input rows");
     assert_eq!(long_sum(&metrics, "silver_rows", "batch", None), silver.num_rows() as i64, "metrics: silver rows");

@@ -26,7 +26,7 @@ pub const EVENTS: &str = "events";
 /// Result columns of silver kept in the current state (the others are per-run details).
 const KEPT_RESULTS: [&str; 2] = [results::FLAG_CHECK, results::QUALITY_SCORE];
 /// Silver's result columns, which the current state does not carry (except [`KEPT_RESULTS`]).
-const RESULTS: [&str; 10] = results::ALL;
+const RESULTS: [&str; 11] = results::ALL;
 
 /// Which rows are the same thing, and which of them is the latest.
 #[derive(Debug, Clone)]

@@ -23,6 +23,8 @@ pub mod column {
     pub const WARNINGS: &str = "_warnings";
     /// PASS, WARNING or FAIL.
     pub const FLAG_CHECK: &str = "flag_check";
+    /// The highest criticality that failed: `error`, `warn` or `none`.
+    pub const CRITICALITY_LEVEL: &str = "dqx_criticality_level";
     pub const DESCRIPTION_FAILURE: &str = "description_failure";
     pub const RULE_RESULTS: &str = "dqx_rule_results";
     pub const QUALITY_SCORE: &str = "dqx_quality_score";
@@ -31,10 +33,11 @@ pub mod column {
     pub const VALIDATION_TIMESTAMP: &str = "dqx_validation_timestamp";
     pub const LINEAGE_ID: &str = "dqx_lineage_id";
     /// Every result column, in the order they follow the checked columns.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         ERRORS,
         WARNINGS,
         FLAG_CHECK,
+        CRITICALITY_LEVEL,
         DESCRIPTION_FAILURE,
         RULE_RESULTS,
         QUALITY_SCORE,
@@ -98,6 +101,8 @@ pub fn result_fields() -> Vec<Field> {
         Field::new(column::ERRORS, list.clone(), true),
         Field::new(column::WARNINGS, list, true),
         Field::new(column::FLAG_CHECK, DataType::Utf8, false),
+        // Nullable: silver tables written before it gain it empty (see table::evolve).
+        Field::new(column::CRITICALITY_LEVEL, DataType::Utf8, true),
         Field::new(column::DESCRIPTION_FAILURE, DataType::Utf8, true),
         string_map(column::RULE_RESULTS),
         Field::new(column::QUALITY_SCORE, DataType::Float64, true),
@@ -257,15 +262,17 @@ fn verdict_columns(
 ) -> Vec<ArrayRef> {
     let rows = errors.len();
     let verdicts = verdict_matrix(rules, outcomes, rows);
-    let flag = StringArray::from_iter_values(errors.iter().zip(warnings).map(|(row_errors, row_warnings)| {
+    let worst = |(row_errors, row_warnings): (&RowFailures, &RowFailures)| {
         if !row_errors.is_empty() {
-            "FAIL"
+            ("FAIL", "error")
         } else if !row_warnings.is_empty() {
-            "WARNING"
+            ("WARNING", "warn")
         } else {
-            "PASS"
+            ("PASS", "none")
         }
-    }));
+    };
+    let flag = StringArray::from_iter_values(errors.iter().zip(warnings).map(|row| worst(row).0));
+    let level = StringArray::from_iter_values(errors.iter().zip(warnings).map(|row| worst(row).1));
     let description: StringArray = errors
         .iter()
         .zip(warnings)
@@ -287,6 +294,7 @@ fn verdict_columns(
     let timestamp = TimestampMicrosecondArray::from(vec![run.run_time_micros; rows]).with_timezone("UTC");
     vec![
         Arc::new(flag),
+        Arc::new(level),
         Arc::new(description),
         rule_results_map(rules, &verdicts, rows),
         Arc::new(score.finish()),
@@ -336,6 +344,8 @@ mod tests {
 
         let flags: Vec<&str> = column("flag_check").as_string::<i32>().iter().map(Option::unwrap).collect();
         assert_eq!(flags, ["PASS", "FAIL", "WARNING", "PASS", "PASS"]);
+        let levels: Vec<&str> = column("dqx_criticality_level").as_string::<i32>().iter().map(Option::unwrap).collect();
+        assert_eq!(levels, ["none", "error", "warn", "none", "none"], "row 1 failed an error and a warning: error is the highest");
         let descriptions: Vec<Option<&str>> = column("description_failure").as_string::<i32>().iter().collect();
         assert_eq!(descriptions, [None, Some("quantity not positive; odd quantity"), Some("huge quantity"), None, None]);
 

@@ -218,6 +218,7 @@ fn undecodable_rows(rows: &RecordBatch, schemas: &SilverSchemas, run: &RunInfo) 
     for field in result_fields() {
         let column: ArrayRef = match field.name().as_str() {
             results::FLAG_CHECK => Arc::new(StringArray::from(vec!["FAIL"; n])),
+            results::CRITICALITY_LEVEL => Arc::new(StringArray::from(vec!["error"; n])),
             results::DESCRIPTION_FAILURE => Arc::new(errors.clone()),
             results::FAILED_RULES_COUNT | results::PASSED_RULES_COUNT => Arc::new(Int32Array::from(vec![0; n])),
             results::VALIDATION_TIMESTAMP => Arc::new(TimestampMicrosecondArray::from(vec![run.run_time_micros; n]).with_timezone("UTC")),
