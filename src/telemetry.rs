@@ -35,6 +35,14 @@ pub struct RuleLabel {
     pub criticality: String,
 }
 
+/// `scope` is `batch` (a silver batch) or `day` (a day of `quality_daily`); `table` the metrics
+/// table it is recorded in (one per stream).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QualityLabel {
+    pub scope: String,
+    pub table: String,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric medallion exposes.
@@ -61,6 +69,11 @@ pub struct Metrics {
     pub maintenance_seconds: HistogramFamily<TableLabel>,
     /// Maintenance runs that failed, per table (the stage goes on; the next run retries).
     pub maintenance_failures: Family<TableLabel, Counter>,
+    /// Silver batches and days whose share of rows passing the error checks was below
+    /// `silver.quality_threshold`.
+    pub quality_below_threshold: Family<QualityLabel, Counter>,
+    /// The share of rows passing the error checks in the latest batch or day judged.
+    pub error_pass_share: Family<QualityLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -78,6 +91,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let file_bytes = Family::new_with_constructor(size_histogram as fn() -> Histogram);
     let maintenance_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
     let maintenance_failures = Family::default();
+    let (quality_below_threshold, error_pass_share) = (Family::default(), Family::default());
     // Families are shared handles: the registry encodes the same counters the stages update.
     let mut registry = Registry::with_prefix("medallion");
     registry.register("partition_lag", "Messages in Kafka not yet in bronze", partition_lag.clone());
@@ -90,6 +104,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     registry.register("file_bytes", "Size of the data files written", file_bytes.clone());
     registry.register("maintenance_seconds", "Table maintenance run time", maintenance_seconds.clone());
     registry.register("maintenance_failures", "Table maintenance runs that failed", maintenance_failures.clone());
+    registry.register("quality_below_threshold", "Batches and days below silver.quality_threshold", quality_below_threshold.clone());
+    registry.register("error_pass_share", "Share of rows passing the error checks, latest batch or day", error_pass_share.clone());
     Metrics {
         registry,
         partition_lag,
@@ -102,6 +118,8 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
         file_bytes,
         maintenance_seconds,
         maintenance_failures,
+        quality_below_threshold,
+        error_pass_share,
     }
 });
 

@@ -100,7 +100,9 @@ async fn check_all_of_bronze(
     let mut source = BronzeSource::open(&lake.table(BRONZE), HashMap::new(), schemas.read.clone()).await.unwrap().unwrap();
     let last = source.latest_version().await.unwrap();
     let slice = source.read(None, last, None).await.unwrap();
-    let refined = refine(&engine, &schemas, &slice.batch, config.silver.mode, run, slice.first_version..=slice.last_version).unwrap();
+    let refined =
+        refine(&engine, &schemas, &slice.batch, config.silver.mode, config.silver.quality_threshold, run, slice.first_version..=slice.last_version)
+            .unwrap();
     (refined, last, schemas, source.table_id().unwrap())
 }
 

@@ -252,7 +252,9 @@ async fn commit_all_but_silver(lake: &Lake) {
     let last = source.latest_version().await.unwrap();
     let slice = source.read(None, last, None).await.unwrap();
     let run = engine.run_info("crashed-run".to_owned());
-    let refined = refine(&engine, &schemas, &slice.batch, config.silver.mode, &run, slice.first_version..=slice.last_version).unwrap();
+    let refined =
+        refine(&engine, &schemas, &slice.batch, config.silver.mode, config.silver.quality_threshold, &run, slice.first_version..=slice.last_version)
+            .unwrap();
     let txn = [(SourceKey::silver(source.table_id().unwrap(), &lake.bronze(), "bronze/purchase_order_items").app_id(), last as i64)];
     for (table, schema, batch) in [(QUARANTINE, schemas.quarantine.clone(), &refined.quarantine), (METRICS, metrics_schema(), &refined.metrics)] {
         let mut table = medallion::table::StageTable::open_or_create(&lake.table(table), HashMap::new(), schema, &[]).await.unwrap();

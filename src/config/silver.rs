@@ -63,6 +63,11 @@ pub struct SilverConfig {
     /// RESTORE) stops it, naming the version. Once the same change has been applied to silver
     /// and quarantine, list the version here to go on.
     pub skip_bronze_versions: Vec<u64>,
+    /// The share of rows (0 to 1) that must pass every error-criticality check, per batch and
+    /// per day: undecodable rows and rows with errors count against it. A batch below it is
+    /// marked in `quality_metrics` (`below_threshold`), a day in `quality_daily`; both log at
+    /// WARN, count in `medallion_quality_below_threshold_total` and fail `status --check`.
+    pub quality_threshold: f64,
 }
 
 impl Default for SilverConfig {
@@ -78,6 +83,7 @@ impl Default for SilverConfig {
             poll_interval: Duration::from_millis(250),
             retry_backoff: Duration::from_millis(500),
             skip_bronze_versions: Vec::new(),
+            quality_threshold: 0.95,
         }
     }
 }

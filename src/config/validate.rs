@@ -50,6 +50,12 @@ impl Config {
         if self.silver.max_batch_versions == 0 || self.silver.max_batch_bytes == 0 {
             problems.push("silver.max_batch_versions, silver.max_batch_bytes: must be at least 1".to_owned());
         }
+        if !(0.0..=1.0).contains(&self.silver.quality_threshold) {
+            problems.push(format!(
+                "silver.quality_threshold: {} is not a share between 0 and 1 (0.95: 95% of rows pass the error checks)",
+                self.silver.quality_threshold
+            ));
+        }
         if self.silver.poll_interval.is_zero() {
             problems.push("silver.poll_interval: must be longer than 0".to_owned());
         }

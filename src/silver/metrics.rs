@@ -5,11 +5,15 @@
 //! one warning (a row can be both), `valid_rows` neither. Undecodable rows are counted apart:
 //! `input_rows = undecodable_rows + rows checked`, and
 //! `input_rows = silver_rows + quarantined_rows + dropped_rows`.
+//!
+//! The quality gate: `error_pass_share` is the share of input rows that passed every error
+//! check (`valid_rows + warning-only rows`, over `input_rows`), `below_threshold` whether it is
+//! under `silver.quality_threshold` (also recorded, as `quality_threshold`).
 
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Builder, RecordBatch, StringBuilder, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use super::SilverError;
@@ -38,6 +42,12 @@ pub struct RowCounts {
 }
 
 impl RowCounts {
+    /// The share of input rows that passed every error check; `None` without input.
+    pub fn error_pass_share(&self) -> Option<f64> {
+        let passed = self.input.saturating_sub(self.undecodable).saturating_sub(self.with_errors);
+        (self.input > 0).then(|| passed as f64 / self.input as f64)
+    }
+
     pub fn add(&mut self, other: &RowCounts) {
         self.input += other.input;
         self.undecodable += other.undecodable;
@@ -73,6 +83,9 @@ pub fn metrics_schema() -> SchemaRef {
         long("failed_rows", true),
     ];
     fields.extend(TOTALS.iter().map(|name| long(name, true)));
+    fields.push(Field::new("error_pass_share", DataType::Float64, true));
+    fields.push(Field::new("quality_threshold", DataType::Float64, true));
+    fields.push(Field::new("below_threshold", DataType::Boolean, true));
     Arc::new(Schema::new(fields))
 }
 
@@ -84,6 +97,7 @@ pub fn batch_metrics(
     counts: &RowCounts,
     run: &RunInfo,
     mode: SilverMode,
+    quality_threshold: f64,
     versions: RangeInclusive<u64>,
 ) -> Result<RecordBatch, SilverError> {
     if counts.input == 0 {
@@ -134,5 +148,16 @@ pub fn batch_metrics(
         column.append_value(total as i64);
         columns.push(Arc::new(column.finish()));
     }
+    let on_batch_row = |value: Option<f64>| -> ArrayRef {
+        let mut values = vec![None; rows - 1];
+        values.push(value);
+        Arc::new(Float64Array::from(values))
+    };
+    let share = counts.error_pass_share();
+    columns.push(on_batch_row(share));
+    columns.push(on_batch_row(Some(quality_threshold)));
+    let mut below = vec![None; rows - 1];
+    below.push(share.map(|share| share < quality_threshold));
+    columns.push(Arc::new(BooleanArray::from(below)));
     RecordBatch::try_new(metrics_schema(), columns).map_err(|e| SilverError::Arrow { context: "quality metrics", message: e.to_string() })
 }

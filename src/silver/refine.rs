@@ -101,12 +101,14 @@ pub struct RuleFailures {
 }
 
 /// Checks `batch` (in the `read` schema, bronze versions `versions`) and routes its rows by `mode`.
-/// In `fail` mode a row with errors is an error naming it; nothing is returned to commit.
+/// In `fail` mode a row with errors is an error naming it; nothing is returned to commit. The
+/// metrics judge the batch against `quality_threshold` (see [`metrics`]).
 pub fn refine(
     engine: &RulesEngine,
     schemas: &SilverSchemas,
     batch: &RecordBatch,
     mode: SilverMode,
+    quality_threshold: f64,
     run: &RunInfo,
     versions: RangeInclusive<u64>,
 ) -> Result<Refined, SilverError> {
@@ -154,7 +156,7 @@ pub fn refine(
         quarantined: quarantine.num_rows() as u64,
         dropped: if mode == SilverMode::Drop { error_rows as u64 } else { 0 },
     };
-    let metrics = metrics::batch_metrics(engine, &outcomes, &counts, run, mode, versions)?;
+    let metrics = metrics::batch_metrics(engine, &outcomes, &counts, run, mode, quality_threshold, versions)?;
     let rule_failures = engine
         .rules
         .iter()

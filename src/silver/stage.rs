@@ -241,6 +241,7 @@ impl Stage<'_> {
     ) -> Result<(), SilverError> {
         let started = std::time::Instant::now();
         let (engine, schemas, mode) = (Arc::clone(&self.engine), self.schemas.clone(), self.config.silver.mode);
+        let threshold = self.config.silver.quality_threshold;
         let run = match repair {
             Some(record) => {
                 RunInfo { run_time_micros: record.run_time_micros, run_id: record.run_id, rule_set_fingerprint: engine.fingerprint.clone() }
@@ -255,11 +256,12 @@ impl Stage<'_> {
         };
         let versions = slice.first_version..=slice.last_version;
         let batch = slice.batch;
-        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, &run, versions)).await??;
+        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, threshold, &run, versions)).await??;
         let report = tables.commit(&refined, slice.last_version, &record, positions).await?;
         tables.maintain(&mut self.maintainer).await;
         let counts = refined.counts;
         record_metrics(&refined);
+        judge_quality(&refined.counts, threshold, &self.config.silver.metrics_table, (slice.first_version, slice.last_version));
         tracing::info!(
             rows = counts.input,
             silver = counts.silver,
@@ -294,6 +296,28 @@ fn record_metrics(refined: &super::refine::Refined) {
     for failures in &refined.rule_failures {
         let label = crate::telemetry::RuleLabel { rule: failures.rule.clone(), criticality: failures.criticality.to_owned() };
         metrics.rule_failures.get_or_create(&label).inc_by(failures.rows);
+    }
+}
+
+/// The quality gate of one batch: a WARN line and a count when it is below the threshold, the
+/// batch's pass share as a gauge either way.
+fn judge_quality(counts: &RowCounts, threshold: f64, metrics_table: &str, bronze_versions: (u64, u64)) {
+    let Some(share) = counts.error_pass_share() else { return };
+    let label = crate::telemetry::QualityLabel { scope: "batch".to_owned(), table: metrics_table.to_owned() };
+    let metrics = crate::telemetry::metrics();
+    metrics.error_pass_share.get_or_create(&label).set(share);
+    if share < threshold {
+        metrics.quality_below_threshold.get_or_create(&label).inc();
+        tracing::warn!(
+            share,
+            threshold,
+            rows = counts.input,
+            errors = counts.with_errors,
+            undecodable = counts.undecodable,
+            bronze_from = bronze_versions.0,
+            bronze_to = bronze_versions.1,
+            "silver batch below the quality threshold: fewer rows than silver.quality_threshold passed the error checks"
+        );
     }
 }
 

@@ -48,10 +48,14 @@ fn bronze_rows(schemas: &SilverSchemas) -> RecordBatch {
 }
 
 fn refined(mode: SilverMode) -> Result<Refined, SilverError> {
+    refined_against(mode, 0.95)
+}
+
+fn refined_against(mode: SilverMode, quality_threshold: f64) -> Result<Refined, SilverError> {
     let schemas = schemas();
     let engine = RuleSet::parse("test.yml", RULES).unwrap().compile(schemas.input.clone()).unwrap();
     let run = engine.run_info("run-1".to_owned());
-    refine(&engine, &schemas, &bronze_rows(&schemas), mode, &run, 7..=7)
+    refine(&engine, &schemas, &bronze_rows(&schemas), mode, quality_threshold, &run, 7..=7)
 }
 
 fn offsets(batch: &RecordBatch) -> Vec<i64> {
@@ -118,4 +122,19 @@ fn metrics_have_a_row_per_rule_and_totals_that_add_up() {
     assert_eq!(total("input_rows"), 5);
     assert_eq!(total("input_rows"), total("silver_rows") + total("quarantined_rows") + total("dropped_rows"));
     assert_eq!((long("bronze_version_from").value(0), long("bronze_version_to").value(2)), (7, 7));
+}
+
+#[test]
+fn the_batch_row_judges_the_share_passing_the_error_checks() {
+    // 5 rows: 1 undecodable and 2 with errors, so 2 of 5 pass the error checks.
+    for (threshold, below) in [(0.95, true), (0.4, false), (0.41, true), (0.0, false)] {
+        let refined = refined_against(SilverMode::Split, threshold).unwrap();
+        let metrics = &refined.metrics;
+        let share = metrics.column_by_name("error_pass_share").unwrap().as_primitive::<arrow::datatypes::Float64Type>().clone();
+        let recorded = metrics.column_by_name("quality_threshold").unwrap().as_primitive::<arrow::datatypes::Float64Type>().clone();
+        let flag = metrics.column_by_name("below_threshold").unwrap().as_boolean().clone();
+        assert!(share.is_null(0) && flag.is_null(1), "only the batch row is judged");
+        assert_eq!((share.value(2), recorded.value(2), flag.value(2)), (0.4, threshold, below), "threshold {threshold}");
+    }
+    assert_eq!(RowCounts::default().error_pass_share(), None, "a batch without rows is not judged");
 }
