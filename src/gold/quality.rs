@@ -4,12 +4,17 @@
 //! The day is the UTC date of `event_time`, or of the Kafka timestamp for rows that could not be
 //! decoded. Scores are summed as fixed-point integers (1e-12), so the result does not depend on
 //! the order rows arrive in: a replay after a crash gives the same table as one clean run.
+//!
+//! Each day is judged against `silver.quality_threshold`: `error_pass_share` is the share of
+//! its rows that passed every error check (PASS or WARNING; undecodable rows fail), and
+//! `below_threshold` says whether it is under the threshold (recorded as `quality_threshold`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Float64Array, Int64Array, ListBuilder, RecordBatch, StringBuilder, StructBuilder,
+    Array, ArrayRef, AsArray, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int64Array, ListBuilder, RecordBatch, StringBuilder,
+    StructBuilder,
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Field, Fields, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit};
@@ -63,6 +68,10 @@ pub fn schema() -> SchemaRef {
         Field::new("mean_quality_score", DataType::Float64, true),
         Field::new("rule_failures", DataType::List(Arc::new(Field::new("item", DataType::Struct(rule_struct()), true))), false),
         Field::new("top_failing_rules", DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))), false),
+        // Nullable: tables written before the quality gate gain them (see table::evolve).
+        Field::new("error_pass_share", DataType::Float64, true),
+        Field::new("quality_threshold", DataType::Float64, true),
+        Field::new("below_threshold", DataType::Boolean, true),
     ]))
 }
 
@@ -137,8 +146,8 @@ impl QualityDaily {
         }
     }
 
-    /// The table rows, one per day in date order.
-    pub fn to_batch(&self) -> Result<RecordBatch, ArrowError> {
+    /// The table rows, one per day in date order, judged against `quality_threshold`.
+    pub fn to_batch(&self, quality_threshold: f64) -> Result<RecordBatch, ArrowError> {
         let days = self.0.values();
         let ints = |get: fn(&DayQuality) -> i64| Arc::new(Int64Array::from_iter_values(days.clone().map(get))) as ArrayRef;
         let sums = Decimal128Array::from_iter_values(days.clone().map(|d| d.score_sum)).with_precision_and_scale(38, SCORE_SCALE as i8)?;
@@ -168,7 +177,7 @@ impl QualityDaily {
             day.top_failing_rules().into_iter().for_each(|name| top.values().append_value(name));
             top.append(true);
         }
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             Arc::new(Date32Array::from_iter_values(self.0.keys().copied())),
             ints(|d| d.rows),
             ints(|d| d.pass),
@@ -181,6 +190,11 @@ impl QualityDaily {
             Arc::new(failures.finish()),
             Arc::new(top.finish()),
         ];
+        let shares: Float64Array = days.clone().map(DayQuality::error_pass_share).collect();
+        let below: BooleanArray = shares.iter().map(|share| share.map(|share| share < quality_threshold)).collect();
+        columns.push(Arc::new(shares));
+        columns.push(Arc::new(Float64Array::from(vec![quality_threshold; self.0.len()])));
+        columns.push(Arc::new(below));
         RecordBatch::try_new(schema(), columns)
     }
 
@@ -218,6 +232,11 @@ impl QualityDaily {
 }
 
 impl DayQuality {
+    /// The share of the day's rows that passed every error check; `None` without rows.
+    pub fn error_pass_share(&self) -> Option<f64> {
+        (self.rows > 0).then(|| (self.pass + self.warning) as f64 / self.rows as f64)
+    }
+
     /// The mean quality score of the rows that have one.
     pub fn mean_score(&self) -> Option<f64> {
         (self.scored > 0).then(|| self.score_sum as f64 / 10f64.powi(SCORE_SCALE) / self.scored as f64)

@@ -199,13 +199,20 @@ fn quality_daily_is_additive_and_exact() {
         let mut part = QualityDaily::default();
         part.add_rows(&quality_rows(&[*row])).unwrap();
         // Through the table's own representation, as a refresh does.
-        part.absorb(QualityDaily::from_batch(&parts.to_batch().unwrap()).unwrap());
+        part.absorb(QualityDaily::from_batch(&parts.to_batch(0.95).unwrap()).unwrap());
         parts = part;
     }
     assert_eq!(whole, parts);
-    let batch = whole.to_batch().unwrap();
+    let batch = whole.to_batch(0.95).unwrap();
     let ints = |name: &str| batch.column_by_name(name).unwrap().as_primitive::<Int64Type>().values().to_vec();
     assert_eq!((ints("rows"), ints("pass_rows"), ints("warning_rows"), ints("fail_rows")), (vec![2, 2], vec![1, 1], vec![1, 0], vec![0, 1]));
+    // Day one: both rows pass the error checks (a warning passes); day two: one of two.
+    let shares = batch.column_by_name("error_pass_share").unwrap().as_primitive::<arrow::datatypes::Float64Type>().values().to_vec();
+    let below: Vec<Option<bool>> = batch.column_by_name("below_threshold").unwrap().as_boolean().iter().collect();
+    assert_eq!((shares, below), (vec![1.0, 0.5], vec![Some(false), Some(true)]));
+    let lenient = whole.to_batch(0.5).unwrap();
+    let below: Vec<Option<bool>> = lenient.column_by_name("below_threshold").unwrap().as_boolean().iter().collect();
+    assert_eq!(below, [Some(false), Some(false)], "a share equal to the threshold meets it");
     let means = batch.column_by_name("mean_quality_score").unwrap().as_primitive::<arrow::datatypes::Float64Type>();
     assert!((means.value(0) - 0.95).abs() < 1e-12 && (means.value(1) - (0.1 + 1.0 / 3.0) / 2.0).abs() < 1e-12);
 }

@@ -40,11 +40,12 @@ def quality_daily(silver, quarantine):
             (pl.col("flag_check") == "WARNING").sum().cast(pl.Int64).alias("warning_rows"),
             (~pl.col("flag_check").is_in(["PASS", "WARNING"])).sum().cast(pl.Int64).alias("fail_rows"),
             pl.col("dqx_quality_score").mean().alias("mean_quality_score"),
+            pl.col("flag_check").is_in(["PASS", "WARNING"]).mean().alias("error_pass_share"),
         )
     )
 
 
-QUALITY_COLUMNS = ["rows", "pass_rows", "warning_rows", "fail_rows", "mean_quality_score"]
+QUALITY_COLUMNS = ["rows", "pass_rows", "warning_rows", "fail_rows", "mean_quality_score", "error_pass_share"]
 
 
 def payment_tables(lake, silver, quarantine):

@@ -88,6 +88,10 @@ pub struct Gold {
     current_ranges: Ranges,
     aggregates: Vec<AggregateTable>,
     quality: StageTable,
+    /// `silver.quality_threshold`, which each day of `quality_daily` is judged against.
+    quality_threshold: f64,
+    /// `quality_daily`'s path under the lake (the metric label).
+    quality_table: String,
     /// Rows per file of the tables kept in key ranges.
     file_rows: usize,
     /// Silver bytes one step merges at most.
@@ -138,6 +142,8 @@ impl Gold {
             bronze_key,
             quarantine_location: location(&config.silver.quarantine_table),
             quarantine_table: config.silver.quarantine_table.clone(),
+            quality_threshold: config.silver.quality_threshold,
+            quality_table: config.gold.quality_daily_table.clone(),
             quarantine: None,
             storage_options,
             silver,

@@ -255,8 +255,10 @@ impl Gold {
         if let Some((quarantine, _)) = &self.quarantine {
             daily.add_rows(&quarantine.read(&quarantine_files, &input, None).await?).map_err(error)?;
         }
+        let touched: Vec<i32> = daily.0.keys().copied().collect();
         daily.absorb(QualityDaily::from_batch(&self.quality.read_all(&quality::schema()).await?).map_err(error)?);
-        let rows = daily.to_batch().map_err(error)?;
+        judge_days(&daily, &touched, self.quality_threshold, &self.quality_table);
+        let rows = daily.to_batch(self.quality_threshold).map_err(error)?;
         self.quality.replace(std::slice::from_ref(&rows), &positions).await?;
         summary.record(report("quality_daily", &self.quality, Some(rows.num_rows())));
         Ok(())
@@ -291,5 +293,23 @@ impl Gold {
             self.quarantine = Some((reader, key));
         }
         Ok(self.quarantine.as_ref())
+    }
+}
+
+/// The quality gate of the days this refresh added rows to: a WARN line and a count for each
+/// below the threshold; the latest day's share as a gauge.
+fn judge_days(daily: &QualityDaily, touched: &[i32], threshold: f64, table: &str) {
+    let label = crate::telemetry::QualityLabel { scope: "day".to_owned(), table: table.to_owned() };
+    let metrics = crate::telemetry::metrics();
+    if let Some(share) = daily.0.values().next_back().and_then(quality::DayQuality::error_pass_share) {
+        metrics.error_pass_share.get_or_create(&label).set(share);
+    }
+    for day in touched {
+        let Some(share) = daily.0.get(day).and_then(quality::DayQuality::error_pass_share) else { continue };
+        if share < threshold {
+            metrics.quality_below_threshold.get_or_create(&label).inc();
+            let date = chrono::DateTime::from_timestamp(i64::from(*day) * 86_400, 0).map(|t| t.date_naive().to_string()).unwrap_or_default();
+            tracing::warn!(day = %date, share, threshold, "day below the quality threshold: fewer rows than silver.quality_threshold passed the error checks");
+        }
     }
 }
