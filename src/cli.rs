@@ -62,8 +62,8 @@ pub enum Command {
     /// the end, in turn, then stop).
     Run(RunArgs),
     /// Per partition: offset in Delta, committed offset, high watermark and lag; each table's
-    /// version, rows and last commit; the last day's quality.
-    Status,
+    /// version, rows and last commit; the last day's quality. With --check, a health check.
+    Status(StatusArgs),
     /// What the lake holds, read back from its tables: rows per layer, failures by rule, top
     /// products, order completion.
     Report,
@@ -213,6 +213,24 @@ pub struct ProduceArgs {
     pub output: Option<Output>,
 }
 
+/// `medallion status` flags.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Exit non-zero when a stream is unhealthy: 10 the latest silver batch, 11 the latest day
+    /// below silver.quality_threshold; 12 lag above health.max_lag; 13 a stage without a commit
+    /// for health.max_commit_age while its input waits; 14 something could not be read. With
+    /// several, the lowest code; every breach is listed.
+    #[arg(long)]
+    pub check: bool,
+    /// Most messages not yet in bronze per stream (health.max_lag).
+    #[arg(long)]
+    pub max_lag: Option<u64>,
+    /// Longest a stage may go without committing while its input waits, e.g. 15m
+    /// (health.max_commit_age).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub max_commit_age: Option<std::time::Duration>,
+}
+
 /// The flags as a configuration layer: one dotted key per flag given (`kafka.topic`), so the
 /// flags left out let the lower layers show through.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -230,6 +248,10 @@ impl FlagLayer {
             Command::Silver(SilverArgs { silver, .. }) | Command::Run(RunArgs { silver, .. }) => {
                 layer.set("silver.rules", &silver.rules);
                 layer.set("silver.mode", &silver.mode);
+            }
+            Command::Status(args) => {
+                layer.set("health.max_lag", &args.max_lag);
+                layer.set("health.max_commit_age", &args.max_commit_age.map(|d| humantime::format_duration(d).to_string()));
             }
             Command::Produce(args) => {
                 let stream = StreamKind::from_flag(cli.stream.as_deref()).unwrap_or_default();

@@ -32,6 +32,8 @@ enum Failure {
     Invalid(anyhow::Error),
     /// Anything that went wrong while running: exit 1.
     Runtime(anyhow::Error),
+    /// `status --check` found breaches (already printed): their exit code.
+    Unhealthy(u8),
 }
 
 impl From<std::io::Error> for Failure {
@@ -51,7 +53,7 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // status and report say when the brokers are unreachable, once: not librdkafka's retry log.
-    medallion::telemetry::init_logging(&cli.log, matches!(cli.command, Command::Status | Command::Report), cli.log_format);
+    medallion::telemetry::init_logging(&cli.log, matches!(cli.command, Command::Status(_) | Command::Report), cli.log_format);
     let json_logs = cli.log_format == LogFormat::Json;
     let outcome =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failure::from).and_then(|runtime| runtime.block_on(run(cli)));
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Ok(()) => return ExitCode::SUCCESS,
         Err(Failure::Invalid(error)) => (error, 2),
         Err(Failure::Runtime(error)) => (error, 1),
+        Err(Failure::Unhealthy(code)) => return ExitCode::from(code),
     };
     // With JSON logs, stderr holds JSON lines only.
     if json_logs {
@@ -93,7 +96,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Silver(args) => run_silver(&cli, args.until_caught_up).await,
         Command::Gold(args) => run_gold(&cli, args.watch).await,
         Command::Run(args) => run_pipeline(&cli, args.until_caught_up).await,
-        Command::Status => show_status(&cli).await,
+        Command::Status(args) => show_status(&cli, args.check).await,
         Command::Report => show_report(&cli).await,
         Command::Maintain(args) => maintain(&cli, args.table.as_deref(), args.dry_run).await,
         Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
@@ -321,15 +324,26 @@ async fn run_pipeline(cli: &Cli, until_caught_up: bool) -> Result<(), Failure> {
     print_summary(cli, &summary)
 }
 
-async fn show_status(cli: &Cli) -> Result<(), Failure> {
+async fn show_status(cli: &Cli, check: bool) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let status = medallion::lake::status::collect(&config).await;
+    let health = if check { Some(medallion::lake::health::check(&config, &status).await) } else { None };
     if cli.json {
-        println!("{}", serde_json::to_string(&status).context("cannot render the status").map_err(Failure::Runtime)?);
+        let mut value = serde_json::to_value(&status).context("cannot render the status").map_err(Failure::Runtime)?;
+        if let (Some(health), Some(object)) = (&health, value.as_object_mut()) {
+            object.insert("health".to_owned(), serde_json::to_value(health).context("cannot render the health check").map_err(Failure::Runtime)?);
+        }
+        println!("{value}");
     } else {
         print!("{status}");
+        if let Some(health) = &health {
+            print!("{health}");
+        }
     }
-    Ok(())
+    match health {
+        Some(health) if !health.healthy => Err(Failure::Unhealthy(health.exit_code)),
+        _ => Ok(()),
+    }
 }
 
 async fn show_report(cli: &Cli) -> Result<(), Failure> {

@@ -10,6 +10,7 @@ mod bronze;
 mod generators;
 mod gold;
 mod kafka;
+mod health;
 mod maintenance;
 mod producer;
 mod secret;
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 pub use bronze::{BronzeConfig, OffsetResetPolicy};
 pub use generators::{AmountDistribution, AmountsConfig, COUNTRY_CURRENCIES, GeneratorsConfig, PaymentMethod, PaymentsGeneratorConfig, currency_of};
 pub use gold::GoldConfig;
+pub use health::HealthConfig;
 pub use kafka::{ClientRole, KafkaConfig, Profile};
 pub use maintenance::MaintenanceConfig;
 pub use producer::{Output, ProducerConfig, parse_start_time};
@@ -104,6 +106,9 @@ pub struct Config {
     /// Checkpoints, log cleanup, compaction and VACUUM of every table (`medallion maintain`,
     /// and each stage for its own tables while it runs).
     pub maintenance: MaintenanceConfig,
+    /// What `medallion status --check` tolerates: lag, and how long a stage may go without
+    /// committing while it has input waiting.
+    pub health: HealthConfig,
     /// The streams carried, each with its topic, record, tables, rules, current-state key and
     /// gold models. When empty, the built-in purchase-order stream on `kafka.topic`,
     /// `bronze.table`, `silver.*` and `gold.*`. Built-in: `purchase_orders`, `payments`.

@@ -1,6 +1,7 @@
 //! The commands that read the lake: `medallion status` (positions, lag, tables, the last day's
 //! quality) and `medallion report` (what the lake holds). They read the stages' tables and
-//! Kafka's offsets, and write nothing.
+//! Kafka's offsets, and write nothing. `status --check` judges the status (see [`health`]).
 
+pub mod health;
 pub mod report;
 pub mod status;
