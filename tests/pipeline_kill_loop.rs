@@ -18,8 +18,16 @@ use arrow::util::display::{ArrayFormatter, FormatOptions};
 use common::{Lake, OutputWithin, PROCESS_DEADLINE, medallion, read_table, run_ok, send_raw, send_signal, undecodable_payloads, unique_topic};
 
 /// Columns that say when or in which run a row was written, not what it holds.
-const RUN_SPECIFIC: [&str; 7] =
-    ["ingestion_timestamp", "worker_pid", "ingestion_hour", "ingestion_date", "bronze_version", "dqx_validation_timestamp", "dqx_lineage_id"];
+const RUN_SPECIFIC: [&str; 8] = [
+    "ingestion_timestamp",
+    "consumer_group",
+    "worker_pid",
+    "ingestion_hour",
+    "ingestion_date",
+    "bronze_version",
+    "dqx_validation_timestamp",
+    "dqx_lineage_id",
+];
 /// The fields of `_errors`/`_warnings` entries that name the run, not the failure.
 const RUN_FIELDS: [&str; 2] = ["run_time", "run_id"];
 
