@@ -60,6 +60,19 @@ fn eventhubs_without_connection_string_exits_2() {
 }
 
 #[test]
+fn missing_ca_certificates_exit_2_naming_the_key() {
+    let file = config_file("profile: eventhubs\nkafka:\n  ssl_ca_location: /nonexistent/corp-ca.pem\n");
+    let output = medallion_without_broker()
+        .args(["config", "check"])
+        .arg(file.path())
+        .env("EVENTHUBS_CONNECTION_STRING", format!("Endpoint=sb://acme.servicebus.windows.net/;SharedAccessKeyName=send;{SECRET}"))
+        .output_within();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("kafka.ssl_ca_location: /nonexistent/corp-ca.pem does not exist"), "{}", stderr(&output));
+    assert_no_secret(&output);
+}
+
+#[test]
 fn config_check_prints_the_config_with_secrets_masked() {
     let file = config_file("profile: eventhubs\nkafka:\n  bootstrap_servers: acme.servicebus.windows.net:9093\n");
     let output = medallion_without_broker()

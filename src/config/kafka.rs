@@ -1,5 +1,6 @@
 //! Kafka connection settings and the librdkafka client configuration each profile implies.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -49,6 +50,11 @@ pub struct KafkaConfig {
     /// sent as the SASL password. Required by the `eventhubs` profile; best set through
     /// `EVENTHUBS_CONNECTION_STRING` rather than the file. Never printed.
     pub connection_string: Option<Secret>,
+    /// File or directory of the CA certificates that verify the brokers over TLS (librdkafka's
+    /// `ssl.ca.location`). When unset, a TLS connection (the `eventhubs` profile, or
+    /// `security.protocol` ssl/sasl_ssl) uses the system's bundle, the first of
+    /// [`SYSTEM_CA_BUNDLES`] present; medallion refuses to start when there is none.
+    pub ssl_ca_location: Option<PathBuf>,
     /// How long to wait for the brokers at start-up before reporting them unreachable.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -67,6 +73,7 @@ impl Default for KafkaConfig {
             replication_factor: 1,
             create_topic: None,
             connection_string: None,
+            ssl_ca_location: None,
             connect_timeout: Duration::from_secs(10),
             librdkafka: PassthroughMap::default(),
         }
@@ -96,7 +103,59 @@ const EVENTHUBS_PRODUCER_SETTINGS: &[(&str, &str)] = &[
     ("message.max.bytes", "1000000"),
 ];
 
+/// Where Linux distributions keep their CA bundle: Debian, Ubuntu and Alpine; RHEL and Fedora;
+/// openSUSE; Alpine and BSDs.
+pub const SYSTEM_CA_BUNDLES: [&str; 5] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+];
+
+/// The first of `candidates` that exists.
+pub fn first_existing(candidates: &[&str]) -> Option<PathBuf> {
+    candidates.iter().map(PathBuf::from).find(|path| path.exists())
+}
+
 impl KafkaConfig {
+    /// Whether clients connect over TLS: the `eventhubs` profile, or a passthrough
+    /// `security.protocol` of ssl or sasl_ssl.
+    pub fn uses_tls(&self, profile: Profile) -> bool {
+        let passthrough = self.librdkafka.iter().find(|(key, _)| key.as_str() == "security.protocol").map(|(_, value)| value.to_ascii_lowercase());
+        match passthrough {
+            Some(protocol) => protocol == "ssl" || protocol == "sasl_ssl",
+            None => profile == Profile::Eventhubs,
+        }
+    }
+
+    /// The CA certificates TLS clients verify the brokers with: `ssl_ca_location`, else the
+    /// system's bundle; `None` when TLS is off, the passthrough map sets it, or there is none.
+    pub fn ca_location(&self, profile: Profile) -> Option<PathBuf> {
+        if !self.uses_tls(profile) || self.librdkafka.iter().any(|(key, _)| key.as_str() == "ssl.ca.location") {
+            return None;
+        }
+        self.ssl_ca_location.clone().or_else(|| first_existing(&SYSTEM_CA_BUNDLES))
+    }
+
+    /// What is wrong with the CA certificates TLS needs, when something is.
+    pub fn ca_problem(&self, profile: Profile, system_bundles: &[&str]) -> Option<String> {
+        if !self.uses_tls(profile) || self.librdkafka.iter().any(|(key, _)| key.as_str() == "ssl.ca.location") {
+            return None;
+        }
+        match &self.ssl_ca_location {
+            Some(path) if !Path::new(path).exists() => {
+                Some(format!("kafka.ssl_ca_location: {} does not exist (a file or directory of CA certificates)", path.display()))
+            }
+            Some(_) => None,
+            None if first_existing(system_bundles).is_none() => Some(format!(
+                "kafka.ssl_ca_location: TLS needs CA certificates and none were found at {}; install the ca-certificates package or set kafka.ssl_ca_location (MEDALLION_KAFKA__SSL_CA_LOCATION)",
+                system_bundles.join(", ")
+            )),
+            None => None,
+        }
+    }
+
     /// Whether medallion should create the topic when it is missing.
     pub fn should_create_topic(&self, profile: Profile) -> bool {
         self.create_topic.unwrap_or(profile == Profile::Local)
@@ -149,6 +208,11 @@ impl KafkaConfig {
                     config.set("sasl.password", secret.expose());
                 }
             }
+        }
+        // librdkafka's own default is OpenSSL's build-time directory, which a statically linked
+        // OpenSSL may not have: name the certificates explicitly.
+        if let Some(location) = self.ca_location(profile) {
+            config.set("ssl.ca.location", location.display().to_string());
         }
         for (key, value) in stage_settings {
             config.set(*key, value);
@@ -219,6 +283,36 @@ mod tests {
         // Creating the client proves the rdkafka build accepts SASL_SSL; no connection is made.
         let client: Result<rdkafka::producer::BaseProducer, _> = eventhubs().client_config(Profile::Eventhubs, ClientRole::Producer).create();
         assert!(client.is_ok(), "SASL_SSL refused: {:?}", client.err());
+    }
+
+    #[test]
+    fn tls_clients_name_their_ca_certificates() {
+        let mut kafka = eventhubs();
+        let system = first_existing(&SYSTEM_CA_BUNDLES).expect("this machine has a CA bundle (ca-certificates)");
+        let config = kafka.client_config(Profile::Eventhubs, ClientRole::Consumer);
+        assert_eq!(config.get("ssl.ca.location"), Some(system.display().to_string().as_str()), "the system bundle by default");
+        kafka.ssl_ca_location = Some(PathBuf::from("/etc/ssl/certs"));
+        assert_eq!(kafka.client_config(Profile::Eventhubs, ClientRole::Consumer).get("ssl.ca.location"), Some("/etc/ssl/certs"));
+        assert_eq!(KafkaConfig::default().client_config(Profile::Local, ClientRole::Consumer).get("ssl.ca.location"), None, "plaintext");
+        let mut local_tls = KafkaConfig::default();
+        local_tls.librdkafka.0.insert("security.protocol".to_owned(), "SSL".to_owned());
+        assert!(local_tls.client_config(Profile::Local, ClientRole::Admin).get("ssl.ca.location").is_some(), "TLS set by passthrough");
+    }
+
+    #[test]
+    fn missing_ca_certificates_are_a_clear_problem() {
+        let mut kafka = eventhubs();
+        let problem = kafka.ca_problem(Profile::Eventhubs, &["/nonexistent/ca.crt"]).expect("no bundle, no location");
+        assert!(
+            problem.contains("kafka.ssl_ca_location") && problem.contains("/nonexistent/ca.crt") && problem.contains("ca-certificates"),
+            "{problem}"
+        );
+        assert_eq!(kafka.ca_problem(Profile::Local, &["/nonexistent/ca.crt"]), None, "plaintext needs none");
+        kafka.ssl_ca_location = Some(PathBuf::from("/nonexistent/corp-ca.pem"));
+        let problem = kafka.ca_problem(Profile::Eventhubs, &SYSTEM_CA_BUNDLES).unwrap();
+        assert!(problem.contains("/nonexistent/corp-ca.pem does not exist"), "{problem}");
+        kafka.librdkafka.0.insert("ssl.ca.location".to_owned(), "probe".to_owned());
+        assert_eq!(kafka.ca_problem(Profile::Eventhubs, &SYSTEM_CA_BUNDLES), None, "the passthrough map has the last word");
     }
 
     #[test]

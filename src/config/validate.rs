@@ -83,6 +83,7 @@ impl Config {
 
     fn check_kafka(&self, problems: &mut Vec<String>) {
         let kafka = &self.kafka;
+        problems.extend(kafka.ca_problem(self.profile, &super::kafka::SYSTEM_CA_BUNDLES));
         if self.profile == Profile::Eventhubs {
             match &kafka.connection_string {
                 None => problems.push(
