@@ -90,9 +90,15 @@ fn each_breach_exits_with_its_own_code() {
     assert_eq!((code, kinds(&health)), (Some(11), vec!["day_quality".to_owned()]), "{health}");
     assert!(messages(&health).contains("2026-06-01"), "{health}");
 
-    // Without --check, the same status exits 0.
-    let output = medallion().args(["status", "--topic", &topic, "--group", &group, "--lake", &lake.root()]).output_within();
+    // Without --check, the same status exits 0; it shows the day's share.
+    let output = medallion().args(["status", "--json", "--topic", &topic, "--group", &group, "--lake", &lake.root()]).output_within();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let day = &status["streams"][0]["quality"];
+    let share = day["error_pass_share"].as_f64().unwrap();
+    let rows = day["rows"].as_f64().unwrap();
+    assert_eq!(share, (day["pass_rows"].as_f64().unwrap() + day["warning_rows"].as_f64().unwrap()) / rows, "{day}");
+    assert!(share < 0.9 && status.get("health").is_none(), "{status}");
 }
 
 #[test]

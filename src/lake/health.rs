@@ -229,10 +229,7 @@ async fn check_batch_quality(config: &Config, stream: &StreamStatus, found: &mut
 
 fn check_day_quality(threshold: f64, stream: &StreamStatus, found: &mut Found) {
     let Some(day) = &stream.quality else { return };
-    if day.rows == 0 {
-        return;
-    }
-    let share = (day.pass_rows + day.warning_rows) as f64 / day.rows as f64;
+    let Some(share) = day.error_pass_share else { return };
     if share < threshold {
         found.push((
             BreachKind::DayQuality,

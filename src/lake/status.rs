@@ -65,6 +65,8 @@ pub struct QualitySummary {
     pub warning_rows: i64,
     pub fail_rows: i64,
     pub mean_quality_score: Option<f64>,
+    /// Share of the day's rows that passed every error check (see `silver.quality_threshold`).
+    pub error_pass_share: Option<f64>,
     pub top_failing_rules: Vec<String>,
 }
 
@@ -265,6 +267,7 @@ async fn quality_summary(config: &Config) -> Option<QualitySummary> {
         warning_rows: quality.warning,
         fail_rows: quality.fail,
         mean_quality_score: quality.mean_score(),
+        error_pass_share: quality.error_pass_share(),
         top_failing_rules: quality.top_failing_rules().into_iter().map(str::to_owned).collect(),
     })
 }
@@ -317,12 +320,13 @@ impl StreamStatus {
         }
         if let Some(q) = &self.quality {
             out.push_str(&format!(
-                "quality {}: {} rows, {} PASS, {} WARNING, {} FAIL, mean score {}, top failing rules: {}\n",
+                "quality {}: {} rows, {} PASS, {} WARNING, {} FAIL, {} passing the error checks, mean score {}, top failing rules: {}\n",
                 q.day,
                 q.rows,
                 q.pass_rows,
                 q.warning_rows,
                 q.fail_rows,
+                q.error_pass_share.map_or_else(|| "-".to_owned(), |s| format!("{:.1}%", s * 100.0)),
                 q.mean_quality_score.map_or_else(|| "-".to_owned(), |s| format!("{s:.3}")),
                 q.top_failing_rules.join(", ")
             ));
