@@ -129,10 +129,16 @@ impl KafkaConfig {
         }
     }
 
+    /// Whether medallion names the CA certificates: TLS is on and the passthrough map does not
+    /// set `ssl.ca.location` itself.
+    fn names_ca_certificates(&self, profile: Profile) -> bool {
+        self.uses_tls(profile) && !self.librdkafka.iter().any(|(key, _)| key.as_str() == "ssl.ca.location")
+    }
+
     /// The CA certificates TLS clients verify the brokers with: `ssl_ca_location`, else the
     /// system's bundle; `None` when TLS is off, the passthrough map sets it, or there is none.
     pub fn ca_location(&self, profile: Profile) -> Option<PathBuf> {
-        if !self.uses_tls(profile) || self.librdkafka.iter().any(|(key, _)| key.as_str() == "ssl.ca.location") {
+        if !self.names_ca_certificates(profile) {
             return None;
         }
         self.ssl_ca_location.clone().or_else(|| first_existing(&SYSTEM_CA_BUNDLES))
@@ -140,7 +146,7 @@ impl KafkaConfig {
 
     /// What is wrong with the CA certificates TLS needs, when something is.
     pub fn ca_problem(&self, profile: Profile, system_bundles: &[&str]) -> Option<String> {
-        if !self.uses_tls(profile) || self.librdkafka.iter().any(|(key, _)| key.as_str() == "ssl.ca.location") {
+        if !self.names_ca_certificates(profile) {
             return None;
         }
         match &self.ssl_ca_location {

@@ -216,13 +216,22 @@ async fn check_batch_quality(config: &Config, stream: &StreamStatus, found: &mut
     };
     let latest = (0..rows.num_rows()).filter(|row| kind.value(*row) == "batch" && input.is_valid(*row)).max_by_key(|row| to.value(*row));
     let Some(row) = latest else { return };
-    let (input, failing) = (input.value(row), undecodable.value(row) + errors.value(row));
+    let as_count = |column: &arrow::array::Int64Array| column.value(row).max(0) as u64;
+    let counts = crate::silver::RowCounts {
+        input: as_count(&input),
+        undecodable: as_count(&undecodable),
+        with_errors: as_count(&errors),
+        ..Default::default()
+    };
     let threshold = config.silver.quality_threshold;
-    if input > 0 && ((input - failing) as f64 / input as f64) < threshold {
-        let share = (input - failing) as f64 / input as f64;
+    if let Some(share) = counts.error_pass_share().filter(|share| *share < threshold) {
         found.push((
             BreachKind::BatchQuality,
-            format!("the latest silver batch (bronze version {}) passed the error checks on {share:.4} of its {input} rows, below silver.quality_threshold {threshold}", to.value(row)),
+            format!(
+                "the latest silver batch (bronze version {}) passed the error checks on {share:.4} of its {} rows, below silver.quality_threshold {threshold}",
+                to.value(row),
+                counts.input
+            ),
         ));
     }
 }

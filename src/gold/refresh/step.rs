@@ -308,7 +308,7 @@ fn judge_days(daily: &QualityDaily, touched: &[i32], threshold: f64, table: &str
         let Some(share) = daily.0.get(day).and_then(quality::DayQuality::error_pass_share) else { continue };
         if share < threshold {
             metrics.quality_below_threshold.get_or_create(&label).inc();
-            let date = chrono::DateTime::from_timestamp(i64::from(*day) * 86_400, 0).map(|t| t.date_naive().to_string()).unwrap_or_default();
+            let date = arrow::temporal_conversions::date32_to_datetime(*day).map(|t| t.date().to_string()).unwrap_or_default();
             tracing::warn!(day = %date, share, threshold, "day below the quality threshold: fewer rows than silver.quality_threshold passed the error checks");
         }
     }
