@@ -89,7 +89,7 @@ async fn commit_with_retries(
         match try_commit(table, topic, &mut job, &mut outcome).await {
             Ok(()) => return Ok(outcome),
             Err(TableError::TxnConflict { .. }) => {
-                tracing::warn!(table = %table.location(), "another writer committed the same partitions; re-checking positions");
+                tracing::warn!(table = %table.location(), "a commit with positions for these partitions landed first (another worker's, or this one's whose answer was lost); re-checking positions");
             }
             Err(error) if error.is_transient() => {
                 if give_up_at.borrow().is_some_and(|deadline| Instant::now() + backoff > deadline) {
@@ -112,6 +112,15 @@ pub(super) async fn try_commit(table: &mut StageTable, topic: &str, job: &mut Co
         let current = table.position(&app_id(topic, part.partition)).await?;
         if current == part.expected {
             kept.push(part);
+        } else if current == Some(part.last) {
+            // Exactly this part is in the table: a commit of ours whose answer storage lost (or
+            // another worker's of the same offsets). Its rows count as committed, once.
+            tracing::warn!(
+                partition = part.partition,
+                last = part.last,
+                "this part is in the table already (its commit's answer was lost); not written again"
+            );
+            record_committed(outcome, &part);
         } else {
             tracing::warn!(partition = part.partition, ?current, expected = ?part.expected, "the table moved past this part; it will be re-read");
             outcome.rejected.push((part.partition, current));
@@ -135,11 +144,15 @@ pub(super) async fn try_commit(table: &mut StageTable, topic: &str, job: &mut Co
         tracing::info!(version = info.version, files = info.files, rows, elapsed = ?started.elapsed(), "committed");
     });
     for part in job.parts.drain(..) {
-        let rows: usize = part.batches.iter().map(|b| b.num_rows()).sum();
-        // decode_error is null exactly for the decoded rows.
-        let decoded: usize = part.batches.iter().map(|b| b.column_by_name(super::column::DECODE_ERROR).map_or(0, |c| c.null_count())).sum();
-        outcome.committed.push((part.partition, part.last, rows as u64, decoded as u64));
+        record_committed(outcome, &part);
     }
     outcome.info = Some(info);
     Ok(())
+}
+
+fn record_committed(outcome: &mut CommitOutcome, part: &JobPart) {
+    let rows: usize = part.batches.iter().map(|b| b.num_rows()).sum();
+    // decode_error is null exactly for the decoded rows.
+    let decoded: usize = part.batches.iter().map(|b| b.column_by_name(super::column::DECODE_ERROR).map_or(0, |c| c.null_count())).sum();
+    outcome.committed.push((part.partition, part.last, rows as u64, decoded as u64));
 }

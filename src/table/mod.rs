@@ -37,7 +37,9 @@ pub enum TableError {
     Positions { location: String, source: Box<DeltaTableError> },
     #[error("cannot write to the Delta table at {location}: {source}")]
     Write { location: String, source: Box<DeltaTableError> },
-    #[error("another writer committed positions for the same partitions to {location}")]
+    #[error(
+        "a commit with positions for the same partitions reached {location} first (another writer's, or this one's whose answer storage lost); positions are read again"
+    )]
     TxnConflict { location: String },
     #[error("another writer committed to {location} at the same time ({message}); this commit is retried from the new version")]
     Conflict { location: String, message: String },
@@ -132,9 +134,8 @@ impl StageTable {
         let url = deltalake::table::builder::ensure_table_uri(location)
             .map_err(|source| TableError::Location { location: location.to_owned(), source: Box::new(source) })?;
         let open_error = |source| TableError::Open { location: location.to_owned(), source: Box::new(source) };
-        // A local directory without a log is not a table yet: skip the probe (which logs an error).
-        let local_and_new = url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists());
-        let table = if local_and_new {
+        // A location without a log is not a table yet: skip the load (see `reader::has_log`).
+        let table = if !reader::has_log(&url, &storage_options).await.map_err(open_error)? {
             deltalake::table::builder::DeltaTableBuilder::from_url(url.clone())
                 .and_then(|builder| builder.with_storage_options(storage_options.clone()).build())
                 .map_err(open_error)?

@@ -183,7 +183,7 @@ impl TableReader {
 /// The Delta table at `url`, `None` while there is none. A local directory without a log is not
 /// probed (delta-rs would log an error for it).
 pub(super) async fn open_if_exists(url: url::Url, storage_options: HashMap<String, String>) -> Result<Option<DeltaTable>, DeltaTableError> {
-    if url.to_file_path().is_ok_and(|path| !path.join("_delta_log").exists()) {
+    if !has_log(&url, &storage_options).await? {
         return Ok(None);
     }
     match deltalake::open_table_with_storage_options(url, storage_options).await {
@@ -191,6 +191,17 @@ pub(super) async fn open_if_exists(url: url::Url, storage_options: HashMap<Strin
         Err(DeltaTableError::NotATable(_)) => Ok(None),
         Err(other) => Err(other),
     }
+}
+
+/// Whether the table at `url` has a log. Asked before loading it: loading a location without one
+/// fails inside the Delta kernel, which logs that failure at ERROR (on every probe of a table a
+/// stage is about to create, or one downstream that does not exist yet).
+pub(super) async fn has_log(url: &url::Url, storage_options: &HashMap<String, String>) -> Result<bool, DeltaTableError> {
+    if let Ok(path) = url.to_file_path() {
+        return Ok(path.join("_delta_log").exists());
+    }
+    let table = deltalake::table::builder::DeltaTableBuilder::from_url(url.clone())?.with_storage_options(storage_options.clone()).build()?;
+    table.log_store().is_delta_table_location().await
 }
 
 /// Columns a data file does not hold but its rows have: the version that added it, and the

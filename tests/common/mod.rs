@@ -2,6 +2,9 @@
 //! broker by default). Without a reachable broker every broker test fails, saying how to start one.
 #![allow(dead_code)]
 
+pub mod azurite;
+pub mod faulty_proxy;
+
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
