@@ -70,12 +70,27 @@ pub enum Command {
     /// Compact small files, VACUUM removed ones, checkpoint and clean up expired logs, for every
     /// table of the lake (or one), keeping what a downstream stage has not read yet.
     Maintain(MaintainArgs),
+    /// Copy the lake's quality and pipeline metrics elsewhere, exactly once.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Quality rules in Databricks DQX YAML.
     #[command(subcommand)]
     Rules(RulesCommand),
     /// Inspect configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Into PostgreSQL: quality_metrics, quality_daily, every stage table's commits and Kafka
+    /// lag, each with its export position in the same transaction (tables created if missing).
+    Postgres {
+        /// Connection URL, e.g. postgres://user:password@host:5432/db (export.postgres.url;
+        /// prefer MEDALLION_EXPORT__POSTGRES__URL: a flag shows in the process list). Never printed.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +264,7 @@ impl FlagLayer {
                 layer.set("silver.rules", &silver.rules);
                 layer.set("silver.mode", &silver.mode);
             }
+            Command::Export(ExportCommand::Postgres { url }) => layer.set("export.postgres.url", url),
             Command::Status(args) => {
                 layer.set("health.max_lag", &args.max_lag);
                 layer.set("health.max_commit_age", &args.max_commit_age.map(|d| humantime::format_duration(d).to_string()));

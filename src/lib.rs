@@ -23,7 +23,7 @@
 //! `tests/module_layers.rs` checks there is no cycle)
 //!
 //! - runtime: [`runtime`] (`medallion run`, the metrics endpoint, signals).
-//! - commands that read the lake: [`lake`] (`status`, `report`).
+//! - commands that read the lake: [`lake`] (`status`, `report`, `export`: its metrics into PostgreSQL).
 //! - stages, in flow order: [`produce`], [`bronze`], [`silver`], [`gold`]; and [`maintain`],
 //!   the upkeep each stage runs on its own tables (and `medallion maintain`).
 //! - cores: [`generate`], [`rules`], and the wire format [`wire`] (schemas, framing,

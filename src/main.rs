@@ -18,7 +18,7 @@ use figment::providers::Serialized;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use cli::{Cli, Command, ConfigCommand, FlagLayer, RulesCommand};
+use cli::{Cli, Command, ConfigCommand, ExportCommand, FlagLayer, RulesCommand};
 use medallion::bronze::DecoderFactory;
 use medallion::config::Config;
 use medallion::produce;
@@ -98,6 +98,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Run(args) => run_pipeline(&cli, args.until_caught_up).await,
         Command::Status(args) => show_status(&cli, args.check).await,
         Command::Report => show_report(&cli).await,
+        Command::Export(ExportCommand::Postgres { .. }) => export_postgres(&cli).await,
         Command::Maintain(args) => maintain(&cli, args.table.as_deref(), args.dry_run).await,
         Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
         Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
@@ -353,6 +354,20 @@ async fn show_report(cli: &Cli) -> Result<(), Failure> {
         println!("{}", serde_json::to_string(&report).context("cannot render the report").map_err(Failure::Runtime)?);
     } else {
         print!("{report}");
+    }
+    Ok(())
+}
+
+async fn export_postgres(cli: &Cli) -> Result<(), Failure> {
+    let config = load_config(cli.config.as_deref(), cli)?;
+    let Some(target) = &config.export.postgres else {
+        return Err(Failure::Invalid(anyhow!("no PostgreSQL to export to: give --url, MEDALLION_EXPORT__POSTGRES__URL or export.postgres.url")));
+    };
+    let summary = medallion::lake::export::export(&config, target).await.map_err(|e| Failure::Runtime(e.into()))?;
+    if cli.json {
+        println!("{}", serde_json::to_string(&summary).context("cannot render the summary").map_err(Failure::Runtime)?);
+    } else {
+        println!("{summary}");
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 mod bronze;
 mod generators;
+mod export;
 mod gold;
 mod kafka;
 mod health;
@@ -25,6 +26,7 @@ use figment::providers::{Env, Format, Serialized, Yaml};
 use serde::{Deserialize, Serialize};
 
 pub use bronze::{BronzeConfig, OffsetResetPolicy};
+pub use export::{ExportConfig, PostgresExportConfig};
 pub use generators::{AmountDistribution, AmountsConfig, COUNTRY_CURRENCIES, GeneratorsConfig, PaymentMethod, PaymentsGeneratorConfig, currency_of};
 pub use gold::GoldConfig;
 pub use health::HealthConfig;
@@ -109,6 +111,9 @@ pub struct Config {
     /// What `medallion status --check` tolerates: lag, and how long a stage may go without
     /// committing while it has input waiting.
     pub health: HealthConfig,
+    /// Copies of the quality and pipeline metrics in other systems (PostgreSQL), for existing
+    /// dashboards.
+    pub export: ExportConfig,
     /// The streams carried, each with its topic, record, tables, rules, current-state key and
     /// gold models. When empty, the built-in purchase-order stream on `kafka.topic`,
     /// `bronze.table`, `silver.*` and `gold.*`. Built-in: `purchase_orders`, `payments`.

@@ -32,6 +32,8 @@ pub enum PipelineError {
     Stream { stream: String, source: Box<PipelineError> },
     #[error("{0}")]
     Streams(#[source] GoldError),
+    #[error("export: {0}")]
+    Export(#[from] crate::lake::export::ExportError),
 }
 
 /// What the run did to one stream: each stage's own summary.
@@ -57,7 +59,8 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     crate::gold::model::check_tables_distinct(&config.streams()).map_err(PipelineError::Streams)?;
     // Written here once, beside the streams (whose gold stages would race to write them, and
     // join the same rows from master data in memory), so bronze does not wait for them.
-    let (dimensions, outcomes) = tokio::join!(
+    let export = config.export.postgres.as_ref();
+    let (dimensions, outcomes, ()) = tokio::join!(
         async {
             let written = crate::gold::dimensions::write(config).await;
             if let Err(error) = &written {
@@ -68,7 +71,12 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
         super::each_stream(config, |view| {
             let cancel = cancel.clone();
             async move { if until_caught_up { run_in_turn(&view, &cancel).await } else { run_side_by_side(&view, &cancel).await } }
-        })
+        }),
+        async {
+            if let Some(target) = export.filter(|_| !until_caught_up) {
+                crate::lake::export::keep_exporting(config, target, &cancel).await;
+            }
+        }
     );
     dimensions?;
     let streams = outcomes
@@ -78,6 +86,11 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
             Err(source) => Err(PipelineError::Stream { stream, source: Box::new(source) }),
         })
         .collect::<Result<Vec<_>, _>>()?;
+    // Caught up, the run exports once, at the end, what every stage committed.
+    if let Some(target) = export.filter(|_| until_caught_up) {
+        let exported = crate::lake::export::export(config, target).await?;
+        tracing::info!(target = %exported.target, "exported metrics to PostgreSQL");
+    }
     Ok(PipelineSummary { streams, seconds: started.elapsed().as_secs_f64() })
 }
 

@@ -35,6 +35,8 @@ pub struct DataFile {
 pub struct VersionEntry {
     /// Data files added with `dataChange = true`.
     pub added: Vec<DataFile>,
+    /// Rows in those files, from their statistics; `None` when a file has none.
+    pub added_rows: Option<u64>,
     /// Data files removed with `dataChange = true`: rows deleted or rewritten (DELETE, UPDATE,
     /// MERGE, RESTORE, an overwrite; with deletion vectors too). Compaction removes with
     /// `dataChange = false` and is not counted.
@@ -150,6 +152,11 @@ impl TableReader {
     /// The files and positions commit `version` recorded.
     pub async fn entry(&self, version: u64) -> Result<VersionEntry, TableError> {
         read_entry(&self.table, &self.location, version).await
+    }
+
+    /// [`Self::entry`], `None` when log cleanup removed it.
+    pub async fn kept_entry(&self, version: u64) -> Result<Option<VersionEntry>, TableError> {
+        read_kept_entry(&self.table, &self.location, version).await
     }
 
     /// Every row of the loaded version, as `schema`.
@@ -276,6 +283,8 @@ pub(super) async fn read_entry(table: &DeltaTable, location: &str, version: u64)
     for action in deltalake::logstore::get_actions(version, &bytes).map_err(|e| error(e.to_string()))? {
         match action {
             Action::Add(add) if add.data_change => {
+                let rows = add.stats.as_deref().and_then(|stats| serde_json::from_str::<serde_json::Value>(stats).ok()?["numRecords"].as_u64());
+                entry.added_rows = if entry.added.is_empty() { rows } else { entry.added_rows.zip(rows).map(|(sum, rows)| sum + rows) };
                 entry.added.push(DataFile { path: add.path, size: u64::try_from(add.size).unwrap_or(0), partition_values: add.partition_values })
             }
             Action::Remove(remove) if remove.data_change => entry.removed += 1,
@@ -287,6 +296,9 @@ pub(super) async fn read_entry(table: &DeltaTable, location: &str, version: u64)
             }
             _ => {}
         }
+    }
+    if entry.added.is_empty() {
+        entry.added_rows = Some(0);
     }
     Ok(entry)
 }

@@ -4,6 +4,7 @@
 
 pub mod azurite;
 pub mod faulty_proxy;
+pub mod postgres;
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::{Command, Output};
