@@ -65,8 +65,8 @@ pub enum Command {
     /// version, rows and last commit; the last day's quality. With --check, a health check.
     Status(StatusArgs),
     /// What the lake holds, read back from its tables: rows per layer, failures by rule, top
-    /// products, order completion.
-    Report,
+    /// products, order completion; with --html, as a page of charts.
+    Report(ReportArgs),
     /// Compact small files, VACUUM removed ones, checkpoint and clean up expired logs, for every
     /// table of the lake (or one), keeping what a downstream stage has not read yet.
     Maintain(MaintainArgs),
@@ -226,6 +226,15 @@ pub struct ProduceArgs {
     /// kafka, stdout or file:PATH (producer.output).
     #[arg(long)]
     pub output: Option<Output>,
+}
+
+/// `medallion report` flags.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// Also write the report as one self-contained HTML page with charts (no script, nothing
+    /// fetched when viewed) to this file.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
 }
 
 /// `medallion status` flags.

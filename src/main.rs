@@ -53,7 +53,7 @@ impl Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // status and report say when the brokers are unreachable, once: not librdkafka's retry log.
-    medallion::telemetry::init_logging(&cli.log, matches!(cli.command, Command::Status(_) | Command::Report), cli.log_format);
+    medallion::telemetry::init_logging(&cli.log, matches!(cli.command, Command::Status(_) | Command::Report(_)), cli.log_format);
     let json_logs = cli.log_format == LogFormat::Json;
     let outcome =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(Failure::from).and_then(|runtime| runtime.block_on(run(cli)));
@@ -97,7 +97,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Gold(args) => run_gold(&cli, args.watch).await,
         Command::Run(args) => run_pipeline(&cli, args.until_caught_up).await,
         Command::Status(args) => show_status(&cli, args.check).await,
-        Command::Report => show_report(&cli).await,
+        Command::Report(args) => show_report(&cli, args.html.as_deref()).await,
         Command::Export(ExportCommand::Postgres { .. }) => export_postgres(&cli).await,
         Command::Maintain(args) => maintain(&cli, args.table.as_deref(), args.dry_run).await,
         Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
@@ -347,9 +347,15 @@ async fn show_status(cli: &Cli, check: bool) -> Result<(), Failure> {
     }
 }
 
-async fn show_report(cli: &Cli) -> Result<(), Failure> {
+async fn show_report(cli: &Cli, html: Option<&Path>) -> Result<(), Failure> {
     let config = load_config(cli.config.as_deref(), cli)?;
     let report = medallion::lake::report::collect(&config).await.map_err(|e| Failure::Runtime(e.into()))?;
+    if let Some(path) = html {
+        let generated_at = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        let page = medallion::lake::report::html::render(&report, &config.lake.root, &generated_at);
+        std::fs::write(path, page).with_context(|| format!("cannot write the HTML report to {}", path.display())).map_err(Failure::Runtime)?;
+        eprintln!("report written to {}", path.display());
+    }
     if cli.json {
         println!("{}", serde_json::to_string(&report).context("cannot render the report").map_err(Failure::Runtime)?);
     } else {

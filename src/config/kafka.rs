@@ -50,6 +50,10 @@ pub struct KafkaConfig {
     /// sent as the SASL password. Required by the `eventhubs` profile; best set through
     /// `EVENTHUBS_CONNECTION_STRING` rather than the file. Never printed.
     pub connection_string: Option<Secret>,
+    /// Microsoft Entra ID credentials (OAUTHBEARER) for the `eventhubs` profile, instead of
+    /// `connection_string`: a service principal's client secret, or the machine's managed
+    /// identity. The tokens are fetched and refreshed by librdkafka.
+    pub entra: Option<super::entra::EntraConfig>,
     /// File or directory of the CA certificates that verify the brokers over TLS (librdkafka's
     /// `ssl.ca.location`). When unset, a TLS connection (the `eventhubs` profile, or
     /// `security.protocol` ssl/sasl_ssl) uses the system's bundle, the first of
@@ -73,6 +77,7 @@ impl Default for KafkaConfig {
             replication_factor: 1,
             create_topic: None,
             connection_string: None,
+            entra: None,
             ssl_ca_location: None,
             connect_timeout: Duration::from_secs(10),
             librdkafka: PassthroughMap::default(),
@@ -169,10 +174,13 @@ impl KafkaConfig {
 
     /// The bootstrap list, derived from the connection string for Event Hubs when left empty.
     pub fn effective_bootstrap(&self) -> String {
-        if self.bootstrap_servers.trim().is_empty()
-            && let Some(host) = self.connection_string.as_ref().and_then(eventhubs_host)
-        {
-            return format!("{host}:9093");
+        if self.bootstrap_servers.trim().is_empty() {
+            if let Some(entra) = &self.entra {
+                return entra.bootstrap();
+            }
+            if let Some(host) = self.connection_string.as_ref().and_then(eventhubs_host) {
+                return format!("{host}:9093");
+            }
         }
         self.bootstrap_servers.clone()
     }
@@ -210,15 +218,29 @@ impl KafkaConfig {
                 for (key, value) in role_settings {
                     config.set(*key, *value);
                 }
-                if let Some(secret) = &self.connection_string {
-                    config.set("sasl.password", secret.expose());
+                match &self.entra {
+                    Some(entra) => {
+                        config.remove("sasl.username");
+                        for (key, value) in entra.client_settings() {
+                            config.set(key, value);
+                        }
+                    }
+                    None => {
+                        if let Some(secret) = &self.connection_string {
+                            config.set("sasl.password", secret.expose());
+                        }
+                    }
                 }
             }
         }
         // librdkafka's own default is OpenSSL's build-time directory, which a statically linked
-        // OpenSSL may not have: name the certificates explicitly.
+        // OpenSSL may not have: name the certificates explicitly, for the brokers and for the
+        // token endpoint of Entra ID.
         if let Some(location) = self.ca_location(profile) {
             config.set("ssl.ca.location", location.display().to_string());
+            if self.entra.is_some() && profile == Profile::Eventhubs {
+                config.set("https.ca.location", location.display().to_string());
+            }
         }
         for (key, value) in stage_settings {
             config.set(*key, value);
@@ -289,6 +311,35 @@ mod tests {
         // Creating the client proves the rdkafka build accepts SASL_SSL; no connection is made.
         let client: Result<rdkafka::producer::BaseProducer, _> = eventhubs().client_config(Profile::Eventhubs, ClientRole::Producer).create();
         assert!(client.is_ok(), "SASL_SSL refused: {:?}", client.err());
+    }
+
+    #[test]
+    fn entra_id_replaces_the_connection_string_and_the_build_supports_it() {
+        use crate::config::{EntraConfig, EntraCredential};
+        let kafka = KafkaConfig {
+            bootstrap_servers: String::new(),
+            entra: Some(EntraConfig {
+                namespace: "acme.servicebus.windows.net".to_owned(),
+                // A closed local port: the token fetch librdkafka starts at once fails fast.
+                credential: EntraCredential::ClientSecret {
+                    tenant_id: "tenant".to_owned(),
+                    client_id: "app".to_owned(),
+                    client_secret: Secret::new("s3cr3t"),
+                    authority: "http://127.0.0.1:9".to_owned(),
+                },
+            }),
+            ..KafkaConfig::default()
+        };
+        let config = kafka.client_config(Profile::Eventhubs, ClientRole::Consumer);
+        assert_eq!(config.get("bootstrap.servers"), Some("acme.servicebus.windows.net:9093"));
+        assert_eq!(config.get("sasl.mechanism"), Some("OAUTHBEARER"));
+        assert_eq!(config.get("sasl.username"), None, "no $ConnectionString user");
+        assert_eq!(config.get("sasl.password"), None);
+        assert_eq!(config.get("https.ca.location"), config.get("ssl.ca.location"), "the token endpoint is verified like the brokers");
+        assert_eq!(config.get("session.timeout.ms"), Some("30000"), "Event Hubs' settings stay");
+        // librdkafka refuses `sasl.oauthbearer.method=oidc` when built without libcurl.
+        let client: Result<rdkafka::consumer::BaseConsumer, _> = config.create();
+        assert!(client.is_ok(), "OIDC refused: {:?}", client.err());
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 mod bronze;
 mod generators;
+mod entra;
 mod export;
 mod gold;
 mod kafka;
@@ -26,6 +27,7 @@ use figment::providers::{Env, Format, Serialized, Yaml};
 use serde::{Deserialize, Serialize};
 
 pub use bronze::{BronzeConfig, OffsetResetPolicy};
+pub use entra::{EntraConfig, EntraCredential};
 pub use export::{ExportConfig, PostgresExportConfig};
 pub use generators::{AmountDistribution, AmountsConfig, COUNTRY_CURRENCIES, GeneratorsConfig, PaymentMethod, PaymentsGeneratorConfig, currency_of};
 pub use gold::GoldConfig;

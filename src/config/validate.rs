@@ -84,10 +84,18 @@ impl Config {
     fn check_kafka(&self, problems: &mut Vec<String>) {
         let kafka = &self.kafka;
         problems.extend(kafka.ca_problem(self.profile, &super::kafka::SYSTEM_CA_BUNDLES));
-        if self.profile == Profile::Eventhubs {
+        if let Some(entra) = &kafka.entra {
+            problems.extend(entra.problems());
+            if self.profile != Profile::Eventhubs {
+                problems.push("kafka.entra: Entra ID authentication is for profile `eventhubs`".to_owned());
+            }
+            if kafka.connection_string.is_some() {
+                problems.push("kafka.entra: set either kafka.entra or kafka.connection_string, not both".to_owned());
+            }
+        } else if self.profile == Profile::Eventhubs {
             match &kafka.connection_string {
                 None => problems.push(
-                    "kafka.connection_string: required by profile `eventhubs`; set EVENTHUBS_CONNECTION_STRING"
+                    "kafka.connection_string: required by profile `eventhubs` (or kafka.entra for Microsoft Entra ID); set EVENTHUBS_CONNECTION_STRING"
                         .to_owned(),
                 ),
                 Some(secret) if !secret.expose().trim_start().to_ascii_lowercase().starts_with("endpoint=sb://") => {

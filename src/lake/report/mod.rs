@@ -1,6 +1,11 @@
 //! `medallion report`: what the lake holds, read back from the tables (so its counts are the
 //! tables' counts), per stream: rows per layer, failures by rule, and figures from the gold
 //! models it knows (top products, order completion, payments by method, merchants' decline rates).
+//! `--json` prints it whole, charts' figures included ([`charts`]); `--html FILE` draws it as one
+//! self-contained page ([`html`]).
+
+pub mod charts;
+pub mod html;
 
 use std::collections::BTreeMap;
 
@@ -41,6 +46,8 @@ pub struct StreamReport {
     pub rules: Vec<RuleFailures>,
     /// Figures from the stream's gold models, for those the report knows.
     pub sections: Vec<Section>,
+    /// What the HTML page's charts show.
+    pub charts: charts::Charts,
 }
 
 /// The whole report.
@@ -49,8 +56,11 @@ pub struct Report {
     pub streams: Vec<StreamReport>,
 }
 
+const REVENUE_BY_MONTH: &str = "revenue by month ordered";
+const ORDERS_BY_COMPLETION: &str = "orders by completion";
+
 /// (gold model, title, query over the model's table registered under the model's name).
-const SECTIONS: [(&str, &str, &str); 4] = [
+const SECTIONS: [(&str, &str, &str); 5] = [
     (
         "product_sales_monthly",
         "top products by revenue ordered",
@@ -61,8 +71,15 @@ const SECTIONS: [(&str, &str, &str); 4] = [
          ORDER BY ordered DESC, product_id LIMIT 10",
     ),
     (
+        "product_sales_monthly",
+        REVENUE_BY_MONTH,
+        "SELECT CAST(month AS VARCHAR) AS month, CAST(sum(orders) AS BIGINT) AS orders, CAST(sum(revenue_ordered) AS VARCHAR) AS revenue_ordered,
+                CAST(sum(revenue_delivered) AS VARCHAR) AS revenue_delivered
+         FROM product_sales_monthly GROUP BY month ORDER BY month",
+    ),
+    (
         "order_status",
-        "orders by completion",
+        ORDERS_BY_COMPLETION,
         "SELECT completion_status, CAST(count(*) AS BIGINT) AS orders, CAST(sum(order_total) AS VARCHAR) AS order_total
          FROM order_status GROUP BY completion_status ORDER BY completion_status",
     ),
@@ -110,8 +127,11 @@ pub async fn collect(config: &Config) -> Result<Report, ReportError> {
 async fn collect_stream(config: &Config, stream: String) -> Result<StreamReport, ReportError> {
     let tables = super::status::collect_tables(config).await;
     let mut report = StreamReport { stream, ..StreamReport::default() };
-    if let Some(daily) = read(config, &config.gold.quality_daily_table).await? {
-        let daily = QualityDaily::from_batch(&daily).map_err(|source| ReportError::Rows { table: "quality_daily".to_owned(), source })?;
+    let daily = match read(config, &config.gold.quality_daily_table).await? {
+        Some(daily) => Some(QualityDaily::from_batch(&daily).map_err(|source| ReportError::Rows { table: "quality_daily".to_owned(), source })?),
+        None => None,
+    };
+    if let Some(daily) = &daily {
         let mut rules: BTreeMap<(String, String), i64> = BTreeMap::new();
         for day in daily.0.values() {
             for (verdict, rows) in [("PASS", day.pass), ("WARNING", day.warning), ("FAIL", day.fail)] {
@@ -137,8 +157,38 @@ async fn collect_stream(config: &Config, stream: String) -> Result<StreamReport,
             report.sections.push(Section { title: title.to_owned(), columns, rows });
         }
     }
+    report.charts = collect_charts(config, &report, &tables, daily.as_ref()).await?;
     report.tables = tables;
     Ok(report)
+}
+
+async fn collect_charts(
+    config: &Config,
+    report: &StreamReport,
+    tables: &[TableStatus],
+    daily: Option<&QualityDaily>,
+) -> Result<charts::Charts, ReportError> {
+    let mut charts = charts::Charts::default();
+    for layer in ["bronze", "silver", "quarantine"] {
+        if let Some(table) = tables.iter().find(|t| t.table == layer && t.exists) {
+            charts.rows_per_layer.push(charts::Series { name: layer.to_owned(), points: charts::rows_per_hour(config, &table.location).await? });
+        }
+    }
+    if let Some(daily) = daily {
+        charts.verdicts_per_day = charts::verdicts_per_day(daily);
+    }
+    charts.top_failing_rules =
+        report.rules.iter().take(10).map(|rule| charts::Point { label: rule.rule_name.clone(), value: rule.failed_rows as f64 }).collect();
+    let kafka = super::status::collect_kafka(config).await;
+    charts.lag_per_partition = kafka.partitions.iter().map(|p| charts::Point { label: p.partition.to_string(), value: p.lag as f64 }).collect();
+    for section in &report.sections {
+        match section.title.as_str() {
+            ORDERS_BY_COMPLETION => charts.order_completion = charts::from_section(section, "completion_status", "orders"),
+            REVENUE_BY_MONTH => charts.sales_by_month = charts::from_section(section, "month", "revenue_ordered"),
+            _ => {}
+        }
+    }
+    Ok(charts)
 }
 
 /// Every row of a table, or None when it does not exist.
