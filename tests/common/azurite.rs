@@ -5,7 +5,6 @@
 //! `lake.storage_options`.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -23,12 +22,8 @@ pub fn endpoint() -> String {
     let endpoint = std::env::var("AZURITE_BLOB_ENDPOINT").unwrap_or_else(|_| DEFAULT_ENDPOINT.to_owned());
     let url = url::Url::parse(&endpoint).unwrap_or_else(|e| panic!("AZURITE_BLOB_ENDPOINT={endpoint} is not a URL: {e}"));
     let address = format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port_or_known_default().unwrap_or(10000));
-    let reachable = std::net::ToSocketAddrs::to_socket_addrs(&address.as_str())
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok());
     assert!(
-        reachable,
+        super::listening(&address),
         "no Azurite Blob service at {endpoint}: start it with `scripts/azurite start`, or point AZURITE_BLOB_ENDPOINT at one; \
          `scripts/test` does this by itself"
     );

@@ -21,18 +21,23 @@ pub const DEFAULT_BOOTSTRAP: &str = "127.0.0.1:19092";
 pub fn bootstrap() -> String {
     let bootstrap = std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| DEFAULT_BOOTSTRAP.to_owned());
     let first = bootstrap.split(',').next().unwrap_or_default().trim().to_owned();
-    let reachable = first
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok());
     assert!(
-        reachable,
+        listening(&first),
         "no Kafka broker at {bootstrap}: start the dev broker with `scripts/dev-broker start` \
          (or `docker compose up -d` for Redpanda), or point KAFKA_BOOTSTRAP at one; \
          `scripts/test` does all of this by itself"
     );
     bootstrap
+}
+
+/// Whether something accepts TCP connections at `address` (`host:port`) within 3 s: the test
+/// services' "is it running" check.
+pub fn listening(address: &str) -> bool {
+    address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok())
 }
 
 /// A topic name no other test (or earlier run on a persistent broker) uses.

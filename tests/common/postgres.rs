@@ -1,8 +1,6 @@
 //! A real PostgreSQL server for the export tests: `scripts/postgres start` runs one (the test
 //! command does), `POSTGRES_URL` names another. Each test gets a database of its own.
 
-use std::time::Duration;
-
 pub const DEFAULT_URL: &str = "postgres://medallion:medallion-test@127.0.0.1:15432/postgres";
 
 /// The server's URL (its maintenance database); panics with instructions when it is not there.
@@ -10,12 +8,8 @@ pub fn server_url() -> String {
     let url = std::env::var("POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
     let parsed = url::Url::parse(&url).unwrap_or_else(|e| panic!("POSTGRES_URL is not a URL: {e}"));
     let address = format!("{}:{}", parsed.host_str().unwrap_or("127.0.0.1"), parsed.port().unwrap_or(5432));
-    let reachable = std::net::ToSocketAddrs::to_socket_addrs(&address.as_str())
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .is_some_and(|addr| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok());
     assert!(
-        reachable,
+        super::listening(&address),
         "no PostgreSQL server at {address}: start one with `scripts/postgres start`, or point POSTGRES_URL at one; \
          `scripts/test` does this by itself"
     );
