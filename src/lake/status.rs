@@ -143,23 +143,34 @@ impl LagProbe {
 /// Every table of the stream `config` works on: exists, version, rows, last commit; its gold
 /// models' tables come before `quality_daily`.
 pub async fn collect_tables(config: &Config) -> Vec<TableStatus> {
-    let stream = config.stream();
+    let (paths, models_error) = table_paths(config);
     let mut tables = Vec::new();
-    let stage_tables = stream.tables.all();
-    let (quality_daily, stage_tables) = stage_tables.split_last().unwrap_or((&("quality_daily", ""), &[]));
-    for (role, path) in stage_tables {
+    for (role, path) in &paths {
         tables.push(table_status(config, role, path).await);
     }
-    match crate::gold::model::load(&stream.gold_models) {
-        Ok(models) => {
-            for model in models {
-                tables.push(table_status(config, &model.name, &crate::gold::model::table_path(&model.name)).await);
-            }
-        }
-        Err(error) => tables.push(TableStatus { table: "gold models".to_owned(), error: Some(error.to_string()), ..TableStatus::default() }),
+    if let Some(error) = models_error {
+        let error = TableStatus { table: "gold models".to_owned(), error: Some(error), ..TableStatus::default() };
+        tables.insert(tables.len().saturating_sub(1), error);
     }
-    tables.push(table_status(config, quality_daily.0, quality_daily.1).await);
     tables
+}
+
+/// (role, path in the lake) of every table of the stream `config` works on, its gold models'
+/// before `quality_daily`; and why the models could not be loaded, when they could not (their
+/// tables are then left out).
+pub fn table_paths(config: &Config) -> (Vec<(String, String)>, Option<String>) {
+    let stream = config.stream();
+    let mut paths: Vec<(String, String)> = stream.tables.all().iter().map(|(role, path)| ((*role).to_owned(), (*path).to_owned())).collect();
+    let quality_daily = paths.pop();
+    let models_error = match crate::gold::model::load(&stream.gold_models) {
+        Ok(models) => {
+            paths.extend(models.into_iter().map(|model| (model.name.clone(), crate::gold::model::table_path(&model.name))));
+            None
+        }
+        Err(error) => Some(error.to_string()),
+    };
+    paths.extend(quality_daily);
+    (paths, models_error)
 }
 
 async fn table_status(config: &Config, name: &str, table: &str) -> TableStatus {

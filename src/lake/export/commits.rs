@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::cells::Cell;
 use super::postgres::{self, Database};
-use super::{ExportError, SourceExport, begin};
+use super::{ExportError, Position, SourceExport, copy_versions};
 use crate::config::Config;
 use crate::table::TableReader;
 
@@ -24,81 +24,74 @@ fn upstream_role(role: &str) -> Option<&'static str> {
 
 /// Copies the commits every table of the stream made since the last export.
 pub async fn stage_commits(database: &mut Database, config: &Config, stream: &str, step: usize) -> Result<Vec<SourceExport>, ExportError> {
-    let tables = crate::lake::status::collect_tables(config).await;
-    let locations: HashMap<String, String> = tables.iter().map(|t| (t.table.clone(), t.location.clone())).collect();
+    let (paths, models_error) = crate::lake::status::table_paths(config);
+    if let Some(error) = models_error {
+        tracing::warn!(stream, %error, "the gold models' commits are not exported: their definitions cannot be loaded");
+    }
+    let location = |path: &str| config.lake.table_location(path);
+    let names: Vec<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
     let mut exports = Vec::new();
-    for table in &tables {
-        let source = format!("commits/{}", table.table);
-        let mut export = SourceExport { stream: stream.to_owned(), source: source.clone(), ..SourceExport::default() };
+    for (role, path) in &paths {
+        let source = format!("commits/{role}");
         let storage = config.lake.storage_options();
-        let Some(reader) = TableReader::open(&table.location, storage.clone()).await? else {
-            exports.push(export);
+        let Some(reader) = TableReader::open(&location(path), storage.clone()).await? else {
+            exports.push(SourceExport { stream: stream.to_owned(), source, ..SourceExport::default() });
             continue;
         };
-        let upstream = match upstream_role(&table.table).and_then(|role| locations.get(role)) {
-            Some(location) => TableReader::open(location, storage).await?,
+        let upstream_path = upstream_role(role).and_then(|upstream| paths.iter().find(|(r, _)| r == upstream)).map(|(_, p)| p);
+        let mut upstream = match upstream_path {
+            Some(path) => Upstream::open(&location(path), storage).await?,
             None => None,
         };
-        let latest = i64::try_from(reader.version()).unwrap_or(i64::MAX);
-        let mut upstream_times = HashMap::new();
-        loop {
-            let table_id = reader.table_id()?;
-            let target = database.target.clone();
-            let (tx, position) = begin(database, stream, &source, &reader).await?;
-            export.from = export.from.or(position);
-            let first = position.map_or(0, |v| v + 1);
-            let last = latest.min(first + step as i64 - 1);
-            let mut rows = Vec::new();
-            for version in first..=last {
-                if let Some(row) = commit_row(&reader, upstream.as_ref(), &mut upstream_times, stream, &table.table, version).await? {
-                    rows.push(row);
-                }
-            }
-            let error = |doing: &str, source| ExportError::Database { target: target.clone(), doing: doing.to_owned(), source };
-            let names: Vec<String> = COLUMNS.iter().map(|c| (*c).to_owned()).collect();
-            export.rows +=
-                postgres::insert(&tx, "medallion_stage_commits", &names, rows, "").await.map_err(|e| error("inserting stage commits", e))?;
-            let done = if last >= first { last } else { position.unwrap_or(latest) };
-            postgres::store_position(&tx, stream, &source, &table_id, done).await.map_err(|e| error("storing the export position", e))?;
-            tx.commit().await.map_err(|e| error("committing", e))?;
-            export.to = Some(done);
-            if done >= latest {
-                break;
-            }
-        }
+        let at = Position::of(stream, &source, &reader)?;
+        let export = copy_versions(database, &at, &reader, step, ("medallion_stage_commits", &names), async |version| {
+            Ok(commit_row(&reader, upstream.as_mut(), stream, role, version).await?.into_iter().collect())
+        })
+        .await?;
         exports.push(export);
     }
     Ok(exports)
 }
 
+/// The table a stage reads, with the commit times looked up so far.
+struct Upstream {
+    reader: TableReader,
+    /// What the stage's `txn` app ids end with when they are positions in this table.
+    app_id_suffix: String,
+    commit_times: HashMap<i64, Option<i64>>,
+}
+
+impl Upstream {
+    async fn open(location: &str, storage: HashMap<String, String>) -> Result<Option<Self>, ExportError> {
+        let Some(reader) = TableReader::open(location, storage).await? else { return Ok(None) };
+        Ok(Some(Self { app_id_suffix: format!(":{}", reader.table_id()?), reader, commit_times: HashMap::new() }))
+    }
+}
+
 /// The row of commit `version`, `None` when log cleanup removed its entry.
 async fn commit_row(
     reader: &TableReader,
-    upstream: Option<&TableReader>,
-    upstream_times: &mut HashMap<i64, Option<i64>>,
+    upstream: Option<&mut Upstream>,
     stream: &str,
     stage: &str,
     version: i64,
 ) -> Result<Option<Vec<Cell>>, ExportError> {
     let Some(entry) = reader.kept_entry(version as u64).await? else { return Ok(None) };
-    let input_version = match upstream {
-        Some(upstream) => {
-            let suffix = format!(":{}", upstream.table_id()?);
-            entry.positions.iter().filter(|(app_id, _)| app_id.ends_with(&suffix)).map(|(_, v)| *v).max()
-        }
-        None => None,
-    };
+    let mut input_version = None;
     let mut freshness_ms = None;
-    if let (Some(upstream), Some(input), Some(committed)) = (upstream, input_version, entry.timestamp) {
-        let upstream_time = match upstream_times.get(&input) {
-            Some(time) => *time,
-            None => {
-                let time = upstream.kept_entry(input as u64).await?.and_then(|e| e.timestamp);
-                upstream_times.insert(input, time);
-                time
-            }
-        };
-        freshness_ms = upstream_time.map(|time| committed - time);
+    if let Some(upstream) = upstream {
+        input_version = entry.positions.iter().filter(|(app_id, _)| app_id.ends_with(&upstream.app_id_suffix)).map(|(_, v)| *v).max();
+        if let (Some(input), Some(committed)) = (input_version, entry.timestamp) {
+            let upstream_time = match upstream.commit_times.get(&input) {
+                Some(time) => *time,
+                None => {
+                    let time = upstream.reader.kept_entry(input as u64).await?.and_then(|e| e.timestamp);
+                    upstream.commit_times.insert(input, time);
+                    time
+                }
+            };
+            freshness_ms = upstream_time.map(|time| committed - time);
+        }
     }
     let bytes: u64 = entry.added.iter().map(|file| file.size).sum();
     Ok(Some(vec![
@@ -143,13 +136,9 @@ pub async fn kafka_lag(database: &mut Database, config: &Config, stream: &str) -
         .collect();
     let names: Vec<String> =
         ["exported_at", "stream", "topic", "partition", "delta_offset", "committed_offset", "high_watermark", "lag"].map(str::to_owned).to_vec();
-    let tx = database.client.transaction().await.map_err(|e| database_error(&database.target, "starting a transaction", e))?;
+    let tx = database.client.transaction().await.map_err(|e| postgres::error(&database.target, "starting a transaction", e))?;
     let inserted =
-        postgres::insert(&tx, "medallion_kafka_lag", &names, rows, "").await.map_err(|e| database_error(&database.target, "inserting lag", e))?;
-    tx.commit().await.map_err(|e| database_error(&database.target, "committing", e))?;
+        postgres::insert(&tx, "medallion_kafka_lag", &names, rows, "").await.map_err(|e| postgres::error(&database.target, "inserting lag", e))?;
+    tx.commit().await.map_err(|e| postgres::error(&database.target, "committing", e))?;
     Ok(inserted)
-}
-
-fn database_error(target: &str, doing: &str, source: tokio_postgres::Error) -> ExportError {
-    ExportError::Database { target: target.to_owned(), doing: doing.to_owned(), source }
 }

@@ -129,68 +129,111 @@ async fn open(config: &Config, path: &str) -> Result<Option<TableReader>, Export
     Ok(TableReader::open(&config.lake.table_location(path), config.lake.storage_options()).await?)
 }
 
-/// Starts the transaction of one step of `source`: locked, and its position checked against
-/// the table it is about to read. Returns the transaction and the last version exported.
-async fn begin<'a>(
-    database: &'a mut Database,
-    stream: &str,
-    source: &str,
-    reader: &TableReader,
-) -> Result<(tokio_postgres::Transaction<'a>, Option<i64>), ExportError> {
+/// The export position one transaction reads and moves: `source` of `stream`, copied from the
+/// table with id `table_id` at `location`.
+struct Position<'a> {
+    stream: &'a str,
+    source: &'a str,
+    table_id: String,
+    location: &'a str,
+}
+
+impl<'a> Position<'a> {
+    fn of(stream: &'a str, source: &'a str, reader: &'a TableReader) -> Result<Self, ExportError> {
+        Ok(Self { stream, source, table_id: reader.table_id()?, location: reader.location() })
+    }
+}
+
+/// Rows for one PostgreSQL table, in `names` order.
+struct Rows<'a> {
+    table: &'a str,
+    names: &'a [String],
+    cells: Vec<Vec<cells::Cell>>,
+    on_conflict: &'a str,
+}
+
+/// Starts the transaction of one step of `at`: locked, and its position checked against the
+/// table about to be read. Returns the transaction and the last version exported.
+async fn begin<'d>(database: &'d mut Database, at: &Position<'_>) -> Result<(tokio_postgres::Transaction<'d>, Option<i64>), ExportError> {
     let target = database.target.clone();
-    let error = |doing: &str, source| ExportError::Database { target: target.clone(), doing: doing.to_owned(), source };
-    let tx = database.client.transaction().await.map_err(|e| error("starting a transaction", e))?;
-    postgres::lock_source(&tx, stream, source).await.map_err(|e| error("locking the export position", e))?;
-    let position = postgres::lock_position(&tx, stream, source).await.map_err(|e| error("reading the export position", e))?;
-    let table_id = reader.table_id()?;
+    let tx = database.client.transaction().await.map_err(|e| postgres::error(&target, "starting a transaction", e))?;
+    postgres::lock_source(&tx, at.stream, at.source).await.map_err(|e| postgres::error(&target, "locking the export position", e))?;
+    let position =
+        postgres::lock_position(&tx, at.stream, at.source).await.map_err(|e| postgres::error(&target, "reading the export position", e))?;
     match position {
-        Some((exported_id, _)) if exported_id != table_id => Err(ExportError::TableReplaced {
-            stream: stream.to_owned(),
-            export_source: source.to_owned(),
-            location: reader.location().to_owned(),
+        Some((exported_id, _)) if exported_id != at.table_id => Err(ExportError::TableReplaced {
+            stream: at.stream.to_owned(),
+            export_source: at.source.to_owned(),
+            location: at.location.to_owned(),
             exported_id,
-            found_id: table_id,
+            found_id: at.table_id.clone(),
         }),
         Some((_, version)) => Ok((tx, Some(version))),
         None => Ok((tx, None)),
     }
 }
 
-/// Copies the rows `quality_metrics` gained since the last export, a step at a time.
-async fn quality_metrics(database: &mut Database, config: &Config, stream: &str, step: usize) -> Result<SourceExport, ExportError> {
-    let source = "quality_metrics";
-    let mut export = SourceExport { stream: stream.to_owned(), source: source.to_owned(), ..SourceExport::default() };
-    let Some(reader) = open(config, &config.silver.metrics_table).await? else { return Ok(export) };
-    let schema = reader.schema()?;
+/// Writes `rows` and moves `at` to `version`, in `tx`, and commits: both or neither.
+async fn commit(tx: tokio_postgres::Transaction<'_>, target: &str, at: &Position<'_>, version: i64, rows: Rows<'_>) -> Result<u64, ExportError> {
+    let doing = format!("inserting {} rows", rows.table);
+    let inserted =
+        postgres::insert(&tx, rows.table, rows.names, rows.cells, rows.on_conflict).await.map_err(|e| postgres::error(target, &doing, e))?;
+    postgres::store_position(&tx, at.stream, at.source, &at.table_id, version)
+        .await
+        .map_err(|e| postgres::error(target, "storing the export position", e))?;
+    tx.commit().await.map_err(|e| postgres::error(target, "committing", e))?;
+    Ok(inserted)
+}
+
+/// Copies what `rows_of` makes of each version of `reader` after the position of `at`, into
+/// `table` (columns `names`), in transactions of at most `step` versions.
+async fn copy_versions(
+    database: &mut Database,
+    at: &Position<'_>,
+    reader: &TableReader,
+    step: usize,
+    (table, names): (&str, &[String]),
+    mut rows_of: impl AsyncFnMut(i64) -> Result<Vec<Vec<cells::Cell>>, ExportError>,
+) -> Result<SourceExport, ExportError> {
+    let mut export = SourceExport { stream: at.stream.to_owned(), source: at.source.to_owned(), ..SourceExport::default() };
     let latest = i64::try_from(reader.version()).unwrap_or(i64::MAX);
-    let empty = RecordBatch::new_empty(schema.clone());
-    let columns = ensure_table(database, "medallion_quality_metrics", &empty, "stream text NOT NULL, delta_version bigint NOT NULL", "").await?;
+    let target = database.target.clone();
     loop {
-        let table_id = reader.table_id()?;
-        let target = database.target.clone();
-        let (tx, position) = begin(database, stream, source, &reader).await?;
+        let (tx, position) = begin(database, at).await?;
         export.from = export.from.or(position);
         let first = position.map_or(0, |v| v + 1);
         let last = latest.min(first + step as i64 - 1);
-        let mut rows = Vec::new();
+        let mut cells = Vec::new();
         for version in first..=last {
-            let Some(entry) = reader.kept_entry(version as u64).await? else { continue };
-            let files = entry.appended_only(reader.location(), version as u64)?;
-            let batch = reader.read(&files, &schema, None).await?;
-            rows.extend(row_cells(&batch, &columns, stream, version));
+            cells.extend(rows_of(version).await?);
         }
-        let names: Vec<String> = ["stream".to_owned(), "delta_version".to_owned()].into_iter().chain(columns.iter().cloned()).collect();
-        let error = |doing: &str, source| ExportError::Database { target: target.clone(), doing: doing.to_owned(), source };
-        export.rows +=
-            postgres::insert(&tx, "medallion_quality_metrics", &names, rows, "").await.map_err(|e| error("inserting quality_metrics rows", e))?;
         let done = if last >= first { last } else { position.unwrap_or(latest) };
-        postgres::store_position(&tx, stream, source, &table_id, done).await.map_err(|e| error("storing the export position", e))?;
-        tx.commit().await.map_err(|e| error("committing", e))?;
+        export.rows += commit(tx, &target, at, done, Rows { table, names, cells, on_conflict: "" }).await?;
         export.to = Some(done);
         if done >= latest {
             return Ok(export);
         }
     }
+}
+
+/// Copies the rows `quality_metrics` gained since the last export, a step at a time.
+async fn quality_metrics(database: &mut Database, config: &Config, stream: &str, step: usize) -> Result<SourceExport, ExportError> {
+    let source = "quality_metrics";
+    let Some(reader) = open(config, &config.silver.metrics_table).await? else {
+        return Ok(SourceExport { stream: stream.to_owned(), source: source.to_owned(), ..SourceExport::default() });
+    };
+    let schema = reader.schema()?;
+    let empty = RecordBatch::new_empty(schema.clone());
+    let columns = ensure_table(database, "medallion_quality_metrics", &empty, "stream text NOT NULL, delta_version bigint NOT NULL", "").await?;
+    let names: Vec<String> = ["stream".to_owned(), "delta_version".to_owned()].into_iter().chain(columns.iter().cloned()).collect();
+    let at = Position::of(stream, source, &reader)?;
+    copy_versions(database, &at, &reader, step, ("medallion_quality_metrics", &names), async |version| {
+        let Some(entry) = reader.kept_entry(version as u64).await? else { return Ok(Vec::new()) };
+        let files = entry.appended_only(reader.location(), version as u64)?;
+        let batch = reader.read(&files, &schema, None).await?;
+        Ok(row_cells(&batch, &columns, stream, version))
+    })
+    .await
 }
 
 /// Copies `quality_daily` whole when it changed since the last export (one row per day).
@@ -208,9 +251,9 @@ async fn quality_daily(database: &mut Database, config: &Config, stream: &str) -
         ", PRIMARY KEY (stream, day)",
     )
     .await?;
-    let table_id = reader.table_id()?;
+    let at = Position::of(stream, source, &reader)?;
     let target = database.target.clone();
-    let (tx, position) = begin(database, stream, source, &reader).await?;
+    let (tx, position) = begin(database, &at).await?;
     export.from = position;
     export.to = Some(latest);
     if position == Some(latest) {
@@ -219,12 +262,9 @@ async fn quality_daily(database: &mut Database, config: &Config, stream: &str) -
     let names: Vec<String> = ["stream".to_owned(), "delta_version".to_owned()].into_iter().chain(columns.iter().cloned()).collect();
     let updates: Vec<String> = names.iter().filter(|c| *c != "stream" && *c != "day").map(|c| format!("\"{c}\" = EXCLUDED.\"{c}\"")).collect();
     let on_conflict = format!("ON CONFLICT (stream, day) DO UPDATE SET {}", updates.join(", "));
-    let rows = row_cells(&batch, &columns, stream, latest);
-    let error = |doing: &str, source| ExportError::Database { target: target.clone(), doing: doing.to_owned(), source };
+    let cells = row_cells(&batch, &columns, stream, latest);
     export.rows =
-        postgres::insert(&tx, "medallion_quality_daily", &names, rows, &on_conflict).await.map_err(|e| error("upserting quality_daily rows", e))?;
-    postgres::store_position(&tx, stream, source, &table_id, latest).await.map_err(|e| error("storing the export position", e))?;
-    tx.commit().await.map_err(|e| error("committing", e))?;
+        commit(tx, &target, &at, latest, Rows { table: "medallion_quality_daily", names: &names, cells, on_conflict: &on_conflict }).await?;
     Ok(export)
 }
 

@@ -53,8 +53,13 @@ pub async fn connect(url: &str) -> Result<Database, ExportError> {
 
 impl Database {
     pub fn error(&self, doing: &str, source: tokio_postgres::Error) -> ExportError {
-        ExportError::Database { target: self.target.clone(), doing: doing.to_owned(), source }
+        error(&self.target, doing, source)
     }
+}
+
+/// What failed at the database named `target` (for use while a transaction borrows it).
+pub fn error(target: &str, doing: &str, source: tokio_postgres::Error) -> ExportError {
+    ExportError::Database { target: target.to_owned(), doing: doing.to_owned(), source }
 }
 
 /// `user@host:port/database`.
