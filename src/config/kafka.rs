@@ -15,7 +15,8 @@ pub enum Profile {
     /// The dev broker or Redpanda on this machine: PLAINTEXT, topics created on demand.
     #[default]
     Local,
-    /// Azure Event Hubs' Kafka endpoint: SASL_SSL + PLAIN with the connection string as password.
+    /// Azure Event Hubs' Kafka endpoint: SASL_SSL, with PLAIN and the connection string as password,
+    /// or OAUTHBEARER with `kafka.entra`.
     Eventhubs,
 }
 
@@ -89,8 +90,6 @@ impl Default for KafkaConfig {
 /// that is what librdkafka takes.
 const EVENTHUBS_SETTINGS: &[(&str, &str)] = &[
     ("security.protocol", "SASL_SSL"),
-    ("sasl.mechanism", "PLAIN"),
-    ("sasl.username", "$ConnectionString"),
     ("request.timeout.ms", "60000"),
     ("metadata.max.age.ms", "180000"),
     // Azure drops idle TCP flows after 4 minutes; librdkafka only sets this for "azure" hosts.
@@ -220,12 +219,13 @@ impl KafkaConfig {
                 }
                 match &self.entra {
                     Some(entra) => {
-                        config.remove("sasl.username");
                         for (key, value) in entra.client_settings() {
                             config.set(key, value);
                         }
                     }
+                    // The connection string is the password of the user `$ConnectionString`.
                     None => {
+                        config.set("sasl.mechanism", "PLAIN").set("sasl.username", "$ConnectionString");
                         if let Some(secret) = &self.connection_string {
                             config.set("sasl.password", secret.expose());
                         }
