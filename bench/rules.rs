@@ -86,7 +86,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.bench_function("rules_apply_file", |b| {
-        b.iter(|| black_box(medallion::rules::file::apply_file(&rules, &input, &output, "bench".to_owned()).expect("apply")))
+        b.iter(|| black_box(medallion::rules::file::apply_file(&rules, &input, &output, "bench".to_owned(), chrono::Utc::now()).expect("apply")))
     });
     group.finish();
 }

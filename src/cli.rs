@@ -119,7 +119,17 @@ pub enum RulesCommand {
         /// `run_id` stamped on every result (default: a new UUID).
         #[arg(long)]
         run_id: Option<String>,
+        /// The run time (RFC 3339): stamped on every result and what clock checks compare with
+        /// (default: now). Replaying a file at the time of an earlier run gives its verdicts.
+        #[arg(long, value_parser = parse_run_time)]
+        run_time: Option<chrono::DateTime<chrono::Utc>>,
     },
+}
+
+fn parse_run_time(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.to_utc())
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time (2026-06-01T12:00:00Z): {e}"))
 }
 
 /// Flags shared by the consuming stages.

@@ -101,7 +101,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Export(ExportCommand::Postgres { .. }) => export_postgres(&cli).await,
         Command::Maintain(args) => maintain(&cli, args.table.as_deref(), args.dry_run).await,
         Command::Rules(RulesCommand::Check { file, input }) => check_rules(file, input.as_deref(), &cli),
-        Command::Rules(RulesCommand::Apply { rules, input, output, run_id }) => apply_rules(rules, input, output, run_id.clone(), &cli),
+        Command::Rules(RulesCommand::Apply { rules, input, output, run_id, run_time }) => {
+            apply_rules(rules, input, output, run_id.clone(), *run_time, &cli)
+        }
     }
 }
 
@@ -153,13 +155,22 @@ fn check_rules(file: &Path, input: Option<&Path>, cli: &Cli) -> Result<(), Failu
     Ok(())
 }
 
-fn apply_rules(rules: &Path, input: &Path, output: &Path, run_id: Option<String>, cli: &Cli) -> Result<(), Failure> {
+fn apply_rules(
+    rules: &Path,
+    input: &Path,
+    output: &Path,
+    run_id: Option<String>,
+    run_time: Option<chrono::DateTime<chrono::Utc>>,
+    cli: &Cli,
+) -> Result<(), Failure> {
     let rules = load_rules(rules)?;
     let run_id = run_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let summary = medallion::rules::file::apply_file(&rules, &input.display().to_string(), &output.display().to_string(), run_id).map_err(|e| {
-        let invalid = e.is_invalid_input();
-        Failure::of(e, invalid)
-    })?;
+    let run_time = run_time.unwrap_or_else(chrono::Utc::now);
+    let summary =
+        medallion::rules::file::apply_file(&rules, &input.display().to_string(), &output.display().to_string(), run_id, run_time).map_err(|e| {
+            let invalid = e.is_invalid_input();
+            Failure::of(e, invalid)
+        })?;
     if cli.json {
         println!("{}", serde_json::to_string(&summary).map_err(|e| Failure::Runtime(e.into()))?);
     } else {

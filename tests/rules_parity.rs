@@ -6,12 +6,10 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::process::Command;
 
-use arrow::array::{Array, AsArray, ListArray, MapArray, StructArray};
-use arrow::datatypes::Int64Type;
 use common::OutputWithin;
+use common::dqx::results;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dqx");
 
@@ -19,64 +17,6 @@ fn medallion() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_medallion"));
     command.env_remove("MEDALLION_CONFIG").env("MEDALLION_LOG", "warn");
     command
-}
-
-/// Everything compared for one result item (run_time and run_id differ per run by design).
-type Item = (String, String, String, Vec<String>, Option<String>, Vec<(String, String)>, String, String);
-
-fn strings(array: &dyn Array) -> Vec<String> {
-    let array = array.as_string::<i32>();
-    (0..array.len()).map(|i| array.value(i).to_owned()).collect()
-}
-
-fn items(list: &ListArray, row: usize) -> Vec<Item> {
-    if list.is_null(row) {
-        return Vec::new();
-    }
-    let value = list.value(row);
-    let structs: &StructArray = value.as_struct();
-    let text = |name: &str, i: usize| {
-        let column = structs.column_by_name(name).unwrap();
-        (!column.is_null(i)).then(|| column.as_string::<i32>().value(i).to_owned())
-    };
-    let mut found: Vec<Item> = (0..structs.len())
-        .map(|i| {
-            let columns = structs.column_by_name("columns").unwrap().as_list::<i32>().value(i);
-            let metadata: &MapArray = structs.column_by_name("user_metadata").unwrap().as_map();
-            let entries = metadata.value(i);
-            let mut pairs: Vec<(String, String)> = strings(entries.column(0).as_ref()).into_iter().zip(strings(entries.column(1).as_ref())).collect();
-            pairs.sort();
-            (
-                text("name", i).unwrap(),
-                text("message", i).unwrap(),
-                text("function", i).unwrap(),
-                strings(columns.as_ref()),
-                text("filter", i),
-                pairs,
-                text("rule_fingerprint", i).unwrap(),
-                text("rule_set_fingerprint", i).unwrap(),
-            )
-        })
-        .collect();
-    found.sort();
-    found
-}
-
-/// row_id → (errors, warnings) of a result file.
-fn results(path: &str) -> BTreeMap<i64, (Vec<Item>, Vec<Item>)> {
-    let file = std::fs::File::open(path).unwrap();
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
-    let mut by_row = BTreeMap::new();
-    for batch in reader {
-        let batch = batch.unwrap();
-        let ids = batch.column_by_name("row_id").unwrap().as_primitive::<Int64Type>().clone();
-        let errors = batch.column_by_name("_errors").unwrap().as_list::<i32>().clone();
-        let warnings = batch.column_by_name("_warnings").unwrap().as_list::<i32>().clone();
-        for row in 0..batch.num_rows() {
-            by_row.insert(ids.value(row), (items(&errors, row), items(&warnings, row)));
-        }
-    }
-    by_row
 }
 
 #[test]
@@ -88,8 +28,8 @@ fn rules_apply_matches_dqx_row_for_row() {
         .arg(&output)
         .output_within();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
-    let ours = results(output.to_str().unwrap());
-    let theirs = results(&format!("{DATA}/po_100k_dqx_output.parquet"));
+    let ours = results(output.to_str().unwrap(), "row_id");
+    let theirs = results(&format!("{DATA}/po_100k_dqx_output.parquet"), "row_id");
     assert_eq!(ours.len(), 100_000);
     assert_eq!(ours.len(), theirs.len());
     let mismatches: Vec<_> = ours.iter().filter(|(id, result)| theirs.get(id) != Some(result)).take(3).collect();
@@ -119,10 +59,6 @@ const BAD_RULES: &[(&str, &str)] = &[
     ("- check: {function: is_equal_to, arguments: {column: quantity, value: 1, abs_tolerance: -1}}", "check.arguments.abs_tolerance"),
     ("- check: {function: is_not_null, for_each_column: [], arguments: {}}", "check.for_each_column"),
     ("- check: {function: is_not_null, arguments: {column: order_id}}\n  severity: high", "severity"),
-    (
-        "- name: dup\n  check: {function: is_not_null, arguments: {column: order_id}}\n- name: dup\n  check: {function: is_null, arguments: {column: order_id}}",
-        "#1 (dup): name",
-    ),
     ("- check: {function: is_not_null_and_not_empty, arguments: {column: order_id, trim_strings: maybe}}", "check.arguments.trim_strings"),
     ("not: a list", "a rules file is a YAML list"),
     ("- check: {function: is_valid_currency_code, arguments: {column: currency, code_format: emoji}}", "check.arguments.code_format"),

@@ -93,15 +93,16 @@ pub static FUNCTIONS: &[FunctionSpec] = &[
     row("regex_match", &[COLUMN, req("regex", Regex), opt("negate", Bool)]),
     row("is_valid_date", &[COLUMN, opt("date_format", Text)]),
     row("is_valid_timestamp", &[COLUMN, opt("timestamp_format", Text)]),
-    row("is_not_in_future", &[COLUMN, opt("offset", Int), opt("curr_timestamp", Limit)]),
-    row("is_not_in_near_future", &[COLUMN, opt("offset", Int), opt("curr_timestamp", Limit)]),
-    row("is_older_than_n_days", &[COLUMN, req("days", Int), opt("curr_date", Limit), opt("negate", Bool)]),
+    // `curr_timestamp`/`curr_date` are Spark Columns in DQX: a rules file cannot give them.
+    row("is_not_in_future", &[COLUMN, opt("offset", Int)]),
+    row("is_not_in_near_future", &[COLUMN, opt("offset", Int)]),
+    row("is_older_than_n_days", &[COLUMN, req("days", Int), opt("negate", Bool)]),
     row("is_data_fresh", &[COLUMN, req("max_age_minutes", Int), opt("base_timestamp", Limit)]),
     row("is_valid_email", &[COLUMN]),
     row("is_valid_uuid", &[COLUMN, opt("strict", Bool)]),
     row("is_valid_ipv4_address", &[COLUMN]),
     row("is_valid_currency_code", &[COLUMN, opt("code_format", Text), CASE]),
-    FunctionSpec { name: "is_unique", params: &[req("columns", Columns), opt("nulls_distinct", Bool)], dataset: true },
+    FunctionSpec { name: "is_unique", params: &[req("columns", Columns), opt("nulls_distinct", Bool), TRIM], dataset: true },
 ];
 
 /// The function called `name`.

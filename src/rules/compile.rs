@@ -19,6 +19,8 @@ pub enum Part {
     ValueOrNull(CompiledExpr),
     /// Values joined by `, `.
     List(Vec<CompiledExpr>),
+    /// Spark's text of `struct(values…)`: `{B, 2, null}`.
+    Struct(Vec<CompiledExpr>),
 }
 
 /// How a check decides which rows fail.
@@ -190,9 +192,15 @@ fn equality(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<Body, FieldPro
     // DQX applies tolerances only when the value is a numeric literal, not an expression.
     let matches = if (abs_tolerance > 0.0 || rel_tolerance > 0.0) && raw.is_number() {
         let difference = format!("abs(CAST({c} AS DOUBLE) - CAST(({value}) AS DOUBLE))");
-        format!(
-            "({difference} <= {abs_tolerance:?} OR {difference} <= {rel_tolerance:?} * greatest(abs(CAST({c} AS DOUBLE)), abs(CAST(({value}) AS DOUBLE))))"
-        )
+        let larger = format!("greatest(abs(CAST({c} AS DOUBLE)), abs(CAST(({value}) AS DOUBLE)))");
+        // Spark: 0 * ±inf and 0 * NaN are NaN, and every number is <= NaN, so with no relative
+        // tolerance an infinite or NaN value matches. (Written out: DataFusion folds 0.0 * x.)
+        let relative = if rel_tolerance > 0.0 {
+            format!("{difference} <= {rel_tolerance:?} * {larger}")
+        } else {
+            format!("{difference} <= 0.0 OR NOT ({larger} < CAST('Infinity' AS DOUBLE))")
+        };
+        format!("({difference} <= {abs_tolerance:?} OR {relative})")
     } else {
         format!("({c} = ({value}))")
     };

@@ -1,6 +1,6 @@
 //! Running compiled rules over a batch: which rows each rule fails, and with which message.
 
-use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 
 use super::compile::{CompiledRule, Condition, Part};
 use super::spark_text::value_text;
@@ -20,15 +20,36 @@ impl RuleOutcome {
     }
 }
 
-/// Evaluates `rule` on `batch`. Errors are evaluation failures of a planned expression (say, a
-/// division by zero in an expression), named by the rule.
-pub fn evaluate(rule: &CompiledRule, batch: &RecordBatch) -> Result<RuleOutcome, String> {
-    let applicable = rule.filter.as_ref().map(|f| f.evaluate_bool(batch)).transpose()?;
-    let (failed, counts) = match &rule.condition {
-        Condition::Sql(condition) => (condition.evaluate_bool(batch)?, None),
-        Condition::Native(native) => native.evaluate(batch)?,
+/// `batch` with its float columns as Spark compares them: `-0.0` is `0.0` and every NaN the same
+/// NaN (Arrow orders floats totally: `-0.0 < 0.0`, NaNs by their bits; Spark's NaN is one value
+/// above every number, which Arrow's order already gives).
+pub fn spark_comparable(batch: &RecordBatch) -> RecordBatch {
+    use arrow::datatypes::{DataType, Float32Type, Float64Type};
+    let floats = |array: &ArrayRef| -> ArrayRef {
+        match array.data_type() {
+            DataType::Float64 => {
+                std::sync::Arc::new(array.as_primitive::<Float64Type>().unary::<_, Float64Type>(|v| if v.is_nan() { f64::NAN } else { v + 0.0 }))
+            }
+            DataType::Float32 => {
+                std::sync::Arc::new(array.as_primitive::<Float32Type>().unary::<_, Float32Type>(|v| if v.is_nan() { f32::NAN } else { v + 0.0 }))
+            }
+            _ => array.clone(),
+        }
     };
-    let nulls = rule.null_fails.as_ref().map(|c| c.evaluate(batch)).transpose()?;
+    let columns = batch.columns().iter().map(floats).collect();
+    RecordBatch::try_new(batch.schema(), columns).unwrap_or_else(|_| batch.clone())
+}
+
+/// Evaluates `rule` on `batch`: conditions and filters on `comparable` (the batch as Spark
+/// compares it, see [`spark_comparable`]), messages on the values as they are. Errors are
+/// evaluation failures of a planned expression (say, a division by zero), named by the rule.
+pub fn evaluate(rule: &CompiledRule, batch: &RecordBatch, comparable: &RecordBatch) -> Result<RuleOutcome, String> {
+    let applicable = rule.filter.as_ref().map(|f| f.evaluate_bool(comparable)).transpose()?;
+    let (failed, endings) = match &rule.condition {
+        Condition::Sql(condition) => (condition.evaluate_bool(comparable)?, None),
+        Condition::Native(native) => native.evaluate(comparable, applicable.as_ref())?,
+    };
+    let nulls = rule.null_fails.as_ref().map(|c| c.evaluate(comparable)).transpose()?;
     let is_true = |mask: &BooleanArray, row: usize| mask.is_valid(row) && mask.value(row);
     let rows: Vec<usize> = (0..batch.num_rows())
         .filter(|&row| applicable.as_ref().is_none_or(|a| is_true(a, row)))
@@ -43,7 +64,7 @@ pub fn evaluate(rule: &CompiledRule, batch: &RecordBatch) -> Result<RuleOutcome,
         .map(|row| {
             let message = match &nulls {
                 Some(values) if values.is_null(row) => format!("Column '{}' value is null", rule.rule.column()),
-                _ => parts.message(row, counts.as_ref().map(|c| c[row])),
+                _ => parts.message(row, endings.as_ref().and_then(|e| e[row].as_deref())),
             };
             (row, message)
         })
@@ -64,13 +85,14 @@ impl<'a> PartValues<'a> {
             .map(|part| match part {
                 Part::Text(_) => Ok(Vec::new()),
                 Part::Value(e) | Part::ValueOrNull(e) => Ok(vec![e.evaluate(batch)?]),
-                Part::List(items) => items.iter().map(|e| e.evaluate(batch)).collect(),
+                Part::List(items) | Part::Struct(items) => items.iter().map(|e| e.evaluate(batch)).collect(),
             })
             .collect::<Result<Vec<_>, String>>()?;
         Ok(Self { parts, values })
     }
 
-    fn message(&self, row: usize, duplicates: Option<usize>) -> String {
+    /// The message of `row`, with the native check's `ending` for that row appended.
+    fn message(&self, row: usize, ending: Option<&str>) -> String {
         let mut message = String::new();
         for (part, values) in self.parts.iter().zip(&self.values) {
             match part {
@@ -82,11 +104,13 @@ impl<'a> PartValues<'a> {
                     let items: Vec<String> = values.iter().filter_map(|v| value_text(v.as_ref(), row)).collect();
                     message.push_str(&items.join(", "));
                 }
+                Part::Struct(_) => {
+                    let fields: Vec<String> = values.iter().map(|v| value_text(v.as_ref(), row).unwrap_or_else(|| "null".to_owned())).collect();
+                    message.push_str(&format!("{{{}}}", fields.join(", ")));
+                }
             }
         }
-        if let Some(count) = duplicates {
-            message.push_str(&format!("{count} duplicates"));
-        }
+        message.push_str(ending.unwrap_or_default());
         message
     }
 }

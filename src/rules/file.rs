@@ -20,8 +20,14 @@ pub struct ApplySummary {
     pub seconds: f64,
 }
 
-/// Applies `rules` to the Parquet file `input`, writing `output`.
-pub fn apply_file(rules: &RuleSet, input: &str, output: &str, run_id: String) -> Result<ApplySummary, RulesError> {
+/// Applies `rules` to the Parquet file `input` as a run at `run_time`, writing `output`.
+pub fn apply_file(
+    rules: &RuleSet,
+    input: &str,
+    output: &str,
+    run_id: String,
+    run_time: chrono::DateTime<chrono::Utc>,
+) -> Result<ApplySummary, RulesError> {
     let started = std::time::Instant::now();
     let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(input).map_err(io(input))?).map_err(parquet_error(input))?;
     let engine = rules.compile(reader.schema().clone())?;
@@ -37,7 +43,7 @@ pub fn apply_file(rules: &RuleSet, input: &str, output: &str, run_id: String) ->
     } else {
         batches
     };
-    let run = engine.run_info(run_id);
+    let run = super::RunInfo { run_time_micros: run_time.timestamp_micros(), run_id, rule_set_fingerprint: engine.fingerprint.clone() };
     let properties = super::writer_properties(&batches.first().map_or_else(|| engine.output_schema(), RecordBatch::schema));
     let mut writer =
         ArrowWriter::try_new(File::create(output).map_err(io(output))?, engine.output_schema(), Some(properties)).map_err(parquet_error(output))?;

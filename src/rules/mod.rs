@@ -19,10 +19,13 @@ mod java_regex;
 mod names;
 mod native;
 mod results;
+mod spark_sql;
 mod spark_text;
 mod spec;
 mod sql;
 mod time;
+#[cfg(test)]
+mod edge_values_tests;
 
 use std::sync::Arc;
 
@@ -164,9 +167,12 @@ impl RulesEngine {
 
     /// Every rule's outcome on `batch`.
     pub fn evaluate(&self, batch: &RecordBatch) -> Result<Vec<RuleOutcome>, RulesError> {
+        let comparable = evaluate::spark_comparable(batch);
         self.rules
             .iter()
-            .map(|rule| evaluate::evaluate(rule, batch).map_err(|message| RulesError::Evaluate { rule: rule.rule.name.clone(), message }))
+            .map(|rule| {
+                evaluate::evaluate(rule, batch, &comparable).map_err(|message| RulesError::Evaluate { rule: rule.rule.name.clone(), message })
+            })
             .collect()
     }
 

@@ -73,15 +73,15 @@ fn unique_key_name(rule: &Rule) -> String {
     }
 }
 
-/// DQX names an unnamed `sql_expression` after Spark's rendering of the (negated) expression,
-/// prefixed by its `columns`. Spark prints `(NOT (<expr>))`; after normalisation only the
-/// alphanumeric runs matter, so this reproduces it for expressions Spark prints as written.
+/// DQX names an unnamed `sql_expression` after PySpark's text of its condition column, prefixed
+/// by its `columns`: Spark 4 prints the expression as written, `!(<expr>)` when it is negated
+/// (the check fails where the expression is false), the expression itself with `negate`.
 fn sql_expression_name(rule: &Rule) -> String {
     if let Some(name) = rule.text("name") {
         return name.to_owned();
     }
     let expression = rule.text("expression").unwrap_or_default();
-    let rendered = if rule.flag("negate", false) { format!("({expression})") } else { format!("(NOT ({expression}))") };
+    let rendered = if rule.flag("negate", false) { expression.to_owned() } else { format!("!({expression})") };
     let base = normalize(&rendered);
     match rule.arg("columns").and_then(|v| v.as_sequence()) {
         Some(columns) if !columns.is_empty() => {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use arrow::datatypes::DataType;
 use arrow::row::{RowConverter, SortField};
 use regex::Regex;
 
@@ -37,6 +38,9 @@ pub enum NativeKind {
     },
 }
 
+/// Which rows fail, and per failing row the end of its message when the check has its own.
+pub type NativeOutcome = (BooleanArray, Option<Vec<Option<String>>>);
+
 #[derive(Debug, Clone)]
 pub struct NativeCheck {
     /// The checked value (the first key for uniqueness).
@@ -58,7 +62,8 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
         r#"\A(?:{atext}+(?:\.{atext}+)*|"(?:[\x21\x23-\x5B\x5D-\x7E]|\\[\x09\x20-\x7E])*")@(?:(?:{label}\.)+[A-Za-z]{{2,63}}|\[(?:{OCTET}(?:\.{OCTET}){{3}}|IPv6:[A-Fa-f0-9:]+)\])\z"#
     ))
 });
-static DECIMAL_NUMBER: LazyLock<Regex> = LazyLock::new(|| pattern(r"\A[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\z"));
+/// DQX's pattern, whose `\d` is Java's ASCII digit.
+static DECIMAL_NUMBER: LazyLock<Regex> = LazyLock::new(|| pattern(r"\A[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\z"));
 static CURRENCIES: LazyLock<Vec<&'static str>> = LazyLock::new(|| include_str!("iso_4217_alphabetic.txt").lines().collect());
 static CURRENCY_NUMBERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| include_str!("iso_4217_numeric.txt").lines().collect());
 
@@ -94,13 +99,10 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
             Ok((native(kind)?, value_message(format!("' in Column '{column}' is not a valid ISO 4217 currency code"))?))
         }
         "has_num_decimal_places" => {
+            // The ending (why the value fails) is the check's own: see `decimal_places_ending`.
             let limit_sql = super::compile::limit_sql(rule.arg("limit").unwrap_or(&serde_yaml::Value::Null));
             let limit = expr(planner, &limit_sql, "check.arguments.limit")?;
-            let message = value_message(format!("' in Column '{column}' has more than "))?;
-            let mut message = message;
-            message.push(Part::Value(limit.clone()));
-            message.push(Part::Text(" decimal places".into()));
-            Ok((native(NativeKind::DecimalPlaces { limit })?, message))
+            Ok((native(NativeKind::DecimalPlaces { limit })?, value_message(format!("' in Column '{column}' "))?))
         }
         "is_valid_date" | "is_valid_timestamp" => date_time(rule, c, &value),
         "is_unique" => unique(rule, planner),
@@ -142,22 +144,43 @@ fn spark_to_chrono(spark: &str) -> String {
         .fold(spark.to_owned(), |text, (from, to)| text.replace(from, to))
 }
 
+/// DQX's window count over the key (trimmed keys with `trim_strings`), counting only the rows
+/// the filter keeps (and, with `nulls_distinct`, only rows without a NULL key); the message shows
+/// the key as written: one value, or Spark's text of the key struct.
 fn unique(rule: &Rule, planner: &SqlPlanner) -> Result<(Condition, Vec<Part>), FieldProblem> {
+    let field = "check.arguments.columns";
     let columns: Vec<&str> =
         rule.arg("columns").and_then(|v| v.as_sequence()).map(|s| s.iter().filter_map(|c| c.as_str()).collect()).unwrap_or_default();
-    let keys = columns.iter().map(|c| expr(planner, c, "check.arguments.columns")).collect::<Result<Vec<_>, _>>()?;
-    let shown = if columns.len() == 1 { columns[0].to_owned() } else { format!("struct({})", columns.join(", ")) };
-    let first = keys.first().cloned().ok_or_else(|| FieldProblem::new("check.arguments.columns", "no columns"))?;
-    let kind = NativeKind::Unique { keys, nulls_distinct: rule.flag("nulls_distinct", true) };
-    let message = vec![Part::Text("Value '".into()), Part::Value(first.clone()), Part::Text(format!("' in column '{shown}' is not unique, found "))];
+    let shown = columns.iter().map(|c| expr(planner, c, field)).collect::<Result<Vec<_>, _>>()?;
+    let trim = rule.flag("trim_strings", false);
+    let keys = columns
+        .iter()
+        .zip(&shown)
+        .map(|(column, value)| match planner.data_type(value) {
+            Ok(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) if trim => expr(planner, &format!("btrim(({column}), ' ')"), field),
+            _ => Ok(value.clone()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let first = shown.first().cloned().ok_or_else(|| FieldProblem::new(field, "no columns"))?;
+    let nulls_distinct = rule.flag("nulls_distinct", true);
+    let (name, value) = match shown.as_slice() {
+        [_] if nulls_distinct => (columns[0].to_owned(), Part::Value(first.clone())),
+        [_] => (columns[0].to_owned(), Part::ValueOrNull(first.clone())),
+        _ => (format!("struct({})", columns.join(", ")), Part::Struct(shown)),
+    };
+    let kind = NativeKind::Unique { keys, nulls_distinct };
+    let message = vec![Part::Text("Value '".into()), value, Part::Text(format!("' in column '{name}' is not unique, found "))];
     Ok((Condition::Native(NativeCheck { value: first, kind }), message))
 }
 
 impl NativeCheck {
     /// Which rows fail, and for uniqueness the duplicate count to append to the message.
-    pub fn evaluate(&self, batch: &RecordBatch) -> Result<(BooleanArray, Option<Vec<usize>>), String> {
+    /// Which rows fail, and for some checks the end of each failing row's message (the
+    /// duplicate count, why a value has no acceptable decimal places). `applicable`: the rows
+    /// the rule's filter keeps (`None`: every row).
+    pub fn evaluate(&self, batch: &RecordBatch, applicable: Option<&BooleanArray>) -> Result<NativeOutcome, String> {
         if let NativeKind::Unique { keys, nulls_distinct } = &self.kind {
-            return unique_rows(keys, *nulls_distinct, batch);
+            return unique_rows(keys, *nulls_distinct, applicable, batch);
         }
         let values = self.value.evaluate(batch)?;
         let limits = match &self.kind {
@@ -166,24 +189,23 @@ impl NativeCheck {
         };
         // Strings are checked in place; other types as Spark would cast them to text.
         let strings = values.as_string_opt::<i32>();
-        let failed: BooleanArray = (0..batch.num_rows())
-            .map(|row| {
-                let text = match strings {
-                    Some(strings) if strings.is_null(row) => return Some(false),
-                    Some(strings) => std::borrow::Cow::Borrowed(strings.value(row)),
-                    None => match value_text(values.as_ref(), row) {
-                        Some(text) => std::borrow::Cow::Owned(text),
-                        None => return Some(false),
-                    },
-                };
-                let limit = limits.as_ref().and_then(|l| value_text(l.as_ref(), row)).and_then(|l| l.parse::<f64>().ok());
-                Some(!self.valid(&text, limit))
-            })
-            .collect();
+        let text_of = |row: usize| match strings {
+            Some(strings) if strings.is_null(row) => None,
+            Some(strings) => Some(std::borrow::Cow::Borrowed(strings.value(row))),
+            None => value_text(values.as_ref(), row).map(std::borrow::Cow::Owned),
+        };
+        if let Some(limits) = limits {
+            let endings: Vec<Option<String>> = (0..batch.num_rows())
+                .map(|row| text_of(row).and_then(|text| decimal_places_ending(&text, value_text(limits.as_ref(), row))))
+                .collect();
+            let failed = endings.iter().map(|ending| Some(ending.is_some())).collect();
+            return Ok((failed, Some(endings)));
+        }
+        let failed: BooleanArray = (0..batch.num_rows()).map(|row| Some(text_of(row).is_some_and(|text| !self.valid(&text)))).collect();
         Ok((failed, None))
     }
 
-    fn valid(&self, text: &str, limit: Option<f64>) -> bool {
+    fn valid(&self, text: &str) -> bool {
         match &self.kind {
             NativeKind::Pattern(regex) => regex.is_match(text),
             NativeKind::Email => {
@@ -193,7 +215,7 @@ impl NativeCheck {
             NativeKind::CurrencyCode { numeric: true, .. } => CURRENCY_NUMBERS.contains(&text),
             NativeKind::CurrencyCode { case_sensitive: true, .. } => CURRENCIES.contains(&text),
             NativeKind::CurrencyCode { .. } => CURRENCIES.iter().any(|code| code.eq_ignore_ascii_case(text)),
-            NativeKind::DecimalPlaces { .. } => limit.is_some_and(|limit| decimal_places(text).is_some_and(|places| places as f64 <= limit)),
+            NativeKind::DecimalPlaces { .. } => true,
             NativeKind::DateTime { formats, .. } => formats.iter().any(|format| parses(text, format)),
             NativeKind::Unique { .. } => true,
         }
@@ -204,6 +226,16 @@ fn parses(text: &str, format: &str) -> bool {
     chrono::NaiveDateTime::parse_from_str(text, format).is_ok()
         || chrono::NaiveDate::parse_from_str(text, format).is_ok()
         || chrono::DateTime::parse_from_str(text, format).is_ok()
+}
+
+/// Why `text` fails `has_num_decimal_places` against `limit` (the limit's text; `None`: NULL),
+/// in DQX's words, or `None` when it passes.
+fn decimal_places_ending(text: &str, limit: Option<String>) -> Option<String> {
+    let Some(limit) = limit else { return Some("has a null limit".to_owned()) };
+    let Some(places) = decimal_places(text) else { return Some("is not numeric".to_owned()) };
+    let allowed = limit.parse::<f64>().ok();
+    // Spark compares the count with the limit as numbers; a limit that is not one never passes.
+    allowed.is_none_or(|allowed| places as f64 > allowed).then(|| format!("has more than {limit} decimal places"))
 }
 
 /// Decimal places of a plain or exponent number (`None`: not a number), trailing zeros ignored.
@@ -224,19 +256,20 @@ pub fn decimal_places(text: &str) -> Option<i64> {
     Some((fraction.len() as i64 - trailing_zeros - exponent).max(0))
 }
 
-fn unique_rows(keys: &[CompiledExpr], nulls_distinct: bool, batch: &RecordBatch) -> Result<(BooleanArray, Option<Vec<usize>>), String> {
+fn unique_rows(keys: &[CompiledExpr], nulls_distinct: bool, applicable: Option<&BooleanArray>, batch: &RecordBatch) -> Result<NativeOutcome, String> {
     let arrays = keys.iter().map(|k| k.evaluate(batch)).collect::<Result<Vec<_>, _>>()?;
     let converter = RowConverter::new(arrays.iter().map(|a| SortField::new(a.data_type().clone())).collect()).map_err(|e| e.to_string())?;
     let rows = converter.convert_columns(&arrays).map_err(|e| e.to_string())?;
-    let counted = |row: usize| !nulls_distinct || arrays.iter().all(|a| !a.is_null(row));
+    let kept = |row: usize| applicable.is_none_or(|mask| mask.is_valid(row) && mask.value(row));
+    let counted = |row: usize| kept(row) && (!nulls_distinct || arrays.iter().all(|a| !a.is_null(row)));
     let mut counts: HashMap<&[u8], usize> = HashMap::new();
     for row in (0..batch.num_rows()).filter(|&r| counted(r)) {
         *counts.entry(rows.row(row).data()).or_default() += 1;
     }
     let count_of = |row: usize| if counted(row) { counts.get(rows.row(row).data()).copied().unwrap_or(0) } else { 0 };
     let failed: BooleanArray = (0..batch.num_rows()).map(|row| Some(count_of(row) > 1)).collect();
-    let duplicates = (0..batch.num_rows()).map(count_of).collect();
-    Ok((failed, Some(duplicates)))
+    let endings = (0..batch.num_rows()).map(|row| (count_of(row) > 1).then(|| format!("{} duplicates", count_of(row)))).collect();
+    Ok((failed, Some(endings)))
 }
 
 #[cfg(test)]

@@ -245,7 +245,7 @@ fn tiled_strings(values: &[&str], times: usize) -> StringArray {
 /// `dqx_rule_results`: a map per row from every rule name to its verdict. Every row has the same
 /// keys in the same order, so the key column is the rule names tiled, not built row by row.
 fn rule_results_map(rules: &[CompiledRule], verdicts: &[Verdict], rows: usize) -> ArrayRef {
-    let names: Vec<&str> = rules.iter().map(|rule| rule.rule.name.as_str()).collect();
+    let names: Vec<&str> = rules.iter().map(|rule| rule.rule.key.as_str()).collect();
     let keys = tiled_strings(&names, rows);
     let values = StringArray::from_iter_values(verdicts.iter().map(|verdict| verdict.text()));
     let entries = StructArray::new(string_map_entry_fields(), vec![Arc::new(keys), Arc::new(values)], None);

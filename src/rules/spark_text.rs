@@ -47,6 +47,10 @@ pub fn java_double(value: f64) -> String {
     if value == 0.0 {
         return if value.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
     }
+    // Java before 19 prints the smallest subnormal with two digits, not the shortest one.
+    if value.abs() == f64::from_bits(1) {
+        return if value < 0.0 { "-4.9E-324" } else { "4.9E-324" }.to_owned();
+    }
     let (negative, digits, exponent) = shortest_digits(value);
     let sign = if negative { "-" } else { "" };
     if (-3..7).contains(&exponent) {
@@ -104,6 +108,8 @@ mod tests {
             (0.001, "0.001"),
             (0.0001, "1.0E-4"),
             (-0.5, "-0.5"),
+            (5e-324, "4.9E-324"),
+            (-0.0, "-0.0"),
         ] {
             assert_eq!(java_double(value), text, "{value}");
         }

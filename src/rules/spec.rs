@@ -30,6 +30,10 @@ pub struct Rule {
     /// Position of the check in the file (0-based), shared by the rules it expanded into.
     pub index: usize,
     pub name: String,
+    /// The rule's key in `dqx_rule_results` and the metrics: its name, with ` (2)`, ` (3)`, …
+    /// appended for later rules of the same name (DQX allows a name to repeat, say two
+    /// generated `i_less_than_limit`; the result items keep the name as DQX gives it).
+    pub key: String,
     pub criticality: Criticality,
     pub filter: Option<String>,
     pub user_metadata: Vec<(String, String)>,
@@ -107,7 +111,7 @@ pub fn parse(document: &Value) -> Result<Vec<Rule>, Vec<RuleProblem>> {
         }
         problems.append(&mut reader.problems);
     }
-    check_duplicate_names(&rules, &mut problems);
+    assign_keys(&mut rules);
     if problems.is_empty() { Ok(rules) } else { Err(problems) }
 }
 
@@ -118,15 +122,12 @@ fn label(index: usize, item: &Value) -> String {
     }
 }
 
-fn check_duplicate_names(rules: &[Rule], problems: &mut Vec<RuleProblem>) {
-    for (i, rule) in rules.iter().enumerate() {
-        if let Some(first) = rules[..i].iter().find(|r| r.name == rule.name && r.index != rule.index) {
-            problems.push(RuleProblem {
-                rule: format!("#{} ({})", rule.index, rule.name),
-                field: "name".into(),
-                message: format!("the name is already used by rule #{}; results are keyed by name", first.index),
-            });
-        }
+fn assign_keys(rules: &mut [Rule]) {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for rule in rules {
+        let count = seen.entry(rule.name.clone()).or_default();
+        *count += 1;
+        rule.key = if *count == 1 { rule.name.clone() } else { format!("{} ({count})", rule.name) };
     }
 }
 
@@ -169,6 +170,7 @@ impl CheckReader {
         let base = Rule {
             index: self.index,
             name: name.unwrap_or_default(),
+            key: String::new(),
             criticality: criticality?,
             filter,
             user_metadata,
@@ -360,12 +362,18 @@ fn report_columns(rule: &Rule) -> Option<Vec<String>> {
 }
 
 /// `sha256(json.dumps({name, criticality, function, arguments, filter, for_each_column}))`.
+/// DQX passes a dataset check's filter to the function as its `row_filter` argument, so the
+/// filter is among the arguments it fingerprints too.
 fn fingerprint(rule: &Rule) -> String {
+    let mut arguments = rule.arguments.clone();
+    if let Some(filter) = rule.filter.as_ref().filter(|_| rule.function.dataset) {
+        arguments.insert(Value::String("row_filter".into()), Value::String(filter.clone()));
+    }
     let data = PyJson::Object(vec![
         ("name".into(), PyJson::Str(rule.name.clone())),
         ("criticality".into(), PyJson::Str(rule.criticality.as_str().into())),
         ("function".into(), PyJson::Str(rule.function.name.into())),
-        ("arguments".into(), PyJson::from_yaml(&Value::Mapping(rule.arguments.clone()))),
+        ("arguments".into(), PyJson::from_yaml(&Value::Mapping(arguments))),
         ("filter".into(), rule.filter.clone().map_or(PyJson::Null, PyJson::Str)),
         ("for_each_column".into(), PyJson::Null),
     ]);

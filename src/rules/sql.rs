@@ -56,7 +56,8 @@ pub struct SqlPlanner {
 impl SqlPlanner {
     pub fn new(schema: SchemaRef) -> Result<Self, String> {
         let config = datafusion::prelude::SessionConfig::new().set_str("datafusion.sql_parser.dialect", "databricks");
-        let state = SessionContext::new_with_config(config).state();
+        let mut state = SessionContext::new_with_config(config).state();
+        super::spark_sql::register(&mut state)?;
         let schema = DFSchema::try_from(schema.as_ref().clone()).map_err(|e| e.to_string())?;
         Ok(Self { state, schema }.at(chrono::Utc::now().timestamp_micros()))
     }
@@ -72,9 +73,13 @@ impl SqlPlanner {
         self.state.execution_props().query_execution_start_time.map_or(0, |now| now.timestamp_micros())
     }
 
-    /// Parses `sql` into a logical expression, resolving columns and functions.
+    /// Parses Spark SQL `sql` into a logical expression with Spark's meaning, resolving columns
+    /// and functions.
     pub fn parse(&self, sql: &str) -> Result<Expr, String> {
-        self.state.create_logical_expr(sql, &self.schema).map_err(|e| clean_error(&e.to_string()))
+        let error = |e: datafusion::error::DataFusionError| clean_error(&e.to_string());
+        let mut parsed = self.state.sql_to_expr_with_alias(sql, &self.state.config_options().sql_parser.dialect).map_err(error)?;
+        super::spark_sql::rewrite(&mut parsed.expr)?;
+        self.state.create_logical_expr_from_sql_expr(parsed, &self.schema).map_err(error)
     }
 
     /// Plans a logical expression: type coercion, then simplification, which also turns the

@@ -50,14 +50,18 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
             (condition, vec![text("Value '".into()), Part::Value(date_value), text(format!("' in Column '{column}{wording}"))])
         }
         _ => {
+            // Against `base_timestamp` (an ISO literal or an expression, as DQX reads limits), or now.
             let minutes = int("max_age_minutes");
-            let threshold = now - minutes * 60_000_000;
+            let base = rule.arg("base_timestamp").map_or_else(|| literal(now), super::compile::limit_sql);
+            let base_value = expr(planner, &base, "check.arguments.base_timestamp")?;
             (
-                format!("{c} < {}", literal(threshold)),
+                format!("{c} < ({base}) - INTERVAL {minutes} MINUTES"),
                 vec![
                     text("Value '".into()),
                     value()?,
-                    text(format!("' in Column '{column}' is older than {minutes} minutes from base timestamp '{}'", timestamp_micros(now))),
+                    text(format!("' in Column '{column}' is older than {minutes} minutes from base timestamp '")),
+                    Part::Value(base_value),
+                    text("'".into()),
                 ],
             )
         }

@@ -110,7 +110,7 @@ pub fn batch_metrics(
     let (mut checked, mut failed) = (Int64Builder::new(), Int64Builder::new());
     for (rule, outcome) in engine.rules.iter().zip(outcomes) {
         kind.append_value("rule");
-        name.append_value(&rule.rule.name);
+        name.append_value(&rule.rule.key);
         criticality.append_value(if rule.rule.criticality == Criticality::Error { "error" } else { "warn" });
         function.append_value(rule.rule.function.name);
         fingerprint.append_value(&rule.rule.fingerprint);

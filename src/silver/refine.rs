@@ -162,7 +162,7 @@ pub fn refine(
         .iter()
         .zip(&outcomes)
         .map(|(rule, outcome)| RuleFailures {
-            rule: rule.rule.name.clone(),
+            rule: rule.rule.key.clone(),
             criticality: rule.rule.criticality.as_str(),
             rows: outcome.failures.len() as u64,
         })

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod azurite;
+pub mod dqx;
 pub mod faulty_proxy;
 pub mod postgres;
 
