@@ -27,9 +27,10 @@ pub enum NativeKind {
     DecimalPlaces {
         limit: CompiledExpr,
     },
-    /// Valid when the text parses with one of the formats (NULL passes).
+    /// Valid when the text is a timestamp as Spark's `try_to_timestamp` reads it: in the
+    /// pattern, or without one as a cast reads it (NULL passes, dates and timestamps are valid).
     DateTime {
-        formats: Vec<String>,
+        pattern: Option<super::spark_datetime::SparkPattern>,
     },
     /// Fails on rows whose key occurs more than once in the batch.
     Unique {
@@ -114,34 +115,17 @@ pub fn compile(rule: &Rule, planner: &SqlPlanner, c: &str) -> Result<(Condition,
 fn date_time(rule: &Rule, c: &str, value: &dyn Fn(&str) -> PlannedExpr) -> Result<(Condition, Vec<Part>), FieldProblem> {
     let date_only = rule.function.name == "is_valid_date";
     let (key, what) = if date_only { ("date_format", "date") } else { ("timestamp_format", "timestamp") };
-    let formats = match rule.text(key) {
-        Some(spark) => vec![spark_to_chrono(spark)],
-        None => [
-            "%Y-%m-%d",
-            "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S%.f",
-            "%Y-%m-%dT%H:%M:%S%.f%:z",
-            "%Y-%m-%dT%H:%M:%SZ",
-        ]
-        .iter()
-        .map(|f| (*f).to_owned())
-        .collect(),
-    };
+    let pattern = rule
+        .text(key)
+        .map(super::spark_datetime::SparkPattern::compile)
+        .transpose()
+        .map_err(|e| FieldProblem::new(format!("check.arguments.{key}"), e))?;
     let mut suffix = format!("' in Column '{}' is not a valid {what}", rule.column());
     if let Some(format) = rule.text(key) {
         suffix.push_str(&format!(" with format '{format}'"));
     }
-    let check = NativeCheck { value: value(c)?, kind: NativeKind::DateTime { formats } };
+    let check = NativeCheck { value: value(c)?, kind: NativeKind::DateTime { pattern } };
     Ok((Condition::Native(check), vec![Part::Text("Value '".into()), Part::Value(value(c)?), Part::Text(suffix)]))
-}
-
-/// Spark datetime pattern letters to chrono's (the common ones).
-fn spark_to_chrono(spark: &str) -> String {
-    [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"), ("SSSSSS", "%6f"), ("SSS", "%3f")]
-        .iter()
-        .fold(spark.to_owned(), |text, (from, to)| text.replace(from, to))
 }
 
 /// DQX's window count over the key (trimmed keys with `trim_strings`), counting only the rows
@@ -183,6 +167,12 @@ impl NativeCheck {
             return unique_rows(keys, *nulls_distinct, applicable, batch);
         }
         let values = self.value.evaluate(batch)?;
+        if matches!(self.kind, NativeKind::DateTime { .. })
+            && matches!(values.data_type(), DataType::Date32 | DataType::Date64 | DataType::Timestamp(..))
+        {
+            // Already a date or timestamp: Spark takes it as it is.
+            return Ok((BooleanArray::from(vec![false; batch.num_rows()]), None));
+        }
         let limits = match &self.kind {
             NativeKind::DecimalPlaces { limit } => Some(limit.evaluate(batch)?),
             _ => None,
@@ -216,16 +206,11 @@ impl NativeCheck {
             NativeKind::CurrencyCode { case_sensitive: true, .. } => CURRENCIES.contains(&text),
             NativeKind::CurrencyCode { .. } => CURRENCIES.iter().any(|code| code.eq_ignore_ascii_case(text)),
             NativeKind::DecimalPlaces { .. } => true,
-            NativeKind::DateTime { formats, .. } => formats.iter().any(|format| parses(text, format)),
+            NativeKind::DateTime { pattern: Some(pattern) } => pattern.matches(text),
+            NativeKind::DateTime { pattern: None } => super::spark_datetime::cast_timestamp(text, chrono::Utc::now().date_naive()).is_some(),
             NativeKind::Unique { .. } => true,
         }
     }
-}
-
-fn parses(text: &str, format: &str) -> bool {
-    chrono::NaiveDateTime::parse_from_str(text, format).is_ok()
-        || chrono::NaiveDate::parse_from_str(text, format).is_ok()
-        || chrono::DateTime::parse_from_str(text, format).is_ok()
 }
 
 /// Why `text` fails `has_num_decimal_places` against `limit` (the limit's text; `None`: NULL),

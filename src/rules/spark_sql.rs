@@ -10,7 +10,7 @@ use std::sync::Arc;
 use datafusion::execution::SessionState;
 use datafusion::execution::registry::FunctionRegistry;
 use datafusion::logical_expr::ScalarUDF;
-use datafusion::sql::sqlparser::ast::{Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, visit_expressions_mut};
+use datafusion::sql::sqlparser::ast::{DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, visit_expressions_mut};
 use datafusion::sql::sqlparser::dialect::DatabricksDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -40,7 +40,7 @@ fn spark_functions() -> Vec<Arc<ScalarUDF>> {
 
 /// Registers Spark's functions in `state`.
 pub fn register(state: &mut SessionState) -> Result<(), String> {
-    for function in spark_functions() {
+    for function in spark_functions().into_iter().chain(super::spark_udf::functions()) {
         state.register_udf(function).map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -65,6 +65,9 @@ pub fn rewrite(expr: &mut Expr) -> Result<(), String> {
 /// The replacement of one node, if Spark means something else by it.
 fn rewritten(node: &Expr) -> Result<Option<Expr>, String> {
     match node {
+        // Text to DATE/TIMESTAMP the way Spark reads it (DataFusion's casts accept other texts).
+        Expr::Cast { expr, data_type: SqlType::Date, .. } => parse(&format!("medallion_spark_date({expr})")).map(Some),
+        Expr::Cast { expr, data_type: SqlType::Timestamp(..), .. } => parse(&format!("medallion_spark_timestamp({expr})")).map(Some),
         Expr::RLike { negated, expr, pattern, .. } => {
             let matching = regex_call(&expr.to_string(), pattern)?;
             parse(&if *negated { format!("NOT {matching}") } else { matching }).map(Some)
@@ -105,6 +108,10 @@ fn function_call(name: &str, args: &[&Expr]) -> Result<Option<String>, String> {
         ("dayofweek", 1) => format!("({} + 1)", part("dow")),
         // Spark's integer literals are INT, DataFusion's BIGINT: date_add(d, 1) wants an INT.
         ("date_add" | "dateadd" | "date_sub", 2) => format!("{name}({}, CAST({} AS INT))", arg(0), arg(1)),
+        ("to_date", 1) => format!("medallion_spark_date({})", arg(0)),
+        ("to_date", 2) => format!("medallion_spark_date(medallion_spark_timestamp({}, {}))", arg(0), arg(1)),
+        ("to_timestamp" | "try_to_timestamp", 1) => format!("medallion_spark_timestamp({})", arg(0)),
+        ("to_timestamp" | "try_to_timestamp", 2) => format!("medallion_spark_timestamp({}, {})", arg(0), arg(1)),
         ("nvl2", 3) => format!("CASE WHEN {} IS NOT NULL THEN {} ELSE {} END", arg(0), arg(1), arg(2)),
         _ => return Ok(None),
     }))
@@ -147,5 +154,10 @@ mod tests {
         );
         assert_eq!(spark("nvl2(a, 1, 2) = 1"), "CASE WHEN (a) IS NOT NULL THEN (1) ELSE (2) END = 1");
         assert_eq!(spark("abs(x) > 1"), "abs(x) > 1");
+        assert_eq!(spark("try_cast(s AS DATE) IS NULL"), "medallion_spark_date(s) IS NULL");
+        assert_eq!(
+            spark("to_date(s, 'yyyy-MM-dd') < CAST('2024-01-01' AS TIMESTAMP)"),
+            "medallion_spark_date(medallion_spark_timestamp((s), ('yyyy-MM-dd'))) < medallion_spark_timestamp('2024-01-01')"
+        );
     }
 }
