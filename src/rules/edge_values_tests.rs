@@ -34,7 +34,7 @@ fn failures(rules: &str) -> Vec<Vec<String>> {
     let batch = batch();
     let engine = RuleSet::parse("edges.yml", rules).unwrap().compile(batch.schema()).unwrap();
     let run = RunInfo { run_time_micros: JAN_2024 + 86_400_000_000, run_id: "r".into(), rule_set_fingerprint: "fp".into() };
-    let outcomes = engine.evaluate(&batch).unwrap();
+    let outcomes = engine.evaluate(&batch);
     let _ = engine.apply(&batch, &run).unwrap();
     (0..batch.num_rows())
         .map(|row| {
@@ -88,4 +88,25 @@ fn coalesce_and_nvl_plan_everywhere() {
     assert_eq!(failed[1], ["nvl", "nvl2", "equal_coalesce"]);
     assert_eq!(failed[2], ["nvl", "coalesce_sum", "nvl2"], "coalesce(NULL, NULL) is NULL: passes");
     assert_eq!(failed[3], ["coalesce_sum", "equal_coalesce"]);
+}
+
+/// A value a rule cannot be evaluated on (text that is no integer, cast as one) fails that rule
+/// on that row with the reason; the other rows and rules are judged as usual.
+#[test]
+fn a_row_a_rule_cannot_evaluate_fails_it_and_stops_nothing() {
+    let rules = [
+        rule("casts", r#"{function: sql_expression, arguments: {expression: "CAST(CAST(a AS VARCHAR) || 'x' AS INT) > 0"}}"#),
+        rule("divides", r#"{function: sql_expression, arguments: {expression: "10 / (a - 1) > 0"}}"#),
+        rule("a_present", "{function: is_not_null, arguments: {column: a}}"),
+    ]
+    .concat();
+    let batch = batch();
+    let engine = RuleSet::parse("edges.yml", &rules).unwrap().compile(batch.schema()).unwrap();
+    let outcomes = engine.evaluate(&batch);
+    let casts: Vec<usize> = outcomes[0].failures.iter().map(|(row, _)| *row).collect();
+    assert_eq!(casts, [0, 3], "a = 1 and a = 0 are no integers with an x; NULL casts to NULL");
+    assert!(outcomes[0].failures.iter().all(|(_, message)| message.starts_with("Rule 'casts' could not be evaluated on this row: ")));
+    let divides: Vec<(usize, &str)> = outcomes[1].failures.iter().map(|(row, message)| (*row, message.as_str())).collect();
+    assert_eq!(divides, [(3, "Value is not matching expression: 10 / (a - 1) > 0")], "Spark divides by zero as NULL (a = 1), -10 fails");
+    assert_eq!(outcomes[2].failures.iter().map(|(row, _)| *row).collect::<Vec<_>>(), [1, 2]);
 }

@@ -72,6 +72,35 @@ pub fn evaluate(rule: &CompiledRule, batch: &RecordBatch, comparable: &RecordBat
     Ok(RuleOutcome { failures, applicable })
 }
 
+/// [`evaluate`], never failing the batch: when `rule` cannot be evaluated on it (an integer
+/// division by zero, an overflow, a cast of a value that is none), each row is evaluated on its
+/// own, and a row the rule cannot be evaluated on fails it with the reason; a dataset rule
+/// (uniqueness) fails every row. One value never stops a run, and it is not silently passed.
+pub fn evaluate_each_row_on_error(rule: &CompiledRule, batch: &RecordBatch, comparable: &RecordBatch) -> RuleOutcome {
+    let error = match evaluate(rule, batch, comparable) {
+        Ok(outcome) => return outcome,
+        Err(error) => error,
+    };
+    let unevaluated = |message: &str| format!("Rule '{}' could not be evaluated on this row: {message}", rule.rule.name);
+    let rows = batch.num_rows();
+    let (failures, applies): (Vec<_>, Vec<bool>) = if rule.rule.function.dataset {
+        ((0..rows).map(|row| Some((row, unevaluated(&error)))).collect(), vec![true; rows])
+    } else {
+        (0..rows)
+            .map(|row| match evaluate(rule, &batch.slice(row, 1), &comparable.slice(row, 1)) {
+                Ok(outcome) => {
+                    let applies = outcome.applies(0);
+                    (outcome.failures.into_iter().next().map(|(_, message)| (row, message)), applies)
+                }
+                Err(message) => (Some((row, unevaluated(&message))), true),
+            })
+            .unzip()
+    };
+    let failures: Vec<(usize, String)> = failures.into_iter().flatten().collect();
+    tracing::warn!(rule = %rule.rule.name, %error, failed_rows = failures.len(), "a rule could not be evaluated on some rows: they fail it");
+    RuleOutcome { failures, applicable: Some(BooleanArray::from(applies)) }
+}
+
 /// Message parts with their per-row values evaluated once for the batch.
 struct PartValues<'a> {
     parts: &'a [Part],

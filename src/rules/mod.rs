@@ -168,15 +168,11 @@ impl RulesEngine {
         Arc::new(Schema::new(fields))
     }
 
-    /// Every rule's outcome on `batch`.
-    pub fn evaluate(&self, batch: &RecordBatch) -> Result<Vec<RuleOutcome>, RulesError> {
+    /// Every rule's outcome on `batch`. No value stops this: a row a rule cannot be evaluated
+    /// on fails that rule, saying why (see [`evaluate::evaluate_each_row_on_error`]).
+    pub fn evaluate(&self, batch: &RecordBatch) -> Vec<RuleOutcome> {
         let comparable = evaluate::spark_comparable(batch);
-        self.rules
-            .iter()
-            .map(|rule| {
-                evaluate::evaluate(rule, batch, &comparable).map_err(|message| RulesError::Evaluate { rule: rule.rule.name.clone(), message })
-            })
-            .collect()
+        self.rules.iter().map(|rule| evaluate::evaluate_each_row_on_error(rule, batch, &comparable)).collect()
     }
 
     /// This engine with "now" at `now_micros`: the clock rules planned again, when there are any
@@ -214,7 +210,7 @@ impl RulesEngine {
         if let Some(at_run_time) = self.at(run.run_time_micros)? {
             return at_run_time.apply(batch, run);
         }
-        let outcomes = self.evaluate(batch)?;
+        let outcomes = self.evaluate(batch);
         let mut columns = batch.columns().to_vec();
         columns.extend(results::result_columns(&self.rules, &outcomes, batch.num_rows(), run));
         let output = RecordBatch::try_new(self.output_schema(), columns).map_err(|e| RulesError::Schema(e.to_string()))?;

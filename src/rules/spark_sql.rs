@@ -10,7 +10,9 @@ use std::sync::Arc;
 use datafusion::execution::SessionState;
 use datafusion::execution::registry::FunctionRegistry;
 use datafusion::logical_expr::ScalarUDF;
-use datafusion::sql::sqlparser::ast::{DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, visit_expressions_mut};
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, DataType as SqlType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Value, visit_expressions_mut,
+};
 use datafusion::sql::sqlparser::dialect::DatabricksDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
@@ -31,6 +33,7 @@ fn spark_functions() -> Vec<Arc<ScalarUDF>> {
         datetime::monthname(),
         datetime::unix_date(),
         string::concat(),
+        datafusion_spark::function::math::round(),
         string::substring(),
         datafusion_spark::function::math::pmod(),
     ];
@@ -66,6 +69,10 @@ pub fn rewrite(expr: &mut Expr) -> Result<(), String> {
 fn rewritten(node: &Expr) -> Result<Option<Expr>, String> {
     match node {
         // Text to DATE/TIMESTAMP the way Spark reads it (DataFusion's casts accept other texts).
+        // Spark's `/` divides as doubles (10 / 4 is 2.5) and gives NULL for a zero divisor.
+        Expr::BinaryOp { left, op: BinaryOperator::Divide, right } => {
+            parse(&format!("(CAST(({left}) AS DOUBLE) / NULLIF(CAST(({right}) AS DOUBLE), 0.0))")).map(Some)
+        }
         Expr::Cast { expr, data_type: SqlType::Date, .. } => parse(&format!("medallion_spark_date({expr})")).map(Some),
         Expr::Cast { expr, data_type: SqlType::Timestamp(..), .. } => parse(&format!("medallion_spark_timestamp({expr})")).map(Some),
         Expr::RLike { negated, expr, pattern, .. } => {
@@ -108,10 +115,12 @@ fn function_call(name: &str, args: &[&Expr]) -> Result<Option<String>, String> {
         ("dayofweek", 1) => format!("({} + 1)", part("dow")),
         // Spark's integer literals are INT, DataFusion's BIGINT: date_add(d, 1) wants an INT.
         ("date_add" | "dateadd" | "date_sub", 2) => format!("{name}({}, CAST({} AS INT))", arg(0), arg(1)),
-        ("to_date", 1) => format!("medallion_spark_date({})", arg(0)),
-        ("to_date", 2) => format!("medallion_spark_date(medallion_spark_timestamp({}, {}))", arg(0), arg(1)),
+        ("to_date" | "try_to_date", 1) => format!("medallion_spark_date({})", arg(0)),
+        ("to_date" | "try_to_date", 2) => format!("medallion_spark_date(medallion_spark_timestamp({}, {}))", arg(0), arg(1)),
         ("to_timestamp" | "try_to_timestamp", 1) => format!("medallion_spark_timestamp({})", arg(0)),
         ("to_timestamp" | "try_to_timestamp", 2) => format!("medallion_spark_timestamp({}, {})", arg(0), arg(1)),
+        ("startswith", 2) => format!("starts_with({}, {})", arg(0), arg(1)),
+        ("endswith", 2) => format!("ends_with({}, {})", arg(0), arg(1)),
         ("nvl2", 3) => format!("CASE WHEN {} IS NOT NULL THEN {} ELSE {} END", arg(0), arg(1), arg(2)),
         _ => return Ok(None),
     }))
