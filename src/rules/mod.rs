@@ -23,6 +23,7 @@ mod spark_datetime;
 mod spark_pattern;
 mod spark_sql;
 mod spark_text;
+mod spark_text_udf;
 mod spark_udf;
 mod spec;
 mod sql;

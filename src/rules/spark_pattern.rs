@@ -112,6 +112,43 @@ impl SparkPattern {
         values.resolve()
     }
 
+    /// `micros` (since the epoch, UTC) written in this pattern, as Spark's `date_format` writes it.
+    pub fn format(&self, micros: i64) -> Option<String> {
+        let time = chrono::DateTime::from_timestamp_micros(micros)?.naive_utc();
+        let mut text = String::new();
+        for piece in &self.pieces {
+            use chrono::{Datelike, Timelike};
+            let number = |value: i64, width: usize| format!("{value:0width$}");
+            match piece {
+                Piece::Literal(literal) => text.push_str(literal),
+                Piece::Number(Field::Year, 2) => text.push_str(&number(i64::from(time.year()).rem_euclid(100), 2)),
+                Piece::Number(Field::Year, count) => {
+                    let year = i64::from(time.year());
+                    let sign = if year > 9999 && *count >= 4 { "+" } else { "" };
+                    text.push_str(&format!("{sign}{}", number(year, *count)));
+                }
+                Piece::Number(Field::Month, count) => text.push_str(&number(i64::from(time.month()), *count)),
+                Piece::Number(Field::Day, count) => text.push_str(&number(i64::from(time.day()), *count)),
+                Piece::Number(Field::Hour24, count) => text.push_str(&number(i64::from(time.hour()), *count)),
+                Piece::Number(Field::Hour12, count) => text.push_str(&number(i64::from((time.hour() + 11) % 12 + 1), *count)),
+                Piece::Number(Field::Minute, count) => text.push_str(&number(i64::from(time.minute()), *count)),
+                Piece::Number(Field::Second, count) => text.push_str(&number(i64::from(time.second()), *count)),
+                Piece::Number(Field::Fraction, count) => {
+                    let nanos = format!("{:09}", time.nanosecond());
+                    text.push_str(&nanos[..(*count).min(9)]);
+                }
+                Piece::MonthName { full } => {
+                    let name = time.format("%B").to_string();
+                    text.push_str(if *full { &name } else { &name[..3] });
+                }
+                Piece::AmPm => text.push_str(if time.hour() < 12 { "AM" } else { "PM" }),
+                Piece::Offset { zulu: true, .. } => text.push('Z'),
+                Piece::Offset { colon, zulu: false } => text.push_str(if *colon { "+00:00" } else { "+0000" }),
+            }
+        }
+        Some(text)
+    }
+
     /// Reads `piece` at the start of `text` into `values`, returning what follows.
     fn read<'t>(&self, index: usize, piece: &Piece, text: &'t str, values: &mut Values) -> Option<&'t str> {
         match piece {
@@ -271,5 +308,7 @@ mod tests {
             }
         }
         assert!(SparkPattern::compile("yyyy-ww").unwrap_err().contains("'w'"));
+        let moment = SparkPattern::compile("yyyy-MM-dd HH:mm:ss").unwrap().parse("2024-01-31 15:04:05").unwrap() + 120_000;
+        assert_eq!(SparkPattern::compile("yyyy-MM dd.MMM h a SSS 'T'").unwrap().format(moment).unwrap(), "2024-01 31.Jan 3 PM 120 T");
     }
 }

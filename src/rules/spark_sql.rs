@@ -32,6 +32,7 @@ fn spark_functions() -> Vec<Arc<ScalarUDF>> {
         datetime::weekday(),
         datetime::monthname(),
         datetime::unix_date(),
+        datetime::unix_seconds(),
         string::concat(),
         datafusion_spark::function::math::round(),
         string::substring(),
@@ -72,6 +73,9 @@ fn rewritten(node: &Expr) -> Result<Option<Expr>, String> {
         // Spark's `/` divides as doubles (10 / 4 is 2.5) and gives NULL for a zero divisor.
         Expr::BinaryOp { left, op: BinaryOperator::Divide, right } => {
             parse(&format!("(CAST(({left}) AS DOUBLE) / NULLIF(CAST(({right}) AS DOUBLE), 0.0))")).map(Some)
+        }
+        Expr::Cast { expr, data_type: SqlType::String(_) | SqlType::Varchar(_) | SqlType::Text, .. } => {
+            parse(&format!("medallion_spark_string({expr})")).map(Some)
         }
         Expr::Cast { expr, data_type: SqlType::Date, .. } => parse(&format!("medallion_spark_date({expr})")).map(Some),
         Expr::Cast { expr, data_type: SqlType::Timestamp(..), .. } => parse(&format!("medallion_spark_timestamp({expr})")).map(Some),
@@ -119,6 +123,38 @@ fn function_call(name: &str, args: &[&Expr]) -> Result<Option<String>, String> {
         ("to_date" | "try_to_date", 2) => format!("medallion_spark_date(medallion_spark_timestamp({}, {}))", arg(0), arg(1)),
         ("to_timestamp" | "try_to_timestamp", 1) => format!("medallion_spark_timestamp({})", arg(0)),
         ("to_timestamp" | "try_to_timestamp", 2) => format!("medallion_spark_timestamp({}, {})", arg(0), arg(1)),
+        ("isnull", 1) => format!("({} IS NULL)", arg(0)),
+        ("isnotnull", 1) => format!("({} IS NOT NULL)", arg(0)),
+        ("string", 1) => format!("medallion_spark_string({})", arg(0)),
+        ("int" | "bigint" | "smallint" | "tinyint" | "double" | "float" | "boolean", 1) => {
+            let sql_type = match name {
+                "int" => "INT",
+                "float" => "FLOAT",
+                other => other,
+            };
+            format!("CAST({} AS {})", arg(0), sql_type.to_uppercase())
+        }
+        ("date", 1) => format!("medallion_spark_date({})", arg(0)),
+        ("timestamp", 1) => format!("medallion_spark_timestamp({})", arg(0)),
+        ("date_format", 2) => format!("medallion_date_format(medallion_spark_timestamp({}), {})", arg(0), arg(1)),
+        // Spark: the root of a negative number is NaN, the logarithm of one that is not positive NULL.
+        ("sqrt", 1) => format!("CASE WHEN CAST({0} AS DOUBLE) < 0 THEN CAST('NaN' AS DOUBLE) ELSE sqrt(CAST({0} AS DOUBLE)) END", arg(0)),
+        ("ln" | "log10" | "log2", 1) => format!("CASE WHEN {0} > 0 THEN {name}(CAST({0} AS DOUBLE)) END", arg(0)),
+        ("mod", 2) => format!("({} % {})", arg(0), arg(1)),
+        ("sign" | "signum", 1) => format!("signum(CAST({} AS DOUBLE))", arg(0)),
+        ("unix_timestamp", 1) => format!("unix_seconds(medallion_spark_timestamp({}))", arg(0)),
+        ("regexp_extract", 2 | 3) => {
+            let group = if args.len() == 3 { arg(2) } else { "1".to_owned() };
+            format!("medallion_regexp_extract({}, {}, {group})", arg(0), java_pattern(args[1])?)
+        }
+        ("array_contains", 2) => match args[0] {
+            Expr::Function(array) if array.name.to_string().eq_ignore_ascii_case("array") => {
+                let FunctionArguments::List(items) = &array.args else { return Ok(None) };
+                let items: Vec<String> = items.args.iter().map(ToString::to_string).collect();
+                format!("({} IN ({}))", arg(1), items.join(", "))
+            }
+            _ => return Ok(None),
+        },
         ("startswith", 2) => format!("starts_with({}, {})", arg(0), arg(1)),
         ("endswith", 2) => format!("ends_with({}, {})", arg(0), arg(1)),
         ("nvl2", 3) => format!("CASE WHEN {} IS NOT NULL THEN {} ELSE {} END", arg(0), arg(1), arg(2)),
@@ -128,16 +164,19 @@ fn function_call(name: &str, args: &[&Expr]) -> Result<Option<String>, String> {
 
 /// `regexp_like` with a literal Java pattern translated to the same meaning in Rust's syntax.
 fn regex_call(subject: &str, pattern: &Expr) -> Result<String, String> {
-    let pattern = match pattern {
+    Ok(format!("regexp_like(CAST({subject} AS VARCHAR), {})", java_pattern(pattern)?))
+}
+
+/// A literal Java pattern as a literal Rust pattern of the same meaning; any other expression
+/// as it is.
+fn java_pattern(pattern: &Expr) -> Result<String, String> {
+    Ok(match pattern {
         Expr::Value(value) => match &value.value {
-            Value::SingleQuotedString(java) => {
-                format!("'{}'", super::java_regex::translate(java)?.replace('\'', "''"))
-            }
+            Value::SingleQuotedString(java) => format!("'{}'", super::java_regex::translate(java)?.replace('\'', "''")),
             _ => pattern.to_string(),
         },
         _ => pattern.to_string(),
-    };
-    Ok(format!("regexp_like(CAST({subject} AS VARCHAR), {pattern})"))
+    })
 }
 
 fn parse(sql: &str) -> Result<Expr, String> {

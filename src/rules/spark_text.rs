@@ -27,7 +27,7 @@ pub fn value_text(array: &dyn Array, row: usize) -> Option<String> {
         DataType::UInt32 => array.as_primitive::<UInt32Type>().value(row).to_string(),
         DataType::UInt64 => array.as_primitive::<UInt64Type>().value(row).to_string(),
         DataType::Float64 => java_double(array.as_primitive::<Float64Type>().value(row)),
-        DataType::Float32 => java_double(f64::from(array.as_primitive::<Float32Type>().value(row))),
+        DataType::Float32 => java_float(array.as_primitive::<Float32Type>().value(row)),
         DataType::Decimal128(_, scale) => decimal(array.as_primitive::<Decimal128Type>().value(row), *scale),
         DataType::Date32 => date(array.as_primitive::<Date32Type>().value(row)),
         DataType::Timestamp(unit, _) => timestamp(array, row, *unit)?,
@@ -38,20 +38,36 @@ pub fn value_text(array: &dyn Array, row: usize) -> Option<String> {
 
 /// Java's `Double.toString`: plain between 10^-3 and 10^7, else `d.dddE±n`; always a fraction.
 pub fn java_double(value: f64) -> String {
-    if value.is_nan() {
+    // Java before 19 prints the smallest subnormal with two digits, not the shortest one.
+    let smallest = value.abs() == f64::from_bits(1);
+    java_number(value, value.is_nan(), value.is_infinite(), smallest.then_some("4.9E-324"), || shortest_digits(value))
+}
+
+/// Java's `Float.toString`: the shortest digits of the float (not of the double it widens to).
+pub fn java_float(value: f32) -> String {
+    let smallest = value.abs() == f32::from_bits(1);
+    let digits = || {
+        let text = format!("{:e}", value.abs());
+        let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+        (value.is_sign_negative(), mantissa.chars().filter(char::is_ascii_digit).collect(), exponent.parse().unwrap_or(0))
+    };
+    java_number(f64::from(value), value.is_nan(), value.is_infinite(), smallest.then_some("1.4E-45"), digits)
+}
+
+fn java_number(value: f64, nan: bool, infinite: bool, smallest: Option<&str>, digits: impl Fn() -> (bool, String, i32)) -> String {
+    if nan {
         return "NaN".to_owned();
     }
-    if value.is_infinite() {
+    if infinite {
         return if value > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
     }
     if value == 0.0 {
         return if value.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
     }
-    // Java before 19 prints the smallest subnormal with two digits, not the shortest one.
-    if value.abs() == f64::from_bits(1) {
-        return if value < 0.0 { "-4.9E-324" } else { "4.9E-324" }.to_owned();
+    if let Some(smallest) = smallest {
+        return if value < 0.0 { format!("-{smallest}") } else { smallest.to_owned() };
     }
-    let (negative, digits, exponent) = shortest_digits(value);
+    let (negative, digits, exponent) = digits();
     let sign = if negative { "-" } else { "" };
     if (-3..7).contains(&exponent) {
         format!("{sign}{}", plain(&digits, exponent, ".0"))
@@ -112,6 +128,9 @@ mod tests {
             (-0.0, "-0.0"),
         ] {
             assert_eq!(java_double(value), text, "{value}");
+        }
+        for (value, text) in [(0.1_f32, "0.1"), (1e7_f32, "1.0E7"), (f32::from_bits(1), "1.4E-45"), (-2.5_f32, "-2.5")] {
+            assert_eq!(java_float(value), text, "{value}");
         }
     }
 

@@ -13,9 +13,12 @@ use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, Sca
 
 use super::spark_datetime::{SparkPattern, cast_date, cast_timestamp};
 
-/// The functions, by the names `spark_sql` rewrites to.
+/// The functions, by the names `spark_sql` rewrites to (these and `spark_text_udf`'s).
 pub fn functions() -> Vec<Arc<ScalarUDF>> {
-    [Target::Date, Target::Timestamp].into_iter().map(|target| Arc::new(ScalarUDF::new_from_impl(SparkToDateTime::new(target)))).collect()
+    let mut functions: Vec<Arc<ScalarUDF>> =
+        [Target::Date, Target::Timestamp].into_iter().map(|target| Arc::new(ScalarUDF::new_from_impl(SparkToDateTime::new(target)))).collect();
+    functions.extend(super::spark_text_udf::functions());
+    functions
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

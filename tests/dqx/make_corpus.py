@@ -80,6 +80,7 @@ def rows(rng, count):
             "k2": pick(rng, [1, 2, 3], 0.1),
             "k3": pick(rng, [True, False], 0.1),
             "grp": pick(rng, ["x", "y", "z"], 0.05),
+            "f": pick(rng, [0.1, 1.5, -0.0, 0.0, 3.4e38, 1e-7, 2.675, float("nan"), float("inf")]),
             "ref_ts": NOW,
             "ref_dt": NOW.date(),
         }
@@ -89,7 +90,7 @@ SCHEMA = pa.schema([
     ("row_id", pa.int64()), ("s", pa.string()), ("t", pa.string()), ("code", pa.string()), ("i", pa.int64()), ("j", pa.int32()),
     ("d", pa.float64()), ("e", pa.float64()), ("dec", pa.decimal128(18, 4)), ("ts", pa.timestamp("us", tz="UTC")), ("dt", pa.date32()),
     ("b", pa.bool_()), ("k1", pa.string()), ("k2", pa.int32()), ("k3", pa.bool_()), ("grp", pa.string()),
-    ("ref_ts", pa.timestamp("us", tz="UTC")), ("ref_dt", pa.date32()),
+    ("f", pa.float32()), ("ref_ts", pa.timestamp("us", tz="UTC")), ("ref_dt", pa.date32()),
 ])
 
 
