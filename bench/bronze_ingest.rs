@@ -1,17 +1,28 @@
-//! End-to-end ingest: bronze rows/s versus a raw rdkafka consumer that only counts messages,
-//! on the same pre-loaded topic in the same run, plus bronze's peak RSS.
+//! End-to-end ingest, side by side on one pre-loaded topic (8 partitions, 1M single-object
+//! events by default) in one run: (1) a raw rdkafka
+//! consumer that only counts (the broker's limit), (2) the Python bronze a data engineer would
+//! write (bench/python/bronze_peer.py: confluent-kafka + fastavro + deltalake's
+//! `write_deltalake`, batches of 50,000), (3) `medallion bronze --until-caught-up`. Each runs as
+//! a process of its own, so its CPU-seconds (user + sys of the whole process) and peak RSS are
+//! its own.
 //!
 //!   scripts/dev-broker start
 //!   cargo bench --bench bronze_ingest                          # 1,000,000 events
 //!   BRONZE_BENCH_EVENTS=200000 cargo bench --bench bronze_ingest
 //!
-//! Both sides are timed from their first message to their last (group join and start-up excluded).
+//! Rows/s run from each side's first message to its last commit (group join and start-up
+//! excluded); CPU-seconds include start-up. The Python peer's venv (bench/python/requirements.txt)
+//! is made on first use under ~/.cache/medallion/bench-venv (PyPI).
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
+
+/// The argument that makes this binary the raw counting consumer: `<flag> <topic> <events>`.
+const RAW_CONSUMER: &str = "--raw-consumer";
 
 fn bootstrap() -> String {
     std::env::var("KAFKA_BOOTSTRAP").unwrap_or_else(|_| "127.0.0.1:19092".to_owned())
@@ -23,30 +34,49 @@ fn medallion() -> Command {
     command
 }
 
-/// Messages/s of a consumer that only counts, from its first message to the `events`-th.
-async fn raw_consumer_rate(topic: &str, events: u64) -> f64 {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap())
-        .set("group.id", format!("raw-{}", uuid::Uuid::new_v4().simple()))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .set("heartbeat.interval.ms", "1000")
-        .create()
-        .expect("consumer");
-    consumer.subscribe(&[topic]).expect("subscribe");
-    let mut count = 0u64;
-    let mut first = None;
-    while count < events {
-        match consumer.recv().await {
-            Ok(_) => {
-                first.get_or_insert_with(Instant::now);
-                count += 1;
+/// Counts `events` messages of `topic` and prints the seconds from the first to the last.
+fn raw_consumer(topic: &str, events: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap())
+            .set("group.id", format!("raw-{}", uuid::Uuid::new_v4().simple()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let (mut count, mut first) = (0u64, None);
+        while count < events {
+            match consumer.recv().await {
+                Ok(_) => {
+                    first.get_or_insert_with(Instant::now);
+                    count += 1;
+                }
+                Err(error) => eprintln!("raw consumer: {error}"),
             }
-            Err(error) => eprintln!("raw consumer: {error}"),
         }
-    }
-    events as f64 / first.map_or(f64::NAN, |t| t.elapsed().as_secs_f64())
+        let seconds = first.map_or(f64::NAN, |t| t.elapsed().as_secs_f64());
+        println!("{}", serde_json::json!({ "rows": count, "ingest_seconds": seconds }));
+    });
+}
+
+/// What one side did: rows, rows/s, CPU-seconds of its process, peak RSS.
+struct Measured {
+    rows: u64,
+    rows_per_second: f64,
+    cpu_seconds: f64,
+    peak_rss_mib: f64,
+    summary: serde_json::Value,
+}
+
+/// User + sys CPU-seconds of this process's reaped children (`cutime` + `cstime` of /proc/self/stat).
+fn children_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command name, which ends at the last ')': state is field 3, cutime 16.
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..].split_whitespace().collect();
+    let ticks: f64 = fields[13].parse::<f64>().expect("cutime") + fields[14].parse::<f64>().expect("cstime");
+    ticks / 100.0 // USER_HZ, 100 on Linux
 }
 
 /// Peak resident memory (VmHWM) of a running process, in MiB.
@@ -57,43 +87,103 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return; // `cargo bench -- --list` and test harness probes
-    }
-    let events: u64 = std::env::var("BRONZE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let topic = format!("bench-bronze-{}", uuid::Uuid::new_v4().simple());
-    let started = Instant::now();
-    let status = medallion().args(["produce", "--count", &events.to_string(), "--seed", "1", "--topic", &topic]).status().expect("produce");
-    assert!(status.success(), "pre-loading failed: start the dev broker (scripts/dev-broker start) or set KAFKA_BOOTSTRAP");
-    eprintln!("pre-loaded {events} events in {:.1}s", started.elapsed().as_secs_f64());
-
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let raw_rate = runtime.block_on(raw_consumer_rate(&topic, events));
-
-    let lake = tempfile::tempdir().expect("lake");
-    let mut child = medallion()
-        .args(["bronze", "--until-caught-up", "--json", "--topic", &topic, "--lake"])
-        .arg(lake.path())
-        .args(["--group", &format!("bronze-{}", uuid::Uuid::new_v4().simple())])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("bronze");
+/// Runs `command` (which prints a JSON summary with `ingest_seconds` and `rows_key`) to its end.
+fn measure(name: &str, mut command: Command, rows_key: &str) -> Measured {
+    let cpu_before = children_cpu_seconds();
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut peak = 0.0f64;
     while child.try_wait().expect("wait").is_none() {
         peak = peak.max(peak_rss_mib(child.id()).unwrap_or(0.0));
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
-    let output = child.wait_with_output().expect("bronze output");
-    assert!(output.status.success(), "bronze failed");
+    let output = child.wait_with_output().expect("output");
+    assert!(output.status.success(), "{name} failed");
+    let cpu_seconds = children_cpu_seconds() - cpu_before;
     let summary: serde_json::Value = serde_json::from_slice(output.stdout.trim_ascii()).expect("summary");
-    let rows = summary["messages"].as_u64().unwrap_or(0);
-    assert_eq!(rows, events, "bronze wrote every message");
-    let bronze_rate = rows as f64 / summary["ingest_seconds"].as_f64().unwrap_or(f64::NAN);
+    let rows = summary[rows_key].as_u64().unwrap_or(0);
+    let rows_per_second = rows as f64 / summary["ingest_seconds"].as_f64().unwrap_or(f64::NAN);
+    Measured { rows, rows_per_second, cpu_seconds, peak_rss_mib: peak, summary }
+}
+
+/// The Python peer's interpreter, its venv made on first use.
+fn python_peer_venv(root: &Path) -> PathBuf {
+    let home = std::env::var("HOME").expect("HOME");
+    let venv = PathBuf::from(home).join(".cache/medallion/bench-venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3");
+        assert!(made.success(), "python3 -m venv failed (apt install python3-venv)");
+    }
+    let requirements = root.join("bench/python/requirements.txt");
+    let installed =
+        Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(requirements).status().expect("pip");
+    assert!(installed.success(), "installing the Python peer's packages failed (PyPI unreachable?)");
+    python
+}
+
+fn print_row(name: &str, side: &Measured, raw: &Measured) {
+    let cpu_per_million = side.cpu_seconds / (side.rows as f64 / 1e6);
+    println!(
+        "  {name:<44} {:>10.0} {:>14.2} {:>12.0} {:>10.2}",
+        side.rows_per_second,
+        cpu_per_million,
+        side.peak_rss_mib,
+        side.rows_per_second / raw.rows_per_second
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == RAW_CONSUMER) {
+        return raw_consumer(&args[at + 1], args[at + 2].parse().expect("events"));
+    }
+    if args.iter().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` and test harness probes
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let events: u64 = std::env::var("BRONZE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let python = python_peer_venv(root);
+    let topic = format!("bench-bronze-{}", uuid::Uuid::new_v4().simple());
+    let started = Instant::now();
+    let status = medallion()
+        .args(["produce", "--count", &events.to_string(), "--seed", "1", "--framing", "single-object", "--topic", &topic])
+        .status()
+        .expect("produce");
+    assert!(status.success(), "pre-loading failed: start the dev broker (scripts/dev-broker start) or set KAFKA_BOOTSTRAP");
+    eprintln!("pre-loaded {events} events in {:.1}s", started.elapsed().as_secs_f64());
+
+    let mut raw = Command::new(std::env::current_exe().expect("this bench"));
+    raw.args([RAW_CONSUMER, &topic, &events.to_string()]);
+    let raw = measure("raw consumer", raw, "rows");
+
+    let lake = tempfile::tempdir().expect("lake");
+    let mut peer = Command::new(python);
+    peer.arg(root.join("bench/python/bronze_peer.py"))
+        .args(["--bootstrap", &bootstrap(), "--topic", &topic, "--count", &events.to_string(), "--table"])
+        .arg(lake.path().join("python_bronze"));
+    let peer = measure("python peer", peer, "rows");
+
+    let mut bronze = medallion();
+    bronze
+        .args(["bronze", "--until-caught-up", "--json", "--topic", &topic, "--lake"])
+        .arg(lake.path().join("lake"))
+        .args(["--group", &format!("bronze-{}", uuid::Uuid::new_v4().simple())]);
+    let bronze = measure("medallion bronze", bronze, "messages");
+    for (name, side) in [("raw", &raw), ("python", &peer), ("bronze", &bronze)] {
+        assert_eq!(side.rows, events, "{name} read every message");
+    }
+
     println!("bronze_ingest events={events}");
-    println!("  raw rdkafka consumer (count only): {raw_rate:>10.0} msg/s");
-    println!("  medallion bronze (decode + Delta):  {bronze_rate:>10.0} rows/s");
-    println!("  ratio bronze/raw:                   {:>10.2}", bronze_rate / raw_rate);
-    println!("  bronze peak RSS:                    {peak:>10.0} MiB");
-    println!("  commits={} files={} bytes={}", summary["commits"], summary["files"], summary["bytes"]);
+    println!("  {:<44} {:>10} {:>14} {:>12} {:>10}", "", "rows/s", "CPU-s/M rows", "peak MiB", "vs raw");
+    print_row("raw rdkafka consumer (count only)", &raw, &raw);
+    print_row("python: confluent-kafka + fastavro + deltalake", &peer, &raw);
+    print_row("medallion bronze (decode + Delta)", &bronze, &raw);
+    println!("  bronze rows/s / python rows/s:  {:>8.1}×", bronze.rows_per_second / peer.rows_per_second);
+    println!("  python CPU / bronze CPU:        {:>8.1}×", peer.cpu_seconds / bronze.cpu_seconds);
+    println!("  bronze CPU per row:             {:>8.2} µs", bronze.cpu_seconds / bronze.rows as f64 * 1e6);
+    let summary = &bronze.summary;
+    println!(
+        "  bronze commits={} files={} bytes={}; python commits={}",
+        summary["commits"], summary["files"], summary["bytes"], peer.summary["commits"]
+    );
 }

@@ -4,7 +4,8 @@ mod cli;
 
 /// jemalloc instead of the system allocator: glibc's malloc fragments under the small, short-lived
 /// allocations of Delta log replay and Arrow batches on many threads, and a process that runs for
-/// months then slows down and grows (see `Cargo.toml`).
+/// months then slows down and grows (see `Cargo.toml`). Its settings are built in
+/// (`.cargo/config.toml`).
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;

@@ -13,6 +13,7 @@ use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Timelike, Utc};
 
 use crate::wire::decode::Decoder;
+use crate::wire::framing::SchemaRef as WriterSchemaRef;
 
 /// The names of bronze's own columns: owned here, used by every layer that reads bronze.
 pub mod column {
@@ -177,6 +178,9 @@ pub struct BronzeBatchBuilder {
     decode_error: StringBuilder,
     lineage: Lineage,
     counts: BatchCounts,
+    /// The text of the last writer schema seen: formatting a fingerprint as hex for every
+    /// message was a tenth of the decoding time.
+    last_schema_ref: Option<(WriterSchemaRef, String)>,
 }
 
 impl BronzeBatchBuilder {
@@ -197,6 +201,7 @@ impl BronzeBatchBuilder {
             decode_error: StringBuilder::new(),
             lineage: Lineage::default(),
             counts: BatchCounts::default(),
+            last_schema_ref: None,
         })
     }
 
@@ -231,7 +236,7 @@ impl BronzeBatchBuilder {
         let (schema_ref, error) = match message.payload {
             Some(value) => {
                 let decoded = self.decoder.push(value);
-                (decoded.schema_ref.map(|r| r.to_string()), decoded.error.map(|e| e.to_string()))
+                (decoded.schema_ref.map(|r| self.schema_ref_text(r)), decoded.error.map(|e| e.to_string()))
             }
             None => {
                 self.decoder.push(&[]);
@@ -239,6 +244,17 @@ impl BronzeBatchBuilder {
             }
         };
         self.append(message, schema_ref, error);
+    }
+
+    fn schema_ref_text(&mut self, schema_ref: WriterSchemaRef) -> String {
+        match &self.last_schema_ref {
+            Some((last, text)) if *last == schema_ref => text.clone(),
+            _ => {
+                let text = schema_ref.to_string();
+                self.last_schema_ref = Some((schema_ref, text.clone()));
+                text
+            }
+        }
     }
 
     /// Adds one message as an undecoded row with `error` (its bytes and coordinates kept): a
@@ -282,15 +298,19 @@ impl BronzeBatchBuilder {
     /// The rows pushed so far as one batch, stamped with `ingested_at`; the builder starts over.
     pub fn finish(&mut self, ingested_at: DateTime<Utc>) -> Result<RecordBatch, BatchError> {
         let rows = self.counts.messages as usize;
+        // Each builder starts over with room for a batch like this one (growing from nothing
+        // copies the payloads several times over); see `wire::decode::ColumnBuilders`.
+        let bytes = |builder: &BinaryBuilder| builder.values_slice().len();
+        let (topic_bytes, key_bytes, payload_bytes) = (self.topic.values_slice().len(), bytes(&self.key), bytes(&self.raw_payload));
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.topic.finish()),
-            Arc::new(self.partition.finish()),
-            Arc::new(self.offset.finish()),
-            Arc::new(self.timestamp.finish().with_timezone("UTC")),
-            Arc::new(self.key.finish()),
+            Arc::new(std::mem::replace(&mut self.topic, StringBuilder::with_capacity(rows, topic_bytes)).finish()),
+            Arc::new(std::mem::replace(&mut self.partition, Int32Builder::with_capacity(rows)).finish()),
+            Arc::new(std::mem::replace(&mut self.offset, Int64Builder::with_capacity(rows)).finish()),
+            Arc::new(std::mem::replace(&mut self.timestamp, TimestampMicrosecondBuilder::with_capacity(rows)).finish().with_timezone("UTC")),
+            Arc::new(std::mem::replace(&mut self.key, BinaryBuilder::with_capacity(rows, key_bytes)).finish()),
             Arc::new(self.headers.finish()),
-            Arc::new(self.raw_payload.finish()),
-            Arc::new(self.payload_size.finish()),
+            Arc::new(std::mem::replace(&mut self.raw_payload, BinaryBuilder::with_capacity(rows, payload_bytes)).finish()),
+            Arc::new(std::mem::replace(&mut self.payload_size, Int32Builder::with_capacity(rows)).finish()),
             Arc::new(self.schema_ref.finish()),
             Arc::new(self.decode_error.finish()),
         ];

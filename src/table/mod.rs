@@ -15,6 +15,7 @@ use deltalake::{DeltaTable, DeltaTableError};
 mod evolve;
 mod keyed;
 mod maintain;
+mod partition;
 mod positions;
 mod ranged;
 mod reader;
@@ -277,10 +278,14 @@ impl StageTable {
         let one_file_per_batch = matches!(commit.change, Change::Rewrite(_));
         let widening = matches!(commit.change, Change::ReplaceAllWidening);
         let mode = if widening { WriteMode::MergeSchema } else { WriteMode::Default };
+        let partition_columns = self.table.snapshot().map_err(write_error)?.metadata().partition_columns().to_vec();
         let adds = off_the_async_workers(async {
             let mut adds = Vec::new();
             for batch in commit.batches.iter().filter(|batch| batch.num_rows() > 0) {
-                writer.write_with_mode(batch.clone(), mode).await?;
+                match partition::uniform_partition_values(batch, &partition_columns).filter(|_| !widening) {
+                    Some(values) => writer.write_partition(batch.clone(), &values, mode).await.map(drop)?,
+                    None => writer.write_with_mode(batch.clone(), mode).await?,
+                }
                 if one_file_per_batch {
                     adds.extend(writer.flush().await?);
                 }

@@ -37,6 +37,7 @@ impl<'a> Cursor<'a> {
         self.bytes.len() - self.position
     }
 
+    #[inline]
     fn take(&mut self, count: usize) -> Result<&'a [u8], BinaryError> {
         let end = self
             .position
@@ -48,6 +49,7 @@ impl<'a> Cursor<'a> {
         Ok(slice)
     }
 
+    #[inline]
     pub fn read_long(&mut self) -> Result<i64, BinaryError> {
         let start = self.position;
         let mut value: u64 = 0;
@@ -64,12 +66,14 @@ impl<'a> Cursor<'a> {
         Err(BinaryError::VarintTooLong { at: start })
     }
 
+    #[inline]
     pub fn read_int(&mut self) -> Result<i32, BinaryError> {
         let at = self.position;
         let value = self.read_long()?;
         i32::try_from(value).map_err(|_| BinaryError::IntOutOfRange { at, value })
     }
 
+    #[inline]
     pub fn read_boolean(&mut self) -> Result<bool, BinaryError> {
         let at = self.position;
         match self.take(1)?[0] {
@@ -79,17 +83,20 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    #[inline]
     pub fn read_float(&mut self) -> Result<f32, BinaryError> {
         let bytes = self.take(4)?;
         Ok(f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
     }
 
+    #[inline]
     pub fn read_double(&mut self) -> Result<f64, BinaryError> {
         let mut array = [0u8; 8];
         array.copy_from_slice(self.take(8)?);
         Ok(f64::from_le_bytes(array))
     }
 
+    #[inline]
     fn read_length(&mut self) -> Result<usize, BinaryError> {
         let at = self.position;
         let length = self.read_long()?;
@@ -97,17 +104,20 @@ impl<'a> Cursor<'a> {
     }
 
     /// `bytes` and `string`: a length, then that many bytes.
+    #[inline]
     pub fn read_bytes(&mut self) -> Result<&'a [u8], BinaryError> {
         let length = self.read_length()?;
         self.take(length)
     }
 
+    #[inline]
     pub fn read_str(&mut self) -> Result<&'a str, BinaryError> {
         let at = self.position;
         let bytes = self.read_bytes()?;
         std::str::from_utf8(bytes).map_err(|_| BinaryError::InvalidUtf8 { at })
     }
 
+    #[inline]
     pub fn read_fixed(&mut self, size: usize) -> Result<&'a [u8], BinaryError> {
         self.take(size)
     }

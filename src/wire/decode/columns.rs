@@ -72,22 +72,48 @@ impl ColumnBuilder {
         }
     }
 
+    /// The column built so far. The builder starts over with room for as many rows (and value
+    /// bytes) as this one had: the next batch is usually as large, and growing from nothing
+    /// copies each buffer several times over.
     fn finish(&mut self) -> ArrayRef {
+        let rows = self.len();
         match self {
-            Self::Boolean(b) => Arc::new(b.finish()),
-            Self::Int(b) => Arc::new(b.finish()),
-            Self::Long(b) => Arc::new(b.finish()),
-            Self::Float(b) => Arc::new(b.finish()),
-            Self::Double(b) => Arc::new(b.finish()),
-            Self::Binary(b) => Arc::new(b.finish()),
-            Self::String(b) => Arc::new(b.finish()),
+            Self::Boolean(b) => Arc::new(std::mem::replace(b, BooleanBuilder::with_capacity(rows)).finish()),
+            Self::Int(b) => Arc::new(std::mem::replace(b, Int32Builder::with_capacity(rows)).finish()),
+            Self::Long(b) => Arc::new(std::mem::replace(b, Int64Builder::with_capacity(rows)).finish()),
+            Self::Float(b) => Arc::new(std::mem::replace(b, Float32Builder::with_capacity(rows)).finish()),
+            Self::Double(b) => Arc::new(std::mem::replace(b, Float64Builder::with_capacity(rows)).finish()),
+            Self::Binary(b) => {
+                let bytes = b.values_slice().len();
+                Arc::new(std::mem::replace(b, BinaryBuilder::with_capacity(rows, bytes)).finish())
+            }
+            Self::String(b) => {
+                let bytes = b.values_slice().len();
+                Arc::new(std::mem::replace(b, StringBuilder::with_capacity(rows, bytes)).finish())
+            }
             Self::Decimal(b, precision, scale) => {
-                let array = b.finish();
+                let array = std::mem::replace(b, Decimal128Builder::with_capacity(rows)).finish();
                 // Precision and scale come from the reader schema, where they were validated.
                 Arc::new(array.clone().with_precision_and_scale(*precision, *scale).unwrap_or(array))
             }
-            Self::Date(b) => Arc::new(b.finish()),
-            Self::Timestamp(b) => Arc::new(b.finish().with_timezone("UTC")),
+            Self::Date(b) => Arc::new(std::mem::replace(b, Date32Builder::with_capacity(rows)).finish()),
+            Self::Timestamp(b) => Arc::new(std::mem::replace(b, TimestampMicrosecondBuilder::with_capacity(rows)).finish().with_timezone("UTC")),
+        }
+    }
+
+    fn len(&self) -> usize {
+        use arrow::array::ArrayBuilder;
+        match self {
+            Self::Boolean(b) => b.len(),
+            Self::Int(b) => b.len(),
+            Self::Long(b) => b.len(),
+            Self::Float(b) => b.len(),
+            Self::Double(b) => b.len(),
+            Self::Binary(b) => b.len(),
+            Self::String(b) => b.len(),
+            Self::Decimal(b, _, _) => b.len(),
+            Self::Date(b) => b.len(),
+            Self::Timestamp(b) => b.len(),
         }
     }
 }

@@ -107,6 +107,11 @@ pub struct Decoder {
     writers: WriterSchemas,
     accepted: Vec<Framing>,
     plans: HashMap<SchemaRef, Result<Arc<DecodePlan>, MessageError>>,
+    /// The plan of the last message: consecutive messages almost always share a writer schema,
+    /// and this spares hashing the reference for each.
+    last_plan: Option<(SchemaRef, Arc<DecodePlan>)>,
+    /// The allocation of the per-message cells, kept between messages (see [`recycle`]).
+    cells: Vec<Cell<'static>>,
     builders: ColumnBuilders,
 }
 
@@ -114,7 +119,7 @@ impl Decoder {
     pub fn new(reader_schema: &Schema, writers: WriterSchemas, accepted: &[Framing], capacity: usize) -> Result<Self, PlanError> {
         let reader = ReaderColumns::from_schema(reader_schema)?;
         let builders = ColumnBuilders::new(&reader, capacity);
-        Ok(Self { reader, writers, accepted: accepted.to_vec(), plans: HashMap::new(), builders })
+        Ok(Self { reader, writers, accepted: accepted.to_vec(), plans: HashMap::new(), last_plan: None, cells: Vec::new(), builders })
     }
 
     pub fn arrow_fields(&self) -> Vec<Field> {
@@ -128,6 +133,7 @@ impl Decoder {
             SchemaRef::Fingerprint(fingerprint) => self.writers.insert_fingerprint(fingerprint, schema),
         }
         self.plans.remove(&schema_ref);
+        self.last_plan = None;
     }
 
     /// The full name of the record the writer schema `schema_ref` describes, `None` when this
@@ -152,16 +158,16 @@ impl Decoder {
             Ok(plan) => plan,
             Err(error) => return self.null_row(Some(schema_ref), error),
         };
-        let mut cells: Vec<Cell<'_>> = plan.defaults.iter().map(DefaultValue::as_cell).collect();
-        match decode_datum(&plan, datum, &mut cells, schema_ref) {
-            Ok(()) => {
-                self.builders.append_row(&cells);
-                Decoded { schema_ref: Some(schema_ref), error: None }
-            }
-            Err(error) => {
-                drop(cells);
-                self.null_row(Some(schema_ref), error)
-            }
+        let mut cells = recycle(std::mem::take(&mut self.cells));
+        cells.extend(plan.defaults.iter().map(DefaultValue::as_cell));
+        let decoded = decode_datum(&plan, datum, &mut cells, schema_ref);
+        if decoded.is_ok() {
+            self.builders.append_row(&cells);
+        }
+        self.cells = recycle(cells);
+        match decoded {
+            Ok(()) => Decoded { schema_ref: Some(schema_ref), error: None },
+            Err(error) => self.null_row(Some(schema_ref), error),
         }
     }
 
@@ -171,7 +177,15 @@ impl Decoder {
     }
 
     fn plan_for(&mut self, schema_ref: SchemaRef) -> Result<Arc<DecodePlan>, MessageError> {
+        if let Some((last, plan)) = &self.last_plan
+            && *last == schema_ref
+        {
+            return Ok(Arc::clone(plan));
+        }
         if let Some(plan) = self.plans.get(&schema_ref) {
+            if let Ok(plan) = plan {
+                self.last_plan = Some((schema_ref, Arc::clone(plan)));
+            }
             return plan.clone();
         }
         let plan = match self.writers.get(&schema_ref) {
@@ -186,6 +200,14 @@ impl Decoder {
     pub fn finish(&mut self) -> Vec<ArrayRef> {
         self.builders.finish()
     }
+}
+
+/// An empty vector of cells of any lifetime in the allocation of `cells`: the cells borrow one
+/// message's bytes, the allocation outlives them. Collecting an emptied vector into one of a
+/// type of the same size and alignment reuses its allocation (std's in-place collection).
+fn recycle<'a>(mut cells: Vec<Cell<'_>>) -> Vec<Cell<'a>> {
+    cells.clear();
+    cells.into_iter().map(|_| Cell::Null).collect()
 }
 
 /// Walks `plan` over one datum, filling `cells`.
