@@ -55,7 +55,7 @@ def load_schemas():
         parsed = fastavro.parse_schema(json.loads(path.read_text()))
         by_file[path.name] = parsed
         canonical = fastavro.schema.to_parsing_canonical_form(parsed)
-        by_fingerprint[bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))] = (path.name, parsed)
+        by_fingerprint[bytes.fromhex(fastavro.schema.fingerprint(canonical, "CRC-64-AVRO"))] = parsed
     return by_file, by_fingerprint
 
 
@@ -65,8 +65,7 @@ def decode(value, by_file, by_fingerprint):
         schema_id = int.from_bytes(value[1:5], "big")
         writer, body, ref = by_file[STATIC_IDS[schema_id]], value[5:], f"confluent:{schema_id}"
     elif value[:2] == b"\xc3\x01":
-        name, writer = by_fingerprint[value[2:10]]
-        body, ref = value[10:], f"single-object:{value[2:10].hex()}"
+        writer, body, ref = by_fingerprint[value[2:10]], value[10:], f"single-object:{value[2:10].hex()}"
     else:
         raise ValueError(f"unknown framing {value[:2].hex()}")
     return ref, fastavro.schemaless_reader(io.BytesIO(body), writer, by_file[READER])

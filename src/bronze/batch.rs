@@ -12,7 +12,7 @@ use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, Timelike, Utc};
 
-use crate::wire::decode::Decoder;
+use crate::wire::decode::{Decoder, finish_bytes, finish_primitive};
 use crate::wire::framing::SchemaRef as WriterSchemaRef;
 
 /// The names of bronze's own columns: owned here, used by every layer that reads bronze.
@@ -298,19 +298,16 @@ impl BronzeBatchBuilder {
     /// The rows pushed so far as one batch, stamped with `ingested_at`; the builder starts over.
     pub fn finish(&mut self, ingested_at: DateTime<Utc>) -> Result<RecordBatch, BatchError> {
         let rows = self.counts.messages as usize;
-        // Each builder starts over with room for a batch like this one (growing from nothing
-        // copies the payloads several times over); see `wire::decode::ColumnBuilders`.
-        let bytes = |builder: &BinaryBuilder| builder.values_slice().len();
-        let (topic_bytes, key_bytes, payload_bytes) = (self.topic.values_slice().len(), bytes(&self.key), bytes(&self.raw_payload));
+        // Each builder starts over with room for a batch like this one (see `finish_primitive`).
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(std::mem::replace(&mut self.topic, StringBuilder::with_capacity(rows, topic_bytes)).finish()),
-            Arc::new(std::mem::replace(&mut self.partition, Int32Builder::with_capacity(rows)).finish()),
-            Arc::new(std::mem::replace(&mut self.offset, Int64Builder::with_capacity(rows)).finish()),
-            Arc::new(std::mem::replace(&mut self.timestamp, TimestampMicrosecondBuilder::with_capacity(rows)).finish().with_timezone("UTC")),
-            Arc::new(std::mem::replace(&mut self.key, BinaryBuilder::with_capacity(rows, key_bytes)).finish()),
+            Arc::new(finish_bytes(&mut self.topic)),
+            Arc::new(finish_primitive(&mut self.partition)),
+            Arc::new(finish_primitive(&mut self.offset)),
+            Arc::new(finish_primitive(&mut self.timestamp).with_timezone("UTC")),
+            Arc::new(finish_bytes(&mut self.key)),
             Arc::new(self.headers.finish()),
-            Arc::new(std::mem::replace(&mut self.raw_payload, BinaryBuilder::with_capacity(rows, payload_bytes)).finish()),
-            Arc::new(std::mem::replace(&mut self.payload_size, Int32Builder::with_capacity(rows)).finish()),
+            Arc::new(finish_bytes(&mut self.raw_payload)),
+            Arc::new(finish_primitive(&mut self.payload_size)),
             Arc::new(self.schema_ref.finish()),
             Arc::new(self.decode_error.finish()),
         ];

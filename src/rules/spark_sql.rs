@@ -126,14 +126,7 @@ fn function_call(name: &str, args: &[&Expr]) -> Result<Option<String>, String> {
         ("isnull", 1) => format!("({} IS NULL)", arg(0)),
         ("isnotnull", 1) => format!("({} IS NOT NULL)", arg(0)),
         ("string", 1) => format!("medallion_spark_string({})", arg(0)),
-        ("int" | "bigint" | "smallint" | "tinyint" | "double" | "float" | "boolean", 1) => {
-            let sql_type = match name {
-                "int" => "INT",
-                "float" => "FLOAT",
-                other => other,
-            };
-            format!("CAST({} AS {})", arg(0), sql_type.to_uppercase())
-        }
+        ("int" | "bigint" | "smallint" | "tinyint" | "double" | "float" | "boolean", 1) => format!("CAST({} AS {})", arg(0), name.to_uppercase()),
         ("date", 1) => format!("medallion_spark_date({})", arg(0)),
         ("timestamp", 1) => format!("medallion_spark_timestamp({})", arg(0)),
         ("date_format", 2) => format!("medallion_date_format(medallion_spark_timestamp({}), {})", arg(0), arg(1)),

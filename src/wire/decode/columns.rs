@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder, Int32Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, ArrowPrimitiveType, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder,
+    GenericByteArray, GenericByteBuilder, Int32Builder, Int64Builder, PrimitiveArray, PrimitiveBuilder, StringBuilder, TimestampMicrosecondBuilder,
 };
+use arrow::datatypes::ByteArrayType;
 
 use super::plan::{Cell, ColumnKind, ReaderColumns};
 
@@ -72,50 +73,37 @@ impl ColumnBuilder {
         }
     }
 
-    /// The column built so far. The builder starts over with room for as many rows (and value
-    /// bytes) as this one had: the next batch is usually as large, and growing from nothing
-    /// copies each buffer several times over.
     fn finish(&mut self) -> ArrayRef {
-        let rows = self.len();
         match self {
-            Self::Boolean(b) => Arc::new(std::mem::replace(b, BooleanBuilder::with_capacity(rows)).finish()),
-            Self::Int(b) => Arc::new(std::mem::replace(b, Int32Builder::with_capacity(rows)).finish()),
-            Self::Long(b) => Arc::new(std::mem::replace(b, Int64Builder::with_capacity(rows)).finish()),
-            Self::Float(b) => Arc::new(std::mem::replace(b, Float32Builder::with_capacity(rows)).finish()),
-            Self::Double(b) => Arc::new(std::mem::replace(b, Float64Builder::with_capacity(rows)).finish()),
-            Self::Binary(b) => {
-                let bytes = b.values_slice().len();
-                Arc::new(std::mem::replace(b, BinaryBuilder::with_capacity(rows, bytes)).finish())
-            }
-            Self::String(b) => {
-                let bytes = b.values_slice().len();
-                Arc::new(std::mem::replace(b, StringBuilder::with_capacity(rows, bytes)).finish())
-            }
+            Self::Boolean(b) => Arc::new(std::mem::replace(b, BooleanBuilder::with_capacity(b.len())).finish()),
+            Self::Int(b) => Arc::new(finish_primitive(b)),
+            Self::Long(b) => Arc::new(finish_primitive(b)),
+            Self::Float(b) => Arc::new(finish_primitive(b)),
+            Self::Double(b) => Arc::new(finish_primitive(b)),
+            Self::Binary(b) => Arc::new(finish_bytes(b)),
+            Self::String(b) => Arc::new(finish_bytes(b)),
             Self::Decimal(b, precision, scale) => {
-                let array = std::mem::replace(b, Decimal128Builder::with_capacity(rows)).finish();
+                let array = finish_primitive(b);
                 // Precision and scale come from the reader schema, where they were validated.
                 Arc::new(array.clone().with_precision_and_scale(*precision, *scale).unwrap_or(array))
             }
-            Self::Date(b) => Arc::new(std::mem::replace(b, Date32Builder::with_capacity(rows)).finish()),
-            Self::Timestamp(b) => Arc::new(std::mem::replace(b, TimestampMicrosecondBuilder::with_capacity(rows)).finish().with_timezone("UTC")),
+            Self::Date(b) => Arc::new(finish_primitive(b)),
+            Self::Timestamp(b) => Arc::new(finish_primitive(b).with_timezone("UTC")),
         }
     }
+}
 
-    fn len(&self) -> usize {
-        use arrow::array::ArrayBuilder;
-        match self {
-            Self::Boolean(b) => b.len(),
-            Self::Int(b) => b.len(),
-            Self::Long(b) => b.len(),
-            Self::Float(b) => b.len(),
-            Self::Double(b) => b.len(),
-            Self::Binary(b) => b.len(),
-            Self::String(b) => b.len(),
-            Self::Decimal(b, _, _) => b.len(),
-            Self::Date(b) => b.len(),
-            Self::Timestamp(b) => b.len(),
-        }
-    }
+/// The values appended so far; the builder starts over with room for as many rows. The next
+/// batch is usually as large, and growing from nothing copies each buffer several times over.
+pub fn finish_primitive<T: ArrowPrimitiveType>(builder: &mut PrimitiveBuilder<T>) -> PrimitiveArray<T> {
+    let rows = builder.len();
+    std::mem::replace(builder, PrimitiveBuilder::with_capacity(rows)).finish()
+}
+
+/// [`finish_primitive`] for strings and binaries: room for as many rows and value bytes.
+pub fn finish_bytes<T: ByteArrayType>(builder: &mut GenericByteBuilder<T>) -> GenericByteArray<T> {
+    let (rows, bytes) = (builder.len(), builder.values_slice().len());
+    std::mem::replace(builder, GenericByteBuilder::with_capacity(rows, bytes)).finish()
 }
 
 /// Builders for every reader column.

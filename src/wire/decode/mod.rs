@@ -17,7 +17,7 @@ use arrow::array::ArrayRef;
 use arrow::datatypes::Field;
 
 pub use binary::{BinaryError, Cursor, decimal_from_bytes};
-pub use columns::ColumnBuilders;
+pub use columns::{ColumnBuilders, finish_bytes, finish_primitive};
 pub use plan::{Cell, ColumnKind, DecodePlan, DefaultValue, PlanError, Read, ReaderColumn, ReaderColumns, Skip, Step};
 
 use crate::config::StaticSchemaId;
