@@ -25,6 +25,7 @@ use medallion::framing::{Framing, SchemaRef};
 use medallion::generate::{Generator, GeneratorSettings};
 use medallion::schema::SchemaCatalog;
 use medallion::table::StageTable;
+use parquet::file::properties::WriterProperties;
 
 const ROWS: usize = 50_000;
 
@@ -57,34 +58,145 @@ fn bronze_batch() -> RecordBatch {
     builder.finish(chrono::Utc::now()).expect("batch")
 }
 
+/// A named set of Parquet settings compared in [`compare_layouts`].
+struct Layout {
+    name: &'static str,
+    properties: WriterProperties,
+}
+
+/// The settings compared on the same batch: bronze's own (`batch::writer_properties`), the
+/// settings bronze had before (every column with statistics and a dictionary up to parquet's
+/// 1 MiB default, but the payloads and event ids), and bronze's with each part changed.
+fn layouts(schema: &arrow::datatypes::Schema) -> Vec<Layout> {
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::EnabledStatistics;
+    use parquet::schema::types::ColumnPath;
+    let zstd_1 = Compression::ZSTD(ZstdLevel::try_new(1).expect("level"));
+    let bronze = || batch::writer_properties(schema).into_builder();
+    let all = |compression| bronze().set_compression(compression).set_column_compression(ColumnPath::from("raw_payload"), compression).build();
+    let earlier = medallion::table::writer_properties_builder()
+        .set_column_dictionary_enabled(ColumnPath::from("raw_payload"), false)
+        .set_column_statistics_enabled(ColumnPath::from("raw_payload"), EnabledStatistics::None)
+        .set_column_dictionary_enabled(ColumnPath::from("event_id"), false);
+    vec![
+        Layout { name: "before: statistics and dictionaries everywhere", properties: earlier.build() },
+        Layout { name: "bronze (payloads zstd(1), the rest snappy)", properties: bronze().build() },
+        Layout { name: "bronze, dictionaries up to 1 MiB", properties: bronze().set_dictionary_page_size_limit(1024 * 1024).build() },
+        Layout {
+            name: "bronze, statistics everywhere",
+            properties: schema
+                .fields()
+                .iter()
+                .fold(bronze(), |builder, field| {
+                    builder.set_column_statistics_enabled(ColumnPath::from(field.name().as_str()), EnabledStatistics::Page)
+                })
+                .build(),
+        },
+        Layout { name: "bronze, no statistics at all", properties: bronze().set_statistics_enabled(EnabledStatistics::None).build() },
+        Layout { name: "bronze, write batches of 8,192 values", properties: bronze().set_write_batch_size(8192).build() },
+        Layout { name: "bronze, all lz4_raw", properties: all(Compression::LZ4_RAW) },
+        Layout { name: "bronze, all snappy", properties: all(Compression::SNAPPY) },
+        Layout { name: "bronze, all zstd(1)", properties: all(zstd_1) },
+        Layout { name: "bronze, all uncompressed", properties: all(Compression::UNCOMPRESSED) },
+        Layout {
+            name: "bronze, payloads snappy",
+            properties: bronze().set_column_compression(ColumnPath::from("raw_payload"), Compression::SNAPPY).build(),
+        },
+        Layout {
+            name: "bronze, payloads uncompressed",
+            properties: bronze().set_column_compression(ColumnPath::from("raw_payload"), Compression::UNCOMPRESSED).build(),
+        },
+    ]
+}
+
+fn encode(batch: &RecordBatch, properties: &WriterProperties) -> bytes::Bytes {
+    let mut writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties.clone())).expect("writer");
+    writer.write(batch).expect("write");
+    bytes::Bytes::from(writer.into_inner().expect("close"))
+}
+
+/// Reads `file` back: every column, or silver's (all but the payload, key and headers).
+fn read(file: &bytes::Bytes, silver_columns_only: bool) -> usize {
+    use parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuilder};
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file.clone()).expect("reader");
+    let skipped = ["raw_payload", "kafka_key", "kafka_headers"];
+    let wanted: Vec<usize> = builder
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !silver_columns_only || !skipped.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), wanted);
+    builder.with_projection(mask).with_batch_size(65_536).build().expect("reader").map(|b| b.expect("batch").num_rows()).sum()
+}
+
+/// The median of `runs` timings of `work`, in milliseconds.
+fn median_ms(runs: usize, mut work: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            work();
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[runs / 2]
+}
+
+/// Encode time, file size and read time of the same batch under each layout, in one table.
+fn compare_layouts(batch: &RecordBatch) {
+    println!("bronze file layouts, one {ROWS}-row batch (median of 7; encode and read on one core)");
+    println!("  {:<44} {:>10} {:>10} {:>12} {:>12}", "", "encode ms", "size KiB", "read all ms", "read silver");
+    for layout in layouts(&batch.schema()) {
+        let file = encode(batch, &layout.properties);
+        let encode_ms = median_ms(7, || drop(black_box(encode(batch, &layout.properties))));
+        let read_all = median_ms(7, || assert_eq!(read(&file, false), ROWS));
+        let read_silver = median_ms(7, || assert_eq!(read(&file, true), ROWS));
+        println!("  {:<44} {encode_ms:>10.1} {:>10.0} {read_all:>12.1} {read_silver:>12.1}", layout.name, file.len() as f64 / 1024.0);
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let batch = bronze_batch();
+    if std::env::args().any(|a| a == "--layouts") || std::env::var_os("BRONZE_LAYOUTS").is_some() {
+        compare_layouts(&batch);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut group = c.benchmark_group("bronze_commit_50k_rows");
     group.throughput(Throughput::Elements(ROWS as u64)).sample_size(10).measurement_time(Duration::from_secs(20));
     group.bench_function("baseline_parquet_encode_in_memory", |b| {
         b.iter(|| {
-            let mut writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(batch::writer_properties())).expect("writer");
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(batch::writer_properties(&batch.schema()))).expect("writer");
             writer.write(&batch).expect("write");
             black_box(writer.into_inner().expect("close").len())
         })
     });
+    // Each commit goes to a table of its own, created outside the timing: one table taking
+    // hundreds of commits without the maintenance bronze does between them (checkpoints) would
+    // measure the replay of its growing log instead of a commit.
     let lake = tempfile::tempdir().expect("lake");
-    let location = lake.path().join("bronze").to_string_lossy().into_owned();
-    let mut table = runtime
-        .block_on(StageTable::open_or_create(&location, HashMap::new(), batch.schema(), &[batch::PARTITION_COLUMN]))
-        .expect("table")
-        .with_writer_properties(batch::writer_properties());
-    let mut position = 0i64;
+    let mut tables = 0;
     group.bench_function("stage_table_append_local", |b| {
         b.iter_custom(|iterations| {
-            let started = Instant::now();
+            let mut elapsed = Duration::ZERO;
             for _ in 0..iterations {
-                position += ROWS as i64;
-                let positions = [("medallion-bronze-bench".to_owned(), position)];
+                tables += 1;
+                let location = lake.path().join(format!("bronze-{tables}")).to_string_lossy().into_owned();
+                let mut table = runtime
+                    .block_on(StageTable::open_or_create(&location, HashMap::new(), batch.schema(), &[batch::PARTITION_COLUMN]))
+                    .expect("table")
+                    .with_writer_properties(batch::writer_properties(&batch.schema()));
+                let positions = [("medallion-bronze-bench".to_owned(), ROWS as i64)];
+                let started = Instant::now();
                 black_box(runtime.block_on(table.append(std::slice::from_ref(&batch), &positions)).expect("commit"));
+                elapsed += started.elapsed();
+                drop(table);
+                let _ = std::fs::remove_dir_all(&location);
             }
-            started.elapsed()
+            elapsed
         })
     });
     group.finish();

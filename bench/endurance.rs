@@ -117,7 +117,7 @@ async fn simulate(settings: &Settings, maintained: bool) -> anyhow::Result<Vec<W
     let location = config.lake.table_location(&config.bronze.table);
     let mut bronze = StageTable::open_or_create(&location, HashMap::new(), builder.schema(), &[PARTITION_COLUMN])
         .await?
-        .with_writer_properties(batch::writer_properties());
+        .with_writer_properties(batch::writer_properties(&builder.schema()));
     let generator_settings = GeneratorSettings { seed: 42, invalid_ratio: 0.05, start_time: None, rate: 0, time_scale: 1.0 };
     let mut generator = Generator::new(&generator_settings);
     let entry = SchemaCatalog::purchase_orders().latest().context("no schema")?;

@@ -178,8 +178,7 @@ pub struct BronzeBatchBuilder {
     decode_error: StringBuilder,
     lineage: Lineage,
     counts: BatchCounts,
-    /// The text of the last writer schema seen: formatting a fingerprint as hex for every
-    /// message was a tenth of the decoding time.
+    /// The last writer schema seen, and its text (see [`schema_ref_text`]).
     last_schema_ref: Option<(WriterSchemaRef, String)>,
 }
 
@@ -233,39 +232,34 @@ impl BronzeBatchBuilder {
 
     /// Adds one message as one row; an undecodable one keeps its bytes and gets its error.
     pub fn push(&mut self, message: &KafkaMessage<'_>) {
-        let (schema_ref, error) = match message.payload {
+        let error = match message.payload {
             Some(value) => {
                 let decoded = self.decoder.push(value);
-                (decoded.schema_ref.map(|r| self.schema_ref_text(r)), decoded.error.map(|e| e.to_string()))
+                match decoded.schema_ref {
+                    Some(schema_ref) => self.schema_ref.append_value(schema_ref_text(&mut self.last_schema_ref, schema_ref)),
+                    None => self.schema_ref.append_null(),
+                }
+                decoded.error.map(|e| e.to_string())
             }
             None => {
                 self.decoder.push(&[]);
-                (None, Some("message has no value (tombstone)".to_owned()))
+                self.schema_ref.append_null();
+                Some("message has no value (tombstone)".to_owned())
             }
         };
-        self.append(message, schema_ref, error);
-    }
-
-    fn schema_ref_text(&mut self, schema_ref: WriterSchemaRef) -> String {
-        match &self.last_schema_ref {
-            Some((last, text)) if *last == schema_ref => text.clone(),
-            _ => {
-                let text = schema_ref.to_string();
-                self.last_schema_ref = Some((schema_ref, text.clone()));
-                text
-            }
-        }
+        self.append(message, error);
     }
 
     /// Adds one message as an undecoded row with `error` (its bytes and coordinates kept): a
     /// message bronze must keep without decoding it (a record no stream of the topic claims).
     pub fn push_undecoded(&mut self, message: &KafkaMessage<'_>, schema_ref: Option<String>, error: String) {
         self.decoder.push(&[]);
-        self.append(message, schema_ref, Some(error));
+        self.schema_ref.append_option(schema_ref);
+        self.append(message, Some(error));
     }
 
-    /// Appends everything but the decoded columns (the decoder has appended its row).
-    fn append(&mut self, message: &KafkaMessage<'_>, schema_ref: Option<String>, error: Option<String>) {
+    /// Appends everything but the decoded columns and the schema reference (appended already).
+    fn append(&mut self, message: &KafkaMessage<'_>, error: Option<String>) {
         let payload = message.payload.unwrap_or_default();
         self.topic.append_value(message.topic);
         self.partition.append_value(message.partition);
@@ -280,7 +274,6 @@ impl BronzeBatchBuilder {
         let _ = self.headers.append(true);
         self.raw_payload.append_value(payload);
         self.payload_size.append_value(i32::try_from(payload.len()).unwrap_or(i32::MAX));
-        self.schema_ref.append_option(schema_ref);
         self.counts.messages += 1;
         self.counts.payload_bytes += payload.len() as u64;
         match error {
@@ -308,8 +301,8 @@ impl BronzeBatchBuilder {
             Arc::new(self.headers.finish()),
             Arc::new(finish_bytes(&mut self.raw_payload)),
             Arc::new(finish_primitive(&mut self.payload_size)),
-            Arc::new(self.schema_ref.finish()),
-            Arc::new(self.decode_error.finish()),
+            Arc::new(finish_bytes(&mut self.schema_ref)),
+            Arc::new(finish_bytes(&mut self.decode_error)),
         ];
         columns.extend(self.decoder.finish());
         let micros = ingested_at.timestamp_micros();
@@ -325,17 +318,42 @@ impl BronzeBatchBuilder {
     }
 }
 
-/// Parquet settings for bronze files: neither a dictionary nor min/max statistics for the raw
-/// payloads (unique per row, so both only cost time: they were a tenth of bronze's CPU) and no
-/// dictionary for the unique event ids.
-pub fn writer_properties() -> parquet::file::properties::WriterProperties {
+/// The text of `schema_ref`, formatted once per run of messages with the same writer schema
+/// (formatting a fingerprint as hex for every message was a tenth of the decoding time) and
+/// appended without a copy of its own.
+fn schema_ref_text(last: &mut Option<(WriterSchemaRef, String)>, schema_ref: WriterSchemaRef) -> &str {
+    if last.as_ref().is_none_or(|(seen, _)| *seen != schema_ref) {
+        *last = Some((schema_ref, schema_ref.to_string()));
+    }
+    last.as_ref().map_or("", |(_, text)| text.as_str())
+}
+
+/// Parquet settings for bronze files with `schema`'s columns, chosen for the cost of writing
+/// them (each measured against the others in `bench/bronze_commit.rs`), since bronze writes
+/// every message and is read back only by silver (never its payloads) and by people looking a
+/// message up:
+/// - no min/max statistics for text and binary columns: comparing every value was a tenth of
+///   the encoding, and the lookups that matter (partition and offset, times, amounts) are on
+///   numeric columns, which keep theirs;
+/// - dictionaries give way to plain encoding once 64 KiB of distinct values are seen (parquet's
+///   default, 1 MiB, is never reached in a 50,000-row file, so unique ids were interned in full);
+///   the raw payloads never get one;
+/// - the raw payloads in zstd (level 1), the rest in snappy: zstd encodes the payloads as fast
+///   as snappy did and makes bronze files a quarter smaller (zstd everywhere: 42% smaller, 12%
+///   slower to write).
+pub fn writer_properties(schema: &Schema) -> parquet::file::properties::WriterProperties {
+    use parquet::basic::{Compression, ZstdLevel};
     use parquet::file::properties::EnabledStatistics;
     use parquet::schema::types::ColumnPath;
-    crate::table::writer_properties_builder()
-        .set_column_dictionary_enabled(ColumnPath::from(column::RAW_PAYLOAD), false)
-        .set_column_statistics_enabled(ColumnPath::from(column::RAW_PAYLOAD), EnabledStatistics::None)
-        .set_column_dictionary_enabled(ColumnPath::from("event_id"), false)
-        .build()
+    let payloads = ColumnPath::from(column::RAW_PAYLOAD);
+    let mut builder = crate::table::writer_properties_builder()
+        .set_dictionary_page_size_limit(64 * 1024)
+        .set_column_dictionary_enabled(payloads.clone(), false)
+        .set_column_compression(payloads, Compression::ZSTD(ZstdLevel::default()));
+    for field in schema.fields().iter().filter(|f| matches!(f.data_type(), DataType::Utf8 | DataType::Binary)) {
+        builder = builder.set_column_statistics_enabled(ColumnPath::from(field.name().as_str()), EnabledStatistics::None);
+    }
+    builder.build()
 }
 
 #[cfg(test)]
@@ -414,6 +432,26 @@ mod tests {
         assert_eq!(batch.column_by_name("ingestion_hour").unwrap().as_primitive::<arrow::datatypes::Int32Type>().value(1), 23);
         let names: Vec<&str> = batch.schema_ref().fields().iter().rev().take(2).map(|f| f.name().as_str()).collect();
         assert_eq!(names, ["ingestion_date", "ingestion_hour"], "the hour sits next to the day");
+    }
+
+    #[test]
+    fn file_settings_follow_the_column_types() {
+        use parquet::basic::Compression;
+        use parquet::file::properties::EnabledStatistics;
+        use parquet::schema::types::ColumnPath;
+        let properties = writer_properties(&builder().schema());
+        let path = |name: &str| ColumnPath::from(name);
+        assert!(matches!(properties.compression(&path(column::RAW_PAYLOAD)), Compression::ZSTD(_)));
+        assert!(!properties.dictionary_enabled(&path(column::RAW_PAYLOAD)));
+        assert_eq!(properties.compression(&path("order_id")), Compression::SNAPPY);
+        assert!(properties.dictionary_enabled(&path("order_status")));
+        assert_eq!(properties.dictionary_page_size_limit(), 64 * 1024);
+        for text in [column::KEY, "order_id", column::DECODE_ERROR] {
+            assert_eq!(properties.statistics_enabled(&path(text)), EnabledStatistics::None, "{text}");
+        }
+        for number in [column::OFFSET, column::TIMESTAMP, "unit_price", "event_time"] {
+            assert_eq!(properties.statistics_enabled(&path(number)), EnabledStatistics::Page, "{number}");
+        }
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     let location = config.lake.table_location(&config.bronze.table);
     let table = StageTable::open_or_create(&location, config.lake.storage_options(), schema.clone(), &[PARTITION_COLUMN])
         .await?
-        .with_writer_properties(batch::writer_properties());
+        .with_writer_properties(batch::writer_properties(&schema));
     let shared = Arc::new(Mutex::new(assignment::Assignment::default()));
     let context = assignment::BronzeContext {
         topic: topic.clone(),

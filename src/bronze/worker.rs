@@ -114,6 +114,11 @@ impl Worker {
             if let Some(failure) = self.shared.lock().unwrap_or_else(PoisonError::into_inner).failure.take() {
                 return Err(BronzeError::Positions(failure));
             }
+            // A batch is full while the previous commit still runs: consumption waits for that
+            // commit's outcome (librdkafka goes on prefetching), so at most two batches are
+            // held, the one being written and the full one. Letting a third fill bought no
+            // throughput on two cores and cost its size in memory.
+            let held_back = self.in_flight > 0 && self.flush_due(false);
             let ticked = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break BronzeStop::Signal,
@@ -125,7 +130,7 @@ impl Worker {
                     self.schema_found(consumer, found);
                     false
                 }
-                received = consumer.recv() => {
+                received = consumer.recv(), if !held_back => {
                     match received {
                         Ok(message) => {
                             if !self.waits_for_schema(consumer, &message, &cancel)? {
@@ -146,7 +151,7 @@ impl Worker {
                 self.resume_unless_waiting(consumer);
             }
             // The clock is read on ticks and every 64th message, not for every message.
-            if self.flush_due(ticked || self.buffers.messages().is_multiple_of(64)) {
+            if self.in_flight == 0 && self.flush_due(ticked || self.buffers.messages().is_multiple_of(64)) {
                 self.flush().await?;
             }
             if ticked && self.caught_up().await? {

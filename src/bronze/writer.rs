@@ -1,8 +1,9 @@
 //! The commit side of bronze, on its own task so consumption goes on while Delta writes.
 //!
-//! The worker hands over [`CommitJob`]s through a bounded queue (one commit running, one
-//! waiting: back-pressure beyond that). Each part names the table position it continues from;
-//! the writer commits a part only if the table still ends there, so a part whose partition
+//! The worker hands over [`CommitJob`]s one at a time: it fills the next batch while a commit
+//! runs and waits for that commit's outcome before handing the batch over (back-pressure; see
+//! `Worker::run`). Each part names the table position it continues from; the writer commits a
+//! part only if the table still ends there, so a part whose partition
 //! another worker has written since (a rebalance, a late commit) is rejected and the worker
 //! re-reads that partition from the table. delta-rs refuses a concurrent commit of the same
 //! partition's `txn`, which closes the remaining window.

@@ -93,17 +93,23 @@ impl ColumnBuilder {
     }
 }
 
-/// The values appended so far; the builder starts over with room for as many rows. The next
-/// batch is usually as large, and growing from nothing copies each buffer several times over.
+/// The values appended so far; the builder starts over with room for a quarter more rows than
+/// it had. The next batch is usually about as large but rarely exactly: without the headroom a
+/// slightly larger batch reallocated (and copied) every buffer at its end, and growing from
+/// nothing copies each buffer several times over. Room never written to costs no memory.
 pub fn finish_primitive<T: ArrowPrimitiveType>(builder: &mut PrimitiveBuilder<T>) -> PrimitiveArray<T> {
-    let rows = builder.len();
+    let rows = with_headroom(builder.len());
     std::mem::replace(builder, PrimitiveBuilder::with_capacity(rows)).finish()
 }
 
-/// [`finish_primitive`] for strings and binaries: room for as many rows and value bytes.
+/// [`finish_primitive`] for strings and binaries: room for more rows and value bytes.
 pub fn finish_bytes<T: ByteArrayType>(builder: &mut GenericByteBuilder<T>) -> GenericByteArray<T> {
-    let (rows, bytes) = (builder.len(), builder.values_slice().len());
+    let (rows, bytes) = (with_headroom(builder.len()), with_headroom(builder.values_slice().len()));
     std::mem::replace(builder, GenericByteBuilder::with_capacity(rows, bytes)).finish()
+}
+
+fn with_headroom(used: usize) -> usize {
+    used + used / 4
 }
 
 /// Builders for every reader column.
