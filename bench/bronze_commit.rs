@@ -1,10 +1,11 @@
 //! A bronze commit on its own: one 50,000-row bronze batch (built by `BronzeBatchBuilder` from
-//! generated, encoded purchase orders) appended to a local bronze table with bronze's Parquet
-//! settings and a `txn` position, as the writer task commits it. Baseline in the same run: the
+//! generated, encoded purchase orders) appended to a fresh local bronze table with bronze's
+//! Parquet settings and a `txn` position, as the writer task commits it. Baseline in the same run: the
 //! same batch encoded to Parquet in memory with the same settings (no Delta, no storage), so the
 //! ratio is what the Delta commit adds to the encoding.
 //!
 //!   cargo bench --bench bronze_commit
+//!   BRONZE_LAYOUTS=1 cargo bench --bench bronze_commit   # first, the Parquet settings compared
 
 /// The binary's allocator (see `Cargo.toml`), so the bench measures what `medallion` does.
 #[cfg(not(target_env = "msvc"))]
@@ -160,20 +161,14 @@ fn compare_layouts(batch: &RecordBatch) {
 
 fn bench(c: &mut Criterion) {
     let batch = bronze_batch();
-    if std::env::args().any(|a| a == "--layouts") || std::env::var_os("BRONZE_LAYOUTS").is_some() {
+    if std::env::var_os("BRONZE_LAYOUTS").is_some() {
         compare_layouts(&batch);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut group = c.benchmark_group("bronze_commit_50k_rows");
     group.throughput(Throughput::Elements(ROWS as u64)).sample_size(10).measurement_time(Duration::from_secs(20));
-    group.bench_function("baseline_parquet_encode_in_memory", |b| {
-        b.iter(|| {
-            let mut writer =
-                parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(batch::writer_properties(&batch.schema()))).expect("writer");
-            writer.write(&batch).expect("write");
-            black_box(writer.into_inner().expect("close").len())
-        })
-    });
+    let properties = batch::writer_properties(&batch.schema());
+    group.bench_function("baseline_parquet_encode_in_memory", |b| b.iter(|| black_box(encode(&batch, &properties).len())));
     // Each commit goes to a table of its own, created outside the timing: one table taking
     // hundreds of commits without the maintenance bronze does between them (checkpoints) would
     // measure the replay of its growing log instead of a commit.
@@ -188,7 +183,7 @@ fn bench(c: &mut Criterion) {
                 let mut table = runtime
                     .block_on(StageTable::open_or_create(&location, HashMap::new(), batch.schema(), &[batch::PARTITION_COLUMN]))
                     .expect("table")
-                    .with_writer_properties(batch::writer_properties(&batch.schema()));
+                    .with_writer_properties(properties.clone());
                 let positions = [("medallion-bronze-bench".to_owned(), ROWS as i64)];
                 let started = Instant::now();
                 black_box(runtime.block_on(table.append(std::slice::from_ref(&batch), &positions)).expect("commit"));
