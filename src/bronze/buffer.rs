@@ -1,21 +1,21 @@
-//! What the worker holds between commits: a buffer per owned partition, and their totals.
+//! What the worker holds between commits: the rows (see [`HeldRows`]), a buffer per owned
+//! partition saying where its rows continue the table, and their totals.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use arrow::record_batch::RecordBatch;
-use chrono::Utc;
-
 use super::batch::{BatchError, BronzeBatchBuilder, KafkaMessage};
 use super::continuity::Discontinuity;
-use super::writer::JobPart;
+use super::rows::HeldRows;
+use super::writer::{CommitJob, JobPart};
+use crate::wire::decode::Decoder;
 
 /// The buffers of the owned partitions, with the rows and payload bytes they hold in all (what
 /// decides a flush, checked per message) and when the oldest of those rows arrived. Only this
 /// type adds rows or takes them away, so the totals always equal the sum of the buffers.
-#[derive(Default)]
 pub struct Buffers {
     partitions: HashMap<i32, PartitionBuffer>,
+    held: HeldRows,
     rows: usize,
     /// Messages of a shared topic passed over (another stream's) since the last commit.
     skipped: usize,
@@ -24,6 +24,20 @@ pub struct Buffers {
 }
 
 impl Buffers {
+    /// Empty buffers whose rows `builder` builds.
+    pub fn new(builder: BronzeBatchBuilder) -> Self {
+        Self { partitions: HashMap::new(), held: HeldRows::new(builder), rows: 0, skipped: 0, bytes: 0, oldest: None }
+    }
+
+    /// The decoder of every partition's messages.
+    pub fn decoder(&self) -> &Decoder {
+        self.held.decoder()
+    }
+
+    pub fn decoder_mut(&mut self) -> &mut Decoder {
+        self.held.decoder_mut()
+    }
+
     /// Rows buffered and messages passed over: what a commit would move the positions past.
     pub fn messages(&self) -> usize {
         self.rows + self.skipped
@@ -59,42 +73,43 @@ impl Buffers {
         self.partitions.values()
     }
 
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut PartitionBuffer> {
-        self.partitions.values_mut()
-    }
-
     /// Starts buffering a newly owned partition.
     pub fn insert(&mut self, partition: i32, buffer: PartitionBuffer) {
         if let Some(replaced) = self.partitions.insert(partition, buffer) {
             self.forget(&replaced);
+            self.held.drop_partition(partition);
         }
     }
 
     /// Buffers `message` for its partition (which must be owned: `false` when it is not).
-    pub fn push(&mut self, message: &KafkaMessage<'_>) -> bool {
+    pub fn push(&mut self, message: &KafkaMessage<'_>) -> Result<bool, BatchError> {
         self.add(message, None)
     }
 
     /// Buffers `message` as an undecoded row with `error` (see
     /// [`BronzeBatchBuilder::push_undecoded`]).
-    pub fn push_undecoded(&mut self, message: &KafkaMessage<'_>, schema_ref: Option<String>, error: String) -> bool {
+    pub fn push_undecoded(&mut self, message: &KafkaMessage<'_>, schema_ref: Option<String>, error: String) -> Result<bool, BatchError> {
         self.add(message, Some((schema_ref, error)))
     }
 
-    fn add(&mut self, message: &KafkaMessage<'_>, undecoded: Option<(Option<String>, String)>) -> bool {
-        let Some(buffer) = self.partitions.get_mut(&message.partition) else { return false };
+    fn add(&mut self, message: &KafkaMessage<'_>, undecoded: Option<(Option<String>, String)>) -> Result<bool, BatchError> {
+        let Some(buffer) = self.partitions.get_mut(&message.partition) else { return Ok(false) };
         let bytes = message.payload.map_or(0, <[u8]>::len) as u64;
-        match undecoded {
-            None => buffer.builder.push(message),
-            Some((schema_ref, error)) => buffer.builder.push_undecoded(message, schema_ref, error),
-        }
+        let decoded = match undecoded {
+            None => self.held.push(message)?,
+            Some((schema_ref, error)) => {
+                self.held.push_undecoded(message, schema_ref, error)?;
+                false
+            }
+        };
         buffer.last_offset = Some(message.offset);
         buffer.rows += 1;
+        buffer.decoded += u64::from(decoded);
         buffer.bytes += bytes;
         self.rows += 1;
         self.bytes += bytes;
         self.oldest.get_or_insert_with(Instant::now);
-        true
+        Ok(true)
     }
 
     /// Passes over another stream's message of a shared topic: no row, but the next commit moves
@@ -112,10 +127,12 @@ impl Buffers {
     pub fn retain(&mut self, mut keep: impl FnMut(i32, &PartitionBuffer) -> bool) -> u64 {
         let (mut rows, mut bytes) = (0, 0);
         let mut skipped = 0;
+        let held = &mut self.held;
         self.partitions.retain(|partition, buffer| {
             let kept = keep(*partition, buffer);
             if !kept {
                 (rows, bytes, skipped) = (rows + buffer.rows, bytes + buffer.bytes, skipped + buffer.skipped);
+                held.drop_partition(*partition);
             }
             kept
         });
@@ -131,37 +148,39 @@ impl Buffers {
         let buffer = self.partitions.get_mut(&partition)?;
         let (rows, bytes, skipped) = (buffer.rows, buffer.bytes, buffer.skipped);
         buffer.discard(position);
+        self.held.drop_partition(partition);
         self.rows -= rows;
         self.bytes -= bytes;
         self.skipped -= skipped;
         Some((rows as u64, buffer.generation))
     }
 
-    /// Everything buffered, as the parts of one commit (each continuing its partition's table
-    /// position; a partition that only passed messages over moves its position alone); the
-    /// buffers start over from the offsets handed on.
-    pub fn take_parts(&mut self) -> Result<Vec<JobPart>, BatchError> {
+    /// Everything buffered, as one commit: its rows, and a part per partition (each continuing
+    /// its partition's table position; a partition that only passed messages over moves its
+    /// position alone). The buffers start over from the offsets handed on.
+    pub fn take_job(&mut self) -> Result<CommitJob, BatchError> {
         let mut parts = Vec::new();
         for (&partition, buffer) in &mut self.partitions {
             let Some(last) = buffer.last_offset else { continue };
-            let batch = buffer.take_batch()?;
-            if batch.is_none() && buffer.skipped == 0 {
+            if buffer.rows == 0 && buffer.skipped == 0 {
                 continue;
             }
             parts.push(JobPart {
                 partition,
                 expected: buffer.position,
                 last,
-                batches: batch.into_iter().collect(),
+                rows: buffer.rows as u64,
+                decoded: buffer.decoded,
                 accepted: buffer.accepted.take(),
             });
             buffer.position = Some(last);
             buffer.rows = 0;
+            buffer.decoded = 0;
             buffer.bytes = 0;
             buffer.skipped = 0;
         }
         (self.rows, self.skipped, self.bytes, self.oldest) = (0, 0, 0, None);
-        Ok(parts)
+        Ok(CommitJob { parts, batches: self.held.take()? })
     }
 
     fn forget(&mut self, buffer: &PartitionBuffer) {
@@ -171,9 +190,9 @@ impl Buffers {
     }
 }
 
-/// Rows of one partition not yet in the table, and where they continue the table from.
+/// What one partition holds that is not in the table yet (its rows are in [`HeldRows`]), and
+/// where it continues the table from.
 pub struct PartitionBuffer {
-    pub builder: BronzeBatchBuilder,
     /// Last offset this buffer continues from: in the table, or in a commit on its way there
     /// (`None`: nothing yet).
     pub position: Option<i64>,
@@ -181,8 +200,10 @@ pub struct PartitionBuffer {
     pub last_offset: Option<i64>,
     /// The assignment this buffer belongs to.
     pub generation: u64,
-    /// Rows and payload bytes buffered, and messages passed over (kept by [`Buffers`]).
+    /// Rows, of them decoded, payload bytes buffered, and messages passed over (kept by
+    /// [`Buffers`]).
     rows: usize,
+    decoded: u64,
     bytes: u64,
     skipped: usize,
     /// Whether the first message since the assignment or the last seek continued the table.
@@ -197,13 +218,13 @@ pub struct PartitionBuffer {
 }
 
 impl PartitionBuffer {
-    pub fn new(builder: BronzeBatchBuilder, position: Option<i64>, generation: u64) -> Self {
+    pub fn new(position: Option<i64>, generation: u64) -> Self {
         Self {
-            builder,
             position,
             last_offset: None,
             generation,
             rows: 0,
+            decoded: 0,
             bytes: 0,
             skipped: 0,
             continuity_checked: false,
@@ -224,23 +245,13 @@ impl PartitionBuffer {
         self.last_offset.or(self.position).is_some_and(|last| offset <= last)
     }
 
-    /// The buffered rows as one batch (`None` when there are none); the builder starts over.
-    fn take_batch(&mut self) -> Result<Option<RecordBatch>, BatchError> {
-        if self.builder.is_empty() {
-            return Ok(None);
-        }
-        self.builder.finish(Utc::now()).map(Some)
-    }
-
-    /// Forgets everything buffered; the partition continues from `position`.
+    /// Forgets everything buffered (its rows are dropped by [`Buffers::discard`]); the
+    /// partition continues from `position`.
     fn discard(&mut self, position: Option<i64>) {
-        if !self.builder.is_empty() {
-            // Finishing empties the builder; the rows are dropped on purpose.
-            let _ = self.builder.finish(Utc::now());
-        }
         self.position = position;
         self.last_offset = None;
         self.rows = 0;
+        self.decoded = 0;
         self.bytes = 0;
         self.skipped = 0;
         self.continuity_checked = false;

@@ -143,9 +143,7 @@ impl Worker {
             Ok(schema) => {
                 tracing::info!(id, "learned writer schema from the registry");
                 let schema_ref = SchemaRef::RegistryId(id);
-                for buffer in self.buffers.values_mut() {
-                    buffer.builder.decoder_mut().add_writer_schema(schema_ref, schema.clone());
-                }
+                self.buffers.decoder_mut().add_writer_schema(schema_ref, schema.clone());
                 self.decoders.learn(id, schema);
             }
             Err(error) => {

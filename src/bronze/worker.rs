@@ -59,8 +59,6 @@ pub struct Worker {
     in_flight: usize,
     /// Set when stopping: the writer's storage retries end there.
     give_up_at: watch::Sender<Option<Instant>>,
-    /// Who writes the rows (group, host, process), stamped on each.
-    lineage: Lineage,
 }
 
 impl Worker {
@@ -74,15 +72,17 @@ impl Worker {
         catch_up: Option<CatchUp>,
         location: String,
         writer: WriterLink,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, BronzeError> {
+        let lineage = Lineage::of_this_process(&config.kafka.group_id);
+        let builder = BronzeBatchBuilder::new(decoders.decoder()?)?.with_lineage(lineage);
+        Ok(Self {
             lookups,
             rebalanced: false,
             topic: config.kafka.topic.clone(),
             settings: config.bronze.clone(),
             shared,
             decoders,
-            buffers: Buffers::default(),
+            buffers: Buffers::new(builder),
             catch_up,
             router: {
                 let stream = config.stream();
@@ -97,8 +97,7 @@ impl Worker {
             outcomes: writer.outcomes,
             in_flight: 0,
             give_up_at: writer.give_up_at,
-            lineage: Lineage::of_this_process(&config.kafka.group_id),
-        }
+        })
     }
 
     /// Runs until caught up (when asked) or cancelled, then commits what it holds. Returns the
@@ -221,8 +220,7 @@ impl Worker {
             self.buffers.retain(|partition, buffer| owned.get(&partition).is_some_and(|o| o.generation == buffer.generation));
         for (partition, assignment) in owned {
             if !self.buffers.contains(partition) {
-                let builder = BronzeBatchBuilder::new(self.decoders.decoder()?)?.with_lineage(self.lineage.clone());
-                self.buffers.insert(partition, PartitionBuffer::new(builder, assignment.position, assignment.generation));
+                self.buffers.insert(partition, PartitionBuffer::new(assignment.position, assignment.generation));
             }
         }
         Ok(())
@@ -243,7 +241,7 @@ impl Worker {
             return Ok(());
         }
         let verdict = match &mut self.router {
-            Some(router) => router.verdict(message.payload(), buffer.builder.decoder()),
+            Some(router) => router.verdict(message.payload(), self.buffers.decoder()),
             None => super::Verdict::Decode,
         };
         self.first_message.get_or_insert_with(Instant::now);
@@ -264,8 +262,8 @@ impl Worker {
             payload: message.payload(),
         };
         match verdict {
-            super::Verdict::Unclaimed { schema_ref, error } => self.buffers.push_undecoded(&kafka_message, Some(schema_ref), error),
-            _ => self.buffers.push(&kafka_message),
+            super::Verdict::Unclaimed { schema_ref, error } => self.buffers.push_undecoded(&kafka_message, Some(schema_ref), error)?,
+            _ => self.buffers.push(&kafka_message)?,
         };
         Ok(())
     }
@@ -282,12 +280,12 @@ impl Worker {
     /// full (back-pressure on consumption).
     async fn flush(&mut self) -> Result<(), BronzeError> {
         self.sync_assignment()?;
-        let parts = self.buffers.take_parts()?;
-        if parts.is_empty() {
+        let job = self.buffers.take_job()?;
+        if job.parts.is_empty() {
             return Ok(());
         }
         let Some(jobs) = &self.jobs else { return Ok(()) };
-        if jobs.send(CommitJob { parts }).await.is_err() {
+        if jobs.send(job).await.is_err() {
             // The writer stopped after a failure; its outcome says why.
             return match self.outcomes.recv().await {
                 Some(Err(error)) => Err(BronzeError::Table(error)),

@@ -8,32 +8,39 @@
 //! re-reads that partition from the table. delta-rs refuses a concurrent commit of the same
 //! partition's `txn`, which closes the remaining window.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
+use deltalake::DeltaTableError;
 use tokio::sync::{mpsc, watch};
 
 use super::assignment::app_id;
 use super::continuity::Discontinuity;
+use super::rows::rows_where;
 use crate::maintain::Maintainer;
 use crate::table::{CommitInfo, StageTable, TableError};
 
 /// How often an idle writer checks whether its table is due for maintenance.
 const IDLE_MAINTENANCE_CHECK: Duration = Duration::from_secs(1);
 
-/// Rows of one partition, continuing the table from `expected` up to `last`.
+/// What one commit holds of one partition: its rows continue the table from `expected` up to
+/// `last`.
 pub struct JobPart {
     pub partition: i32,
     pub expected: Option<i64>,
     pub last: i64,
-    pub batches: Vec<RecordBatch>,
+    /// Rows of this partition in the job's batches, and of them decoded.
+    pub rows: u64,
+    pub decoded: u64,
     /// An accepted offset reset this part starts with, recorded in the commit.
     pub accepted: Option<Discontinuity>,
 }
 
-/// One commit's worth of parts.
+/// One commit's worth of rows (of every part's partition, mixed) and its parts.
 pub struct CommitJob {
     pub parts: Vec<JobPart>,
+    pub batches: Vec<RecordBatch>,
 }
 
 /// What happened to a job.
@@ -109,6 +116,7 @@ async fn commit_with_retries(
 pub(super) async fn try_commit(table: &mut StageTable, topic: &str, job: &mut CommitJob, outcome: &mut CommitOutcome) -> Result<(), TableError> {
     table.refresh().await?;
     let mut kept = Vec::with_capacity(job.parts.len());
+    let parts = job.parts.len();
     for part in job.parts.drain(..) {
         let current = table.position(&app_id(topic, part.partition)).await?;
         if current == part.expected {
@@ -127,11 +135,18 @@ pub(super) async fn try_commit(table: &mut StageTable, topic: &str, job: &mut Co
             outcome.rejected.push((part.partition, current));
         }
     }
+    if kept.len() < parts {
+        // Only the kept parts' rows are written: the others are in the table, or re-read.
+        let partitions: HashSet<i32> = kept.iter().map(|p| p.partition).collect();
+        let write_error = |e| TableError::Write { location: table.location().to_owned(), source: Box::new(DeltaTableError::from(e)) };
+        let batches = job.batches.iter().map(|batch| rows_where(batch, |_, partition| partitions.contains(&partition)).map_err(write_error));
+        job.batches = batches.collect::<Result<_, _>>()?;
+    }
     job.parts = kept;
     if job.parts.is_empty() {
         return Ok(());
     }
-    let batches: Vec<RecordBatch> = job.parts.iter().flat_map(|p| p.batches.iter().cloned()).collect();
+    let batches = &job.batches;
     let positions: Vec<(String, i64)> = job.parts.iter().map(|p| (app_id(topic, p.partition), p.last)).collect();
     let ranges: Vec<(i32, i64, i64)> = job.parts.iter().map(|p| (p.partition, p.expected.map_or(0, |e| e + 1), p.last)).collect();
     let started = Instant::now();
@@ -139,7 +154,7 @@ pub(super) async fn try_commit(table: &mut StageTable, topic: &str, job: &mut Co
     let resets: Vec<serde_json::Value> =
         job.parts.iter().filter_map(|p| p.accepted.map(|d| serde_json::json!({"topic": topic, "partition": p.partition, "accepted": d}))).collect();
     let metadata = (!resets.is_empty()).then(|| ("medallion.acceptedOffsetResets".to_owned(), serde_json::Value::Array(resets)));
-    let info = tracing::Instrument::instrument(table.append_recording(&batches, &positions, metadata), span.clone()).await?;
+    let info = tracing::Instrument::instrument(table.append_recording(batches, &positions, metadata), span.clone()).await?;
     span.in_scope(|| {
         let rows = batches.iter().map(|b| b.num_rows()).sum::<usize>();
         tracing::info!(version = info.version, files = info.files, rows, elapsed = ?started.elapsed(), "committed");
@@ -152,8 +167,5 @@ pub(super) async fn try_commit(table: &mut StageTable, topic: &str, job: &mut Co
 }
 
 fn record_committed(outcome: &mut CommitOutcome, part: &JobPart) {
-    let rows: usize = part.batches.iter().map(|b| b.num_rows()).sum();
-    // decode_error is null exactly for the decoded rows.
-    let decoded: usize = part.batches.iter().map(|b| b.column_by_name(super::column::DECODE_ERROR).map_or(0, |c| c.null_count())).sum();
-    outcome.committed.push((part.partition, part.last, rows as u64, decoded as u64));
+    outcome.committed.push((part.partition, part.last, part.rows, part.decoded));
 }
