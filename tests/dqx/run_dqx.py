@@ -1,11 +1,12 @@
 """Applies a DQX rules file to a Parquet file with Databricks Labs DQX on local Spark, no workspace.
 
-    run_dqx.py --checks CHECKS.yml --input IN.parquet --output OUT.parquet [--key COLUMN]
+    run_dqx.py --checks CHECKS.yml --input IN.parquet --output OUT [--key COLUMN] [--directory]
 
-Writes the input columns plus DQX's `_errors` and `_warnings` (one Parquet file; with --key only
-that column and the results, for expected data to commit) and prints, as
-JSON, the start-up time (imports and Spark), the apply+write time and the verdict counts. Run it
-in the venv `tests/dqx/refresh` makes: it is not part of CI.
+Writes the input columns plus DQX's `_errors` and `_warnings` (one Parquet file, or with
+--directory a directory of Spark's parts; with --key only that column and the results, for
+expected data to commit) and prints, as JSON, the start-up time (imports and Spark), the
+apply+write time and the verdict counts. Run it in the venv `tests/dqx/refresh` or
+`bench/dqx-vs-rules` makes: it is not part of CI.
 """
 
 import argparse
@@ -34,6 +35,7 @@ def spark_session():
         .config("spark.driver.memory", "4g")
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .getOrCreate()
     )
@@ -45,6 +47,11 @@ def main():
     parser.add_argument("--input", required=True)
     parser.add_argument("--output", required=True)
     parser.add_argument("--key", help="write only this column and the result columns")
+    parser.add_argument(
+        "--directory",
+        action="store_true",
+        help="write OUT as a directory of as many files as Spark makes (no single-file coalesce, which runs the whole job in one task)",
+    )
     args = parser.parse_args()
 
     spark = spark_session()
@@ -61,13 +68,16 @@ def main():
     checked = engine.apply_checks_by_metadata(spark.read.parquet(args.input), checks)
     if args.key:
         checked = checked.select(args.key, "_errors", "_warnings")
-    scratch = tempfile.mkdtemp(prefix="dqx-out-")
-    checked.coalesce(1).write.mode("overwrite").parquet(scratch)
-    apply_and_write = time.monotonic() - applying
-
-    [part] = [name for name in os.listdir(scratch) if name.endswith(".parquet")]
-    shutil.move(os.path.join(scratch, part), args.output)
-    shutil.rmtree(scratch)
+    if args.directory:
+        checked.write.mode("overwrite").parquet(args.output)
+        apply_and_write = time.monotonic() - applying
+    else:
+        scratch = tempfile.mkdtemp(prefix="dqx-out-")
+        checked.coalesce(1).write.mode("overwrite").parquet(scratch)
+        apply_and_write = time.monotonic() - applying
+        [part] = [name for name in os.listdir(scratch) if name.endswith(".parquet")]
+        shutil.move(os.path.join(scratch, part), args.output)
+        shutil.rmtree(scratch)
     result = spark.read.parquet(args.output)
     counts = {
         "rows": result.count(),
