@@ -231,7 +231,8 @@ impl BronzeBatchBuilder {
     }
 
     /// Adds one message as one row; an undecodable one keeps its bytes and gets its error.
-    pub fn push(&mut self, message: &KafkaMessage<'_>) {
+    /// Whether it decoded.
+    pub fn push(&mut self, message: &KafkaMessage<'_>) -> bool {
         let error = match message.payload {
             Some(value) => {
                 let decoded = self.decoder.push(value);
@@ -247,7 +248,9 @@ impl BronzeBatchBuilder {
                 Some("message has no value (tombstone)".to_owned())
             }
         };
+        let decoded = error.is_none();
         self.append(message, error);
+        decoded
     }
 
     /// Adds one message as an undecoded row with `error` (its bytes and coordinates kept): a

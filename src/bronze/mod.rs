@@ -22,11 +22,11 @@
 mod assignment;
 pub mod batch;
 mod buffer;
-mod rows;
 mod catch_up;
 mod continuity;
 mod lookups;
 mod routing;
+mod rows;
 mod summary;
 mod worker;
 mod writer;

@@ -30,15 +30,14 @@ pub const CHUNK_ROWS: usize = 8192;
 pub struct HeldRows {
     builder: BronzeBatchBuilder,
     chunks: Vec<RecordBatch>,
-    /// Rows pushed since the last take: the index the next row gets.
-    pushed: usize,
-    /// Per partition, the rows to leave out: those with an index below this one.
+    /// Per partition, the rows to leave out: those with an index (counted over the chunks, then
+    /// the builder) below this one.
     dropped: HashMap<i32, usize>,
 }
 
 impl HeldRows {
     pub fn new(builder: BronzeBatchBuilder) -> Self {
-        Self { builder, chunks: Vec::new(), pushed: 0, dropped: HashMap::new() }
+        Self { builder, chunks: Vec::new(), dropped: HashMap::new() }
     }
 
     pub fn decoder(&self) -> &Decoder {
@@ -51,21 +50,18 @@ impl HeldRows {
 
     /// Adds `message` as a row; whether it decoded.
     pub fn push(&mut self, message: &KafkaMessage<'_>) -> Result<bool, BatchError> {
-        let decoded_before = self.builder.counts().decoded;
-        self.builder.push(message);
-        let decoded = self.builder.counts().decoded > decoded_before;
-        self.pushed_one()?;
+        let decoded = self.builder.push(message);
+        self.cut_full_chunk()?;
         Ok(decoded)
     }
 
     /// Adds `message` as an undecoded row (see [`BronzeBatchBuilder::push_undecoded`]).
     pub fn push_undecoded(&mut self, message: &KafkaMessage<'_>, schema_ref: Option<String>, error: String) -> Result<(), BatchError> {
         self.builder.push_undecoded(message, schema_ref, error);
-        self.pushed_one()
+        self.cut_full_chunk()
     }
 
-    fn pushed_one(&mut self) -> Result<(), BatchError> {
-        self.pushed += 1;
+    fn cut_full_chunk(&mut self) -> Result<(), BatchError> {
         if self.builder.counts().messages as usize >= CHUNK_ROWS {
             self.chunks.push(self.builder.finish(Utc::now())?);
         }
@@ -74,7 +70,8 @@ impl HeldRows {
 
     /// Leaves out the rows of `partition` pushed so far.
     pub fn drop_partition(&mut self, partition: i32) {
-        self.dropped.insert(partition, self.pushed);
+        let pushed = self.chunks.iter().map(RecordBatch::num_rows).sum::<usize>() + self.builder.counts().messages as usize;
+        self.dropped.insert(partition, pushed);
     }
 
     /// Every row held, but those dropped, as chunks; starts over.
@@ -84,7 +81,6 @@ impl HeldRows {
         }
         let chunks = std::mem::take(&mut self.chunks);
         let dropped = std::mem::take(&mut self.dropped);
-        self.pushed = 0;
         if dropped.is_empty() {
             return Ok(chunks);
         }
