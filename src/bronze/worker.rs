@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use futures::{FutureExt, StreamExt};
+use rdkafka::consumer::{CommitMode, Consumer, MessageStream, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -22,6 +23,10 @@ use super::writer::{CommitJob, CommitOutcome};
 use super::{BronzeError, DecoderFactory};
 use crate::config::BronzeConfig;
 use crate::table::{StageTable, TableError};
+
+/// At most this many messages are taken in one turn of the worker's loop (cancellation,
+/// commit outcomes and the ticker are looked at between turns).
+const READY_AT_ONCE: usize = 256;
 
 /// The worker's end of the writer task: jobs out, outcomes back, and the deadline it gives up at.
 pub struct WriterLink {
@@ -109,6 +114,8 @@ impl Worker {
         writer: tokio::task::JoinHandle<StageTable>,
     ) -> Result<BronzeSummary, BronzeError> {
         let mut ticker = tokio::time::interval(Duration::from_millis(100));
+        // One stream for the whole run: `recv` makes (and registers a waker for) one per message.
+        let mut messages = consumer.stream();
         let stop = loop {
             if let Some(failure) = self.shared.lock().unwrap_or_else(PoisonError::into_inner).failure.take() {
                 return Err(BronzeError::Positions(failure));
@@ -129,16 +136,9 @@ impl Worker {
                     self.schema_found(consumer, found);
                     false
                 }
-                received = consumer.recv(), if !held_back => {
-                    match received {
-                        Ok(message) => {
-                            if !self.waits_for_schema(consumer, &message, &cancel)? {
-                                self.receive(consumer, &message)?;
-                            }
-                        }
-                        Err(KafkaError::PartitionEOF(partition)) => self.reached_log_end(partition)?,
-                        Err(error) => tracing::warn!(%error, topic = %self.topic, "consume error (librdkafka retries)"),
-                    }
+                Some(received) = messages.next(), if !held_back => {
+                    self.on_received(consumer, received, &cancel)?;
+                    self.take_ready(consumer, &mut messages, &cancel)?;
                     false
                 }
                 _ = ticker.tick() => {
@@ -149,8 +149,8 @@ impl Worker {
             if std::mem::take(&mut self.rebalanced) {
                 self.resume_unless_waiting(consumer);
             }
-            // The clock is read on ticks and every 64th message, not for every message.
-            if self.in_flight == 0 && self.flush_due(ticked || self.buffers.messages().is_multiple_of(64)) {
+            // The clock is read once a turn, and a busy turn takes up to READY_AT_ONCE messages.
+            if self.in_flight == 0 && self.flush_due(true) {
                 self.flush().await?;
             }
             if ticked && self.caught_up().await? {
@@ -158,6 +158,47 @@ impl Worker {
             }
         };
         self.finish(consumer, writer, stop).await
+    }
+
+    /// Buffers one message, or notes what librdkafka reported instead.
+    fn on_received(
+        &mut self,
+        consumer: &StreamConsumer<BronzeContext>,
+        received: Result<BorrowedMessage<'_>, KafkaError>,
+        cancel: &CancellationToken,
+    ) -> Result<(), BronzeError> {
+        match received {
+            Ok(message) => {
+                if !self.waits_for_schema(consumer, &message, cancel)? {
+                    self.receive(consumer, &message)?;
+                }
+            }
+            Err(KafkaError::PartitionEOF(partition)) => self.reached_log_end(partition)?,
+            Err(error) => tracing::warn!(%error, topic = %self.topic, "consume error (librdkafka retries)"),
+        }
+        Ok(())
+    }
+
+    /// Buffers the messages librdkafka already holds, up to [`READY_AT_ONCE`] and never past a
+    /// full batch, without going round the select loop for each: a turn of it (a cancellation
+    /// waiter taken and given back, the timer, channels and consumer polled) cost more than
+    /// buffering the message.
+    fn take_ready(
+        &mut self,
+        consumer: &StreamConsumer<BronzeContext>,
+        messages: &mut MessageStream<'_, BronzeContext>,
+        cancel: &CancellationToken,
+    ) -> Result<(), BronzeError> {
+        for _ in 1..READY_AT_ONCE {
+            if self.flush_due(false) {
+                break;
+            }
+            // Pending leaves a no-op waker with the consumer; the select loop's next poll of the
+            // stream puts its own back before it waits.
+            let Some(Some(received)) = messages.next().now_or_never() else { break };
+            self.on_received(consumer, received, cancel)?;
+        }
+        Ok(())
     }
 
     /// Sends what is buffered, waits for every outstanding commit, and reports.
@@ -250,15 +291,27 @@ impl Worker {
             self.summary.passed_over += 1;
             return Ok(());
         }
-        let headers: Vec<(&str, Option<&[u8]>)> =
-            message.headers().map(|h| h.iter().map(|header| (header.key, header.value)).collect()).unwrap_or_default();
+        // Headers go on the stack (a message rarely has more than a few), not in a Vec per message.
+        let mut on_stack: [(&str, Option<&[u8]>); 8] = [("", None); 8];
+        let on_heap: Vec<(&str, Option<&[u8]>)>;
+        let headers: &[(&str, Option<&[u8]>)] = match message.headers() {
+            None => &[],
+            Some(all) if all.count() <= on_stack.len() => {
+                all.iter().zip(on_stack.iter_mut()).for_each(|(header, slot)| *slot = (header.key, header.value));
+                &on_stack[..all.count()]
+            }
+            Some(all) => {
+                on_heap = all.iter().map(|header| (header.key, header.value)).collect();
+                &on_heap
+            }
+        };
         let kafka_message = KafkaMessage {
             topic: message.topic(),
             partition,
             offset: message.offset(),
             timestamp_ms: message.timestamp().to_millis(),
             key: message.key(),
-            headers: &headers,
+            headers,
             payload: message.payload(),
         };
         match verdict {
