@@ -2,7 +2,8 @@
 //! exactly once.
 //!
 //! ```text
-//!  Kafka (consumer group) ──► decode per partition ──► buffer ──► Delta append + txn per partition
+//!  Kafka (consumer group) ──► take (receive.rs) ──► decode into rows (batch.rs, rows.rs)
+//!        ──► commit job ──► Delta append + txn per partition (writer.rs, its own task)
 //!        ▲ positions read from the table on every assignment (assignment.rs)
 //! ```
 //! Exactly once: each commit carries `txn` actions `bronze:<topic>:<partition>` = last offset
@@ -25,6 +26,7 @@ mod buffer;
 mod catch_up;
 mod continuity;
 mod lookups;
+mod receive;
 mod routing;
 mod rows;
 mod summary;
