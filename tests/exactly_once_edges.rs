@@ -96,7 +96,7 @@ async fn check_all_of_bronze(
     let config = medallion::config::Config::default();
     let decoder = medallion::bronze::DecoderFactory::from_config(&config).decoder().unwrap();
     let schemas = SilverSchemas::from_bronze(&medallion::bronze::BronzeBatchBuilder::new(decoder).unwrap().schema()).unwrap();
-    let engine = rules.compile(schemas.input.clone()).unwrap();
+    let engine = std::sync::Arc::new(rules.compile(schemas.input.clone()).unwrap());
     let mut source = BronzeSource::open(&lake.table(BRONZE), HashMap::new(), schemas.read.clone()).await.unwrap().unwrap();
     let last = source.latest_version().await.unwrap();
     let slice = source.read(None, last, None).await.unwrap();
@@ -117,10 +117,11 @@ async fn commit_batch_with_path_key(lake: &Lake, bronze_spelling: &str) -> u64 {
     let (refined, last, schemas, _) =
         check_all_of_bronze(lake, &rules, &run_info("before-table-ids", chrono::Utc::now().timestamp_micros(), &rules)).await;
     let txn = [(format!("silver:{bronze_spelling}"), last as i64)];
+    let silver = refined.silver.to_batch().unwrap();
     let tables = [
         (QUARANTINE, schemas.quarantine.clone(), &refined.quarantine),
         (METRICS, medallion::silver::metrics_schema(), &refined.metrics),
-        (SILVER, schemas.silver.clone(), &refined.silver),
+        (SILVER, schemas.silver.clone(), &silver),
     ];
     for (table, schema, batch) in tables {
         let mut table = medallion::table::StageTable::open_or_create(&lake.table(table), HashMap::new(), schema, &[]).await.unwrap();

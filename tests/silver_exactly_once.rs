@@ -247,7 +247,7 @@ async fn commit_all_but_silver(lake: &Lake) {
     let decoder = medallion::bronze::DecoderFactory::from_config(&config).decoder().unwrap();
     let schemas = SilverSchemas::from_bronze(&medallion::bronze::BronzeBatchBuilder::new(decoder).unwrap().schema()).unwrap();
     let rules = medallion::rules::RuleSet::parse("built-in", medallion::silver::BUILT_IN_RULES).unwrap();
-    let engine = rules.compile(schemas.input.clone()).unwrap();
+    let engine = std::sync::Arc::new(rules.compile(schemas.input.clone()).unwrap());
     let mut source = BronzeSource::open(&lake.bronze(), HashMap::new(), schemas.read.clone()).await.unwrap().unwrap();
     let last = source.latest_version().await.unwrap();
     let slice = source.read(None, last, None).await.unwrap();

@@ -35,6 +35,7 @@ use std::sync::Arc;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::{Schema, SchemaRef};
+use arrow::error::ArrowError;
 
 pub use compile::CompiledRule;
 pub use evaluate::RuleOutcome;
@@ -208,14 +209,33 @@ impl RulesEngine {
     /// `batch` with the result columns appended, and the outcomes (for metrics). Clock checks
     /// compare with `run`'s time, so the same batch at the same run time gets the same verdicts.
     pub fn apply(&self, batch: &RecordBatch, run: &RunInfo) -> Result<(RecordBatch, Vec<RuleOutcome>), RulesError> {
-        if let Some(at_run_time) = self.at(run.run_time_micros)? {
-            return at_run_time.apply(batch, run);
-        }
-        let outcomes = self.evaluate(batch);
-        let mut columns = batch.columns().to_vec();
-        columns.extend(results::result_columns(&self.rules, &outcomes, batch.num_rows(), run));
-        let output = RecordBatch::try_new(self.output_schema(), columns).map_err(|e| RulesError::Schema(e.to_string()))?;
+        let outcomes = self.evaluate_at_run_time(batch, run)?;
+        let every_row: Vec<usize> = (0..batch.num_rows()).collect();
+        let output = self.checked_rows(batch, &outcomes, &every_row, run).map_err(|e| RulesError::Schema(e.to_string()))?;
         Ok((output, outcomes))
+    }
+
+    /// Every rule's outcome on `batch` as of `run`'s time (the clock rules planned for it).
+    pub fn evaluate_at_run_time(&self, batch: &RecordBatch, run: &RunInfo) -> Result<Vec<RuleOutcome>, RulesError> {
+        Ok(match self.at(run.run_time_micros)? {
+            Some(at_run_time) => at_run_time.evaluate(batch),
+            None => self.evaluate(batch),
+        })
+    }
+
+    /// `rows` of `batch` (ascending indices) with their result columns appended, from the
+    /// `outcomes` of evaluating the whole `batch`. A contiguous run of rows is a slice of
+    /// `batch`'s columns, not a copy.
+    pub fn checked_rows(&self, batch: &RecordBatch, outcomes: &[RuleOutcome], rows: &[usize], run: &RunInfo) -> Result<RecordBatch, ArrowError> {
+        let contiguous = rows.first().zip(rows.last()).is_none_or(|(first, last)| last - first + 1 == rows.len());
+        let mut columns = if contiguous {
+            batch.slice(rows.first().copied().unwrap_or(0), rows.len()).columns().to_vec()
+        } else {
+            let indices = arrow::array::UInt64Array::from_iter_values(rows.iter().map(|row| *row as u64));
+            arrow::compute::take_record_batch(batch, &indices)?.columns().to_vec()
+        };
+        columns.extend(results::result_columns(&self.rules, outcomes, rows, run));
+        RecordBatch::try_new(self.output_schema(), columns)
     }
 
     /// Whether any rule looks at the whole batch (uniqueness): such rules see one batch at a time.

@@ -128,19 +128,33 @@ pub fn writer_properties(checked_columns: &arrow::datatypes::Schema) -> parquet:
 /// Failures of one row: (rule index, message).
 type RowFailures<'a> = Vec<(usize, &'a str)>;
 
-/// Builds the result columns for a batch of `rows` rows.
-pub fn result_columns(rules: &[CompiledRule], outcomes: &[RuleOutcome], rows: usize, run: &RunInfo) -> Vec<ArrayRef> {
-    let mut errors: Vec<RowFailures> = vec![Vec::new(); rows];
-    let mut warnings: Vec<RowFailures> = vec![Vec::new(); rows];
+/// The result columns of `rows` (ascending indices into the batch `outcomes` were evaluated
+/// on), in that order: the whole batch at once, or a part of it at a time so that a large batch
+/// never holds its result columns whole (silver writes them a part at a time).
+pub fn result_columns(rules: &[CompiledRule], outcomes: &[RuleOutcome], rows: &[usize], run: &RunInfo) -> Vec<ArrayRef> {
+    let mut errors: Vec<RowFailures> = vec![Vec::new(); rows.len()];
+    let mut warnings: Vec<RowFailures> = vec![Vec::new(); rows.len()];
     for (index, (rule, outcome)) in rules.iter().zip(outcomes).enumerate() {
         let target = if rule.rule.criticality == Criticality::Error { &mut errors } else { &mut warnings };
-        for (row, message) in &outcome.failures {
-            target[*row].push((index, message));
+        for (at, message) in failures_among(outcome, rows) {
+            target[at].push((index, message));
         }
     }
     let mut columns = vec![failure_list(rules, &errors, run), failure_list(rules, &warnings, run)];
-    columns.extend(verdict_columns(rules, outcomes, &errors, &warnings, run));
+    columns.extend(verdict_columns(rules, outcomes, rows, &errors, &warnings, run));
     columns
+}
+
+/// The failures of `outcome` among `rows` (ascending): the position in `rows` of each failing
+/// row, with its message. Both lists are in row order, so only the failures between the first
+/// and the last of `rows` are looked up.
+fn failures_among<'a>(outcome: &'a RuleOutcome, rows: &'a [usize]) -> impl Iterator<Item = (usize, &'a str)> + 'a {
+    let (first, last) = (rows.first().copied().unwrap_or(0), rows.last().copied().unwrap_or(0));
+    let failures = &outcome.failures;
+    let from = failures.partition_point(|(row, _)| *row < first);
+    let to = failures.partition_point(|(row, _)| *row <= last);
+    let within = if rows.is_empty() { &[][..] } else { &failures[from..to] };
+    within.iter().filter_map(|(row, message)| rows.binary_search(row).ok().map(|at| (at, message.as_str())))
 }
 
 fn failure_list(rules: &[CompiledRule], per_row: &[RowFailures], run: &RunInfo) -> ArrayRef {
@@ -212,20 +226,21 @@ impl Verdict {
     }
 }
 
-/// Every rule's verdict on every row, row-major (row 0's rules, then row 1's, ...), the order
-/// of the map entries. Filled rule by rule: the masks and failure lists are per rule.
-fn verdict_matrix(rules: &[CompiledRule], outcomes: &[RuleOutcome], rows: usize) -> Vec<Verdict> {
+/// Every rule's verdict on each of `rows`, row-major (the first row's rules, then the
+/// second's, ...), the order of the map entries. Filled rule by rule: the masks and failure
+/// lists are per rule.
+fn verdict_matrix(rules: &[CompiledRule], outcomes: &[RuleOutcome], rows: &[usize]) -> Vec<Verdict> {
     let width = rules.len();
-    let mut verdicts = vec![Verdict::Pass; rows * width];
+    let mut verdicts = vec![Verdict::Pass; rows.len() * width];
     for (index, (rule, outcome)) in rules.iter().zip(outcomes).enumerate() {
         if outcome.applicable.is_some() {
-            for row in (0..rows).filter(|row| !outcome.applies(*row)) {
-                verdicts[row * width + index] = Verdict::NotApplicable;
+            for (at, _) in rows.iter().enumerate().filter(|(_, row)| !outcome.applies(**row)) {
+                verdicts[at * width + index] = Verdict::NotApplicable;
             }
         }
         let failed = if rule.rule.criticality == Criticality::Error { Verdict::Fail } else { Verdict::Warn };
-        for (row, _) in &outcome.failures {
-            if let Some(verdict) = verdicts.get_mut(row * width + index)
+        for (at, _) in failures_among(outcome, rows) {
+            if let Some(verdict) = verdicts.get_mut(at * width + index)
                 && *verdict == Verdict::Pass
             {
                 *verdict = failed;
@@ -256,12 +271,13 @@ fn rule_results_map(rules: &[CompiledRule], verdicts: &[Verdict], rows: usize) -
 fn verdict_columns(
     rules: &[CompiledRule],
     outcomes: &[RuleOutcome],
+    checked: &[usize],
     errors: &[RowFailures],
     warnings: &[RowFailures],
     run: &RunInfo,
 ) -> Vec<ArrayRef> {
-    let rows = errors.len();
-    let verdicts = verdict_matrix(rules, outcomes, rows);
+    let rows = checked.len();
+    let verdicts = verdict_matrix(rules, outcomes, checked);
     let worst = |(row_errors, row_warnings): (&RowFailures, &RowFailures)| {
         if !row_errors.is_empty() {
             ("FAIL", "error")

@@ -7,15 +7,16 @@
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array};
+use arrow::array::{Array, ArrayRef, AsArray, Int32Array, RecordBatch, StringArray, TimestampMicrosecondArray, new_null_array};
 use arrow::compute::{concat_batches, filter_record_batch, is_not_null, not};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::error::ArrowError;
 
 use super::SilverError;
 use super::metrics::{self, RowCounts};
 use crate::bronze::column as bronze;
 use crate::config::SilverMode;
-use crate::rules::{RulesEngine, RunInfo, column as results, result_fields};
+use crate::rules::{Criticality, RuleOutcome, RulesEngine, RunInfo, column as results, result_fields};
 
 /// Silver's lineage column: the bronze version a row was read from.
 pub const BRONZE_VERSION: &str = "bronze_version";
@@ -83,7 +84,7 @@ impl SilverSchemas {
 /// What one batch of bronze rows became.
 #[derive(Debug)]
 pub struct Refined {
-    pub silver: RecordBatch,
+    pub silver: SilverRows,
     pub quarantine: RecordBatch,
     pub metrics: RecordBatch,
     pub counts: RowCounts,
@@ -100,11 +101,45 @@ pub struct RuleFailures {
     pub rows: u64,
 }
 
+/// The rows of a batch that go to silver, built (their result columns, their copy out of the
+/// batch) a part at a time as they are written: built whole, a 150,000-row batch's result
+/// columns and silver's copy of its rows took twice the memory of the rows read from bronze.
+#[derive(Debug)]
+pub struct SilverRows {
+    engine: Arc<RulesEngine>,
+    /// The batch's decoded rows, in the `input` schema, and the rules' outcomes on them.
+    decoded: RecordBatch,
+    outcomes: Vec<RuleOutcome>,
+    /// Which of `decoded` go to silver, ascending.
+    rows: Vec<usize>,
+    run: RunInfo,
+}
+
+impl SilverRows {
+    pub fn num_rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The rows, at most `rows_per_part` at a time, each part built when it is asked for.
+    pub fn parts(&self, rows_per_part: usize) -> impl Iterator<Item = Result<RecordBatch, ArrowError>> + Send + '_ {
+        self.rows.chunks(rows_per_part.max(1)).map(|rows| self.engine.checked_rows(&self.decoded, &self.outcomes, rows, &self.run))
+    }
+
+    /// Every row as one batch (for tests and tools; silver writes [`Self::parts`]).
+    pub fn to_batch(&self) -> Result<RecordBatch, ArrowError> {
+        let parts: Vec<RecordBatch> = self.parts(SILVER_PART_ROWS).collect::<Result<_, _>>()?;
+        concat_batches(&self.engine.output_schema(), &parts)
+    }
+}
+
+/// Rows per part of silver's rows (see [`SilverRows::parts`]).
+pub const SILVER_PART_ROWS: usize = 16 * 1024;
+
 /// Checks `batch` (in the `read` schema, bronze versions `versions`) and routes its rows by `mode`.
 /// In `fail` mode a row with errors is an error naming it; nothing is returned to commit. The
 /// metrics judge the batch against `quality_threshold` (see [`metrics`]).
 pub fn refine(
-    engine: &RulesEngine,
+    engine: &Arc<RulesEngine>,
     schemas: &SilverSchemas,
     batch: &RecordBatch,
     mode: SilverMode,
@@ -119,42 +154,38 @@ pub fn refine(
     let decoded = filter_record_batch(batch, &not(&undecodable).map_err(arrow("mask"))?)
         .and_then(|b| b.project(&input_columns))
         .map_err(arrow("decoded rows"))?;
-    let (checked, outcomes) = engine.apply(&decoded, run)?;
-    let has_errors = is_not_null(checked.column(schemas.silver.index_of(results::ERRORS).map_err(arrow(results::ERRORS))?)).map_err(arrow("mask"))?;
-    let has_warnings =
-        is_not_null(checked.column(schemas.silver.index_of(results::WARNINGS).map_err(arrow(results::WARNINGS))?)).map_err(arrow("mask"))?;
-    let error_rows = has_errors.true_count();
-    if mode == SilverMode::Fail && error_rows > 0 {
-        return Err(first_failure(&checked, &has_errors, error_rows));
-    }
-    let (silver, rejected) = match mode {
-        SilverMode::Flag | SilverMode::Fail => (checked.clone(), None),
-        SilverMode::Split | SilverMode::Drop => {
-            let passed = filter_record_batch(&checked, &not(&has_errors).map_err(arrow("mask"))?).map_err(arrow("silver rows"))?;
-            (passed, Some(filter_record_batch(&checked, &has_errors).map_err(arrow("rejected rows"))?))
-        }
-    };
-    let mut quarantine_parts = Vec::new();
-    if mode == SilverMode::Split
-        && let Some(rejected) = &rejected
+    let outcomes = engine.evaluate_at_run_time(&decoded, run)?;
+    let failed = FailedRows::of(engine, &outcomes, decoded.num_rows());
+    let error_rows: Vec<usize> = (0..decoded.num_rows()).filter(|row| failed.errors[*row]).collect();
+    if mode == SilverMode::Fail
+        && let Some(first) = error_rows.first()
     {
-        quarantine_parts.push(with_reason(rejected, rejection_reasons(rejected), &schemas.quarantine)?);
+        let row = engine.checked_rows(&decoded, &outcomes, &[*first], run).map_err(arrow("failing row"))?;
+        return Err(first_failure(&row, error_rows.len()));
+    }
+    let mut quarantine_parts = Vec::new();
+    if mode == SilverMode::Split && !error_rows.is_empty() {
+        let rejected = engine.checked_rows(&decoded, &outcomes, &error_rows, run).map_err(arrow("rejected rows"))?;
+        quarantine_parts.push(with_reason(&rejected, rejection_reasons(&rejected), &schemas.quarantine)?);
     }
     let unchecked = filter_record_batch(batch, &undecodable).map_err(arrow("undecodable rows"))?;
     if unchecked.num_rows() > 0 {
         quarantine_parts.push(undecodable_rows(&unchecked, schemas, run)?);
     }
     let quarantine = concat_batches(&schemas.quarantine, &quarantine_parts).map_err(arrow("quarantine rows"))?;
-    let valid_rows = (0..checked.num_rows()).filter(|&i| !has_errors.value(i) && !has_warnings.value(i)).count();
+    let silver_rows: Vec<usize> = match mode {
+        SilverMode::Flag | SilverMode::Fail => (0..decoded.num_rows()).collect(),
+        SilverMode::Split | SilverMode::Drop => (0..decoded.num_rows()).filter(|row| !failed.errors[*row]).collect(),
+    };
     let counts = RowCounts {
         input: batch.num_rows() as u64,
         undecodable: unchecked.num_rows() as u64,
-        with_errors: error_rows as u64,
-        with_warnings: has_warnings.true_count() as u64,
-        valid: valid_rows as u64,
-        silver: silver.num_rows() as u64,
+        with_errors: error_rows.len() as u64,
+        with_warnings: failed.warnings.iter().filter(|w| **w).count() as u64,
+        valid: failed.errors.iter().zip(&failed.warnings).filter(|(e, w)| !**e && !**w).count() as u64,
+        silver: silver_rows.len() as u64,
         quarantined: quarantine.num_rows() as u64,
-        dropped: if mode == SilverMode::Drop { error_rows as u64 } else { 0 },
+        dropped: if mode == SilverMode::Drop { error_rows.len() as u64 } else { 0 },
     };
     let metrics = metrics::batch_metrics(engine, &outcomes, &counts, run, mode, quality_threshold, versions)?;
     let rule_failures = engine
@@ -167,17 +198,39 @@ pub fn refine(
             rows: outcome.failures.len() as u64,
         })
         .collect();
+    let silver = SilverRows { engine: Arc::clone(engine), decoded, outcomes, rows: silver_rows, run: run.clone() };
     Ok(Refined { silver, quarantine, metrics, counts, rule_failures })
 }
 
-/// `fail` mode: the first failing row, named by its Kafka and bronze coordinates.
-fn first_failure(checked: &RecordBatch, has_errors: &BooleanArray, count: usize) -> SilverError {
-    let row = (0..has_errors.len()).find(|&i| has_errors.value(i)).unwrap_or_default();
+/// Which rows failed an error check, and which a warning check.
+struct FailedRows {
+    errors: Vec<bool>,
+    warnings: Vec<bool>,
+}
+
+impl FailedRows {
+    fn of(engine: &RulesEngine, outcomes: &[RuleOutcome], rows: usize) -> Self {
+        let (mut errors, mut warnings) = (vec![false; rows], vec![false; rows]);
+        for (rule, outcome) in engine.rules.iter().zip(outcomes) {
+            let failed = if rule.rule.criticality == Criticality::Error { &mut errors } else { &mut warnings };
+            for (row, _) in &outcome.failures {
+                if let Some(flag) = failed.get_mut(*row) {
+                    *flag = true;
+                }
+            }
+        }
+        Self { errors, warnings }
+    }
+}
+
+/// `fail` mode: the first failing row (`row`, with its result columns), named by its Kafka and
+/// bronze coordinates.
+fn first_failure(row: &RecordBatch, count: usize) -> SilverError {
     let int = |name: &str| -> Option<i64> {
-        let column = checked.column_by_name(name)?;
+        let column = row.column_by_name(name)?;
         match column.data_type() {
-            DataType::Int32 => Some(i64::from(column.as_primitive::<arrow::datatypes::Int32Type>().value(row))),
-            DataType::Int64 => Some(column.as_primitive::<arrow::datatypes::Int64Type>().value(row)),
+            DataType::Int32 => Some(i64::from(column.as_primitive::<arrow::datatypes::Int32Type>().value(0))),
+            DataType::Int64 => Some(column.as_primitive::<arrow::datatypes::Int64Type>().value(0)),
             _ => None,
         }
     };
@@ -186,7 +239,7 @@ fn first_failure(checked: &RecordBatch, has_errors: &BooleanArray, count: usize)
         bronze_version: int(BRONZE_VERSION).unwrap_or(-1),
         partition: int(bronze::PARTITION).unwrap_or(-1),
         offset: int(bronze::OFFSET).unwrap_or(-1),
-        rules: failed_rule_names(checked, row).join(", "),
+        rules: failed_rule_names(row, 0).join(", "),
     }
 }
 

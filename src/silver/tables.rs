@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use arrow::datatypes::SchemaRef;
 
-use super::refine::Refined;
+use super::refine::{Refined, SILVER_PART_ROWS};
 use crate::table::{SourceKey, StageTable, TableError};
 
 /// Each table's position: the last bronze version it holds (None: never committed).
@@ -135,7 +135,7 @@ impl SilverTables {
             count(info, &mut report);
             positions.metrics = Some(last);
         }
-        let info = self.silver.append_recording(std::slice::from_ref(&refined.silver), &txn, metadata).await?;
+        let info = self.silver.append_parts(Box::new(refined.silver.parts(SILVER_PART_ROWS)), &txn, metadata).await?;
         report.silver_version = count(info, &mut report);
         positions.silver = Some(last);
         Ok(report)

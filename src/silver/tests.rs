@@ -53,7 +53,7 @@ fn refined(mode: SilverMode) -> Result<Refined, SilverError> {
 
 fn refined_against(mode: SilverMode, quality_threshold: f64) -> Result<Refined, SilverError> {
     let schemas = schemas();
-    let engine = RuleSet::parse("test.yml", RULES).unwrap().compile(schemas.input.clone()).unwrap();
+    let engine = Arc::new(RuleSet::parse("test.yml", RULES).unwrap().compile(schemas.input.clone()).unwrap());
     let run = engine.run_info("run-1".to_owned());
     refine(&engine, &schemas, &bronze_rows(&schemas), mode, quality_threshold, &run, 7..=7)
 }
@@ -77,7 +77,7 @@ fn schemas_keep_business_and_lineage_columns_only() {
 #[test]
 fn split_sends_errors_and_undecodable_rows_to_quarantine() {
     let refined = refined(SilverMode::Split).unwrap();
-    assert_eq!(offsets(&refined.silver), [10, 20], "clean and warning-only rows stay");
+    assert_eq!(offsets(&refined.silver.to_batch().unwrap()), [10, 20], "clean and warning-only rows stay");
     assert_eq!(offsets(&refined.quarantine), [11, 21, 30]);
     let reasons = strings(&refined.quarantine, QUARANTINE_REASON);
     assert_eq!(reasons[0], "failed error checks: order_id_is_null");
@@ -91,11 +91,11 @@ fn split_sends_errors_and_undecodable_rows_to_quarantine() {
 #[test]
 fn flag_keeps_every_decoded_row_and_drop_discards_errors() {
     let flagged = refined(SilverMode::Flag).unwrap();
-    assert_eq!(offsets(&flagged.silver), [10, 11, 20, 21]);
-    assert_eq!(strings(&flagged.silver, "flag_check"), ["PASS", "FAIL", "WARNING", "FAIL"]);
+    assert_eq!(offsets(&flagged.silver.to_batch().unwrap()), [10, 11, 20, 21]);
+    assert_eq!(strings(&flagged.silver.to_batch().unwrap(), "flag_check"), ["PASS", "FAIL", "WARNING", "FAIL"]);
     assert_eq!(offsets(&flagged.quarantine), [30], "undecodable rows cannot be flagged");
     let dropped = refined(SilverMode::Drop).unwrap();
-    assert_eq!(offsets(&dropped.silver), [10, 20]);
+    assert_eq!(offsets(&dropped.silver.to_batch().unwrap()), [10, 20]);
     assert_eq!(offsets(&dropped.quarantine), [30]);
     assert_eq!(dropped.counts.dropped, 2);
 }

@@ -115,6 +115,6 @@ impl StageTable {
                 message: format!("{} of the {} files to rewrite are no longer live", paths.len() - removes.len(), paths.len()),
             });
         }
-        self.commit(super::Commit { batches: files, positions, change: super::Change::Rewrite(removes), metadata: None }).await
+        self.commit(super::Commit { rows: super::whole(files), positions, change: super::Change::Rewrite(removes), metadata: None }).await
     }
 }

@@ -241,7 +241,7 @@ impl StageTable {
     /// Appends `batches` and records `positions` (app id → version) in the same commit. Empty
     /// batches write no file: a commit with none records only its positions.
     pub async fn append(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { batches, positions, change: Change::Append, metadata: None }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::Append, metadata: None }).await
     }
 
     /// [`Self::append`], with `metadata` (a key and a value) in the commit's `commitInfo`: a
@@ -252,20 +252,31 @@ impl StageTable {
         positions: &[(String, i64)],
         metadata: Option<(String, serde_json::Value)>,
     ) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { batches, positions, change: Change::Append, metadata }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::Append, metadata }).await
+    }
+
+    /// [`Self::append_recording`] of rows built a part at a time while earlier parts are encoded,
+    /// so that the commit never holds them all (a part that cannot be built fails the commit).
+    pub async fn append_parts(
+        &mut self,
+        parts: RowParts<'_>,
+        positions: &[(String, i64)],
+        metadata: Option<(String, serde_json::Value)>,
+    ) -> Result<CommitInfo, TableError> {
+        self.commit(Commit { rows: parts, positions, change: Change::Append, metadata }).await
     }
 
     /// Replaces every row of the table with `batches` and records `positions`, in one commit
     /// (readers see the old rows or the new ones, never a mix).
     pub async fn replace(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { batches, positions, change: Change::ReplaceAll, metadata: None }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::ReplaceAll, metadata: None }).await
     }
 
     /// [`Self::replace`], adding to the table's schema the columns of `batches` it lacks (in the
     /// same commit): a table whose rows are rebuilt whole when their definition grows (the
     /// dimensions of a new master-data version).
     pub async fn replace_widening(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { batches, positions, change: Change::ReplaceAllWidening, metadata: None }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::ReplaceAllWidening, metadata: None }).await
     }
 
     async fn commit(&mut self, commit: Commit<'_>) -> Result<CommitInfo, TableError> {
@@ -281,10 +292,14 @@ impl StageTable {
         let partition_columns = self.table.snapshot().map_err(write_error)?.metadata().partition_columns().to_vec();
         let adds = off_the_async_workers(async {
             let mut adds = Vec::new();
-            for batch in commit.batches.iter().filter(|batch| batch.num_rows() > 0) {
-                match partition::uniform_partition_values(batch, &partition_columns).filter(|_| !widening) {
-                    Some(values) => writer.write_partition(batch.clone(), &values, mode).await.map(drop)?,
-                    None => writer.write_with_mode(batch.clone(), mode).await?,
+            for batch in commit.rows {
+                let batch = batch?;
+                if batch.num_rows() == 0 {
+                    continue;
+                }
+                match partition::uniform_partition_values(&batch, &partition_columns).filter(|_| !widening) {
+                    Some(values) => writer.write_partition(batch, &values, mode).await.map(drop)?,
+                    None => writer.write_with_mode(batch, mode).await?,
                 }
                 if one_file_per_batch {
                     adds.extend(writer.flush().await?);
@@ -352,9 +367,17 @@ impl StageTable {
     }
 }
 
+/// Rows a commit adds, taken one batch at a time as they are encoded: a batch may be built only
+/// when it is taken (see [`StageTable::append_parts`]).
+pub type RowParts<'a> = Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + Send + 'a>;
+
+fn whole(batches: &[RecordBatch]) -> RowParts<'_> {
+    Box::new(batches.iter().cloned().map(Ok))
+}
+
 /// One commit: the rows it adds, the positions it records, what it does to the live files.
 struct Commit<'a> {
-    batches: &'a [RecordBatch],
+    rows: RowParts<'a>,
     positions: &'a [(String, i64)],
     change: Change,
     metadata: Option<(String, serde_json::Value)>,
