@@ -73,6 +73,7 @@ pub async fn run(config: &Config, until_caught_up: bool, cancel: CancellationTok
     tracing::info!(bronze = %bronze_location, silver = %locations[0], rules = %rules_name, mode = silver.mode.as_str(), ?target, "silver stage started");
     let mut stage = Stage {
         maintainer: crate::maintain::Maintainer::new(config),
+        ahead: None,
         config,
         engine,
         schemas,
@@ -123,6 +124,24 @@ struct Stage<'a> {
     schemas: SilverSchemas,
     summary: SilverSummary,
     maintainer: crate::maintain::Maintainer,
+    /// The next batch, read and being checked on the blocking pool while the one before it
+    /// commits: the checking of one batch overlaps the encoding of the other on two cores.
+    ahead: Option<Ahead>,
+}
+
+/// A batch being checked on the blocking pool.
+struct Checking {
+    first_version: u64,
+    last_version: u64,
+    run: RunInfo,
+    refined: tokio::task::JoinHandle<Result<super::Refined, SilverError>>,
+}
+
+/// A batch checked ahead, and the silver position it continues from (taken only if silver is
+/// still there: after a failed commit the positions are read again and it is dropped).
+struct Ahead {
+    after: Option<u64>,
+    batch: Checking,
 }
 
 impl Stage<'_> {
@@ -190,22 +209,60 @@ impl Stage<'_> {
         if current.silver.is_some_and(|done| done >= latest) {
             return Ok(Step::CaughtUp);
         }
-        let (slice, repair) = match current.unfinished_batch_end() {
-            Some(end) => {
+        let ahead = self.ahead.take().filter(|ahead| ahead.after == current.silver);
+        let (batch, repair) = match (current.unfinished_batch_end(), ahead) {
+            (Some(end), _) => {
                 let record = tables.recorded_batch(end).await?;
                 self.check_repairable(record.as_ref(), end)?;
                 tracing::info!(silver = ?current.silver, batch_end = end, ?record, "finishing the batch a previous run left half-committed");
-                (source.read(current.silver, end, None).await?, record)
+                let run = match &record {
+                    Some(record) => RunInfo {
+                        run_time_micros: record.run_time_micros,
+                        run_id: record.run_id.clone(),
+                        rule_set_fingerprint: self.engine.fingerprint.clone(),
+                    },
+                    None => self.engine.run_info(self.summary.run_id.clone()),
+                };
+                (self.start_checking(source.read(current.silver, end, None).await?, run), record)
             }
-            None => (source.read(current.silver, latest, Some(limits)).await?, None),
+            (None, Some(ahead)) => (ahead.batch, None),
+            (None, None) => {
+                let run = self.engine.run_info(self.summary.run_id.clone());
+                (self.start_checking(source.read(current.silver, latest, Some(limits)).await?, run), None)
+            }
         };
-        let span =
-            tracing::info_span!("silver_batch", bronze_from = slice.first_version, bronze_to = slice.last_version, rows = slice.batch.num_rows());
+        if repair.is_none() && batch.last_version < latest {
+            self.check_ahead(source, batch.last_version, latest, limits).await;
+        }
+        let span = tracing::info_span!("silver_batch", bronze_from = batch.first_version, bronze_to = batch.last_version);
         let mut updated = current;
-        let result = self.check_and_commit(slice, tables, &mut updated, repair).instrument(span).await;
+        let result = self.check_and_commit(batch, tables, &mut updated).instrument(span).await;
         // Commits that landed count even when a later one failed.
         *positions = Some(updated);
         result.map(|()| Step::Committed)
+    }
+
+    /// Starts checking `slice` on the blocking pool.
+    fn start_checking(&self, slice: BronzeSlice, run: RunInfo) -> Checking {
+        let (engine, schemas, mode) = (Arc::clone(&self.engine), self.schemas.clone(), self.config.silver.mode);
+        let threshold = self.config.silver.quality_threshold;
+        let versions = slice.first_version..=slice.last_version;
+        let batch = slice.batch;
+        let checked_run = run.clone();
+        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, threshold, &checked_run, versions));
+        Checking { first_version: slice.first_version, last_version: slice.last_version, run, refined }
+    }
+
+    /// Reads the batch after bronze version `after` and starts checking it. A read that fails is
+    /// left to the next step, which reads again and reports.
+    async fn check_ahead(&mut self, source: &BronzeSource, after: u64, latest: u64, limits: BatchLimits) {
+        match source.read(Some(after), latest, Some(limits)).await {
+            Ok(slice) => {
+                let run = self.engine.run_info(self.summary.run_id.clone());
+                self.ahead = Some(Ahead { after: Some(after), batch: self.start_checking(slice, run) });
+            }
+            Err(error) => tracing::debug!(%error, after, "reading ahead failed; the next batch is read again when its turn comes"),
+        }
     }
 
     /// A half-committed batch is finished only as it was begun: same rules, same mode (a batch
@@ -231,37 +288,25 @@ impl Stage<'_> {
         }
     }
 
-    /// Checks and commits one batch; `repair` is how a half-committed batch was first checked.
-    async fn check_and_commit(
-        &mut self,
-        slice: BronzeSlice,
-        tables: &mut SilverTables,
-        positions: &mut Positions,
-        repair: Option<BatchRecord>,
-    ) -> Result<(), SilverError> {
+    /// Commits one batch once it is checked.
+    async fn check_and_commit(&mut self, batch: Checking, tables: &mut SilverTables, positions: &mut Positions) -> Result<(), SilverError> {
         let started = std::time::Instant::now();
-        let (engine, schemas, mode) = (Arc::clone(&self.engine), self.schemas.clone(), self.config.silver.mode);
+        let mode = self.config.silver.mode;
         let threshold = self.config.silver.quality_threshold;
-        let run = match repair {
-            Some(record) => {
-                RunInfo { run_time_micros: record.run_time_micros, run_id: record.run_id, rule_set_fingerprint: engine.fingerprint.clone() }
-            }
-            None => engine.run_info(self.summary.run_id.clone()),
-        };
+        let run = batch.run;
         let record = BatchRecord {
             run_id: run.run_id.clone(),
             run_time_micros: run.run_time_micros,
             rule_set_fingerprint: run.rule_set_fingerprint.clone(),
             mode: mode.as_str().to_owned(),
         };
-        let versions = slice.first_version..=slice.last_version;
-        let batch = slice.batch;
-        let refined = tokio::task::spawn_blocking(move || refine(&engine, &schemas, &batch, mode, threshold, &run, versions)).await??;
-        let report = tables.commit(&refined, slice.last_version, &record, positions).await?;
+        let slice = (batch.first_version, batch.last_version);
+        let refined = batch.refined.await??;
+        let report = tables.commit(&refined, slice.1, &record, positions).await?;
         tables.maintain(&mut self.maintainer).await;
         let counts = refined.counts;
         record_metrics(&refined);
-        judge_quality(&refined.counts, threshold, &self.config.silver.metrics_table, (slice.first_version, slice.last_version));
+        judge_quality(&refined.counts, threshold, &self.config.silver.metrics_table, slice);
         tracing::info!(
             rows = counts.input,
             silver = counts.silver,
@@ -280,7 +325,7 @@ impl Stage<'_> {
         summary.bytes += report.bytes;
         summary.rows.add(&counts);
         summary.silver_version = Some(report.silver_version);
-        summary.bronze_versions = Some((summary.bronze_versions.map_or(slice.first_version, |(first, _)| first), slice.last_version));
+        summary.bronze_versions = Some((summary.bronze_versions.map_or(slice.0, |(first, _)| first), slice.1));
         Ok(())
     }
 }
