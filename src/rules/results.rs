@@ -227,23 +227,26 @@ impl Verdict {
 }
 
 /// Every rule's verdict on each of `rows`, row-major (the first row's rules, then the
-/// second's, ...), the order of the map entries. Filled rule by rule: the masks and failure
-/// lists are per rule.
-fn verdict_matrix(rules: &[CompiledRule], outcomes: &[RuleOutcome], rows: &[usize]) -> Vec<Verdict> {
-    let width = rules.len();
+/// second's, ...), the order of the map entries. Applicability comes from the rules' masks; the
+/// failures from each row's `errors` and `warnings`, already found among `rows`.
+fn verdict_matrix(outcomes: &[RuleOutcome], rows: &[usize], errors: &[RowFailures], warnings: &[RowFailures]) -> Vec<Verdict> {
+    let width = outcomes.len();
     let mut verdicts = vec![Verdict::Pass; rows.len() * width];
-    for (index, (rule, outcome)) in rules.iter().zip(outcomes).enumerate() {
+    for (index, outcome) in outcomes.iter().enumerate() {
         if outcome.applicable.is_some() {
             for (at, _) in rows.iter().enumerate().filter(|(_, row)| !outcome.applies(**row)) {
                 verdicts[at * width + index] = Verdict::NotApplicable;
             }
         }
-        let failed = if rule.rule.criticality == Criticality::Error { Verdict::Fail } else { Verdict::Warn };
-        for (at, _) in failures_among(outcome, rows) {
-            if let Some(verdict) = verdicts.get_mut(at * width + index)
-                && *verdict == Verdict::Pass
-            {
-                *verdict = failed;
+    }
+    for (failed, per_row) in [(Verdict::Fail, errors), (Verdict::Warn, warnings)] {
+        for (at, failures) in per_row.iter().enumerate() {
+            for (index, _) in failures {
+                if let Some(verdict) = verdicts.get_mut(at * width + index)
+                    && *verdict == Verdict::Pass
+                {
+                    *verdict = failed;
+                }
             }
         }
     }
@@ -277,7 +280,7 @@ fn verdict_columns(
     run: &RunInfo,
 ) -> Vec<ArrayRef> {
     let rows = checked.len();
-    let verdicts = verdict_matrix(rules, outcomes, checked);
+    let verdicts = verdict_matrix(outcomes, checked, errors, warnings);
     let worst = |(row_errors, row_warnings): (&RowFailures, &RowFailures)| {
         if !row_errors.is_empty() {
             ("FAIL", "error")
