@@ -9,6 +9,7 @@ use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit};
 use super::*;
 use crate::config::SilverMode;
 use crate::rules::RuleSet;
+use crate::silver::refine::SILVER_PART_ROWS;
 
 const RULES: &str = r#"
 - criticality: error
@@ -137,4 +138,49 @@ fn the_batch_row_judges_the_share_passing_the_error_checks() {
         assert_eq!((share.value(2), recorded.value(2), flag.value(2)), (0.4, threshold, below), "threshold {threshold}");
     }
     assert_eq!(RowCounts::default().error_pass_share(), None, "a batch without rows is not judged");
+}
+
+/// `rows` rows in the order of [`bronze_rows`]' columns: every 7th without an order id (an
+/// error), every 5th over the quantity limit (a warning), every 1,000th undecodable.
+fn many_bronze_rows(schemas: &SilverSchemas, rows: i64) -> RecordBatch {
+    let undecodable = |row: i64| row % 1_000 == 999;
+    let columns: Vec<Arc<dyn Array>> = vec![
+        Arc::new(StringArray::from_iter((0..rows).map(|row| (row % 7 != 3 && !undecodable(row)).then(|| format!("ORD-{row}"))))),
+        Arc::new(Int32Array::from_iter((0..rows).map(|row| (!undecodable(row)).then_some(if row % 5 == 1 { 500 } else { 1 })))),
+        Arc::new(Int32Array::from_iter_values((0..rows).map(|row| (row % 3) as i32))),
+        Arc::new(Int64Array::from_iter_values(0..rows)),
+        Arc::new(TimestampMicrosecondArray::from_iter_values((0..rows).map(|row| 1_000_000 + row)).with_timezone("UTC")),
+        Arc::new(Int64Array::from(vec![7; rows as usize])),
+        Arc::new(StringArray::from_iter((0..rows).map(|row| undecodable(row).then_some("unknown magic byte 0x6e")))),
+    ];
+    RecordBatch::try_new(schemas.read.clone(), columns).unwrap()
+}
+
+#[test]
+fn silver_rows_built_a_part_at_a_time_are_the_checked_rows_without_errors() {
+    // More rows than a part, so that parts start and end among scattered error rows.
+    let rows = 2 * SILVER_PART_ROWS as i64 + 4_321;
+    let schemas = schemas();
+    let engine = Arc::new(RuleSet::parse("test.yml", RULES).unwrap().compile(schemas.input.clone()).unwrap());
+    let run = engine.run_info("run-1".to_owned());
+    let bronze = many_bronze_rows(&schemas, rows);
+    let refined = refine(&engine, &schemas, &bronze, SilverMode::Split, 0.95, &run, 7..=7).unwrap();
+
+    // The whole batch checked at once, its error rows filtered out afterwards.
+    let decoded = arrow::compute::filter_record_batch(&bronze, &arrow::compute::is_null(bronze.column(6)).unwrap()).unwrap();
+    let decoded = decoded.project(&(0..schemas.input.fields().len()).collect::<Vec<_>>()).unwrap();
+    let (checked, _) = engine.apply(&decoded, &run).unwrap();
+    let without_errors = arrow::compute::is_null(checked.column_by_name("_errors").unwrap()).unwrap();
+    let expected = arrow::compute::filter_record_batch(&checked, &without_errors).unwrap();
+
+    assert_eq!(refined.silver.num_rows(), expected.num_rows());
+    assert_eq!(refined.silver.to_batch().unwrap(), expected);
+    let odd_parts: Vec<RecordBatch> = refined.silver.parts(7_001).collect::<Result<_, _>>().unwrap();
+    assert_eq!(odd_parts.len(), expected.num_rows().div_ceil(7_001));
+    assert_eq!(arrow::compute::concat_batches(&engine.output_schema(), &odd_parts).unwrap(), expected);
+    let warned = strings(&expected, "flag_check").iter().filter(|flag| *flag == "WARNING").count();
+    assert!(warned > 5_000, "warning rows are among silver's: {warned}");
+    let counts = refined.counts;
+    assert_eq!(counts.quarantined, counts.with_errors + counts.undecodable);
+    assert_eq!(counts.silver + counts.quarantined, rows as u64);
 }
