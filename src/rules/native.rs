@@ -1,7 +1,7 @@
 //! Checks evaluated natively over Arrow arrays rather than through SQL: address and identifier
 //! patterns, ISO 4217 codes, decimal places, date/time parsing and per-batch uniqueness.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
@@ -65,8 +65,10 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// DQX's pattern, whose `\d` is Java's ASCII digit.
 static DECIMAL_NUMBER: LazyLock<Regex> = LazyLock::new(|| pattern(r"\A[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\z"));
-static CURRENCIES: LazyLock<Vec<&'static str>> = LazyLock::new(|| include_str!("iso_4217_alphabetic.txt").lines().collect());
-static CURRENCY_NUMBERS: LazyLock<Vec<&'static str>> = LazyLock::new(|| include_str!("iso_4217_numeric.txt").lines().collect());
+/// Looked up per row: sets, since comparing a value with each of the 178 codes in turn was a
+/// seventh of silver's rule evaluation.
+static CURRENCIES: LazyLock<HashSet<&'static str>> = LazyLock::new(|| include_str!("iso_4217_alphabetic.txt").lines().collect());
+static CURRENCY_NUMBERS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| include_str!("iso_4217_numeric.txt").lines().collect());
 
 #[allow(clippy::expect_used)] // constant patterns, covered by the unit tests
 fn pattern(text: &str) -> Regex {
@@ -202,9 +204,11 @@ impl NativeCheck {
                 let local = text.split('@').next().unwrap_or_default();
                 (1..=254).contains(&text.len()) && (1..=64).contains(&local.len()) && local.len() < text.len() && EMAIL.is_match(text)
             }
-            NativeKind::CurrencyCode { numeric: true, .. } => CURRENCY_NUMBERS.contains(&text),
-            NativeKind::CurrencyCode { case_sensitive: true, .. } => CURRENCIES.contains(&text),
-            NativeKind::CurrencyCode { .. } => CURRENCIES.iter().any(|code| code.eq_ignore_ascii_case(text)),
+            NativeKind::CurrencyCode { numeric: true, .. } => CURRENCY_NUMBERS.contains(text),
+            NativeKind::CurrencyCode { case_sensitive: true, .. } => CURRENCIES.contains(text),
+            // The codes are upper-case ASCII letters: equal to them ignoring ASCII case is equal
+            // to them once upper-cased.
+            NativeKind::CurrencyCode { .. } => text.len() == 3 && CURRENCIES.contains(text.to_ascii_uppercase().as_str()),
             NativeKind::DecimalPlaces { .. } => true,
             NativeKind::DateTime { pattern: Some(pattern) } => pattern.matches(text),
             NativeKind::DateTime { pattern: None } => super::spark_datetime::cast_timestamp(text, chrono::Utc::now().date_naive()).is_some(),
@@ -276,6 +280,7 @@ mod tests {
         assert!(!UUID.is_match("123e4567e89b12d3a456426614174000"));
         assert!(IPV4.is_match("192.168.0.1") && !IPV4.is_match("256.1.1.1"));
         assert!(EMAIL.is_match("a.b@example.com") && !EMAIL.is_match("a@b") && !EMAIL.is_match("a@@example.com"));
-        assert!(CURRENCIES.contains(&"EUR") && CURRENCIES.len() == 178);
+        assert!(CURRENCIES.contains("EUR") && CURRENCIES.len() == 178);
+        assert!(CURRENCIES.iter().all(|code| code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase())));
     }
 }
