@@ -132,8 +132,9 @@ impl SilverRows {
     }
 }
 
-/// Rows per part of silver's rows (see [`SilverRows::parts`]).
-pub const SILVER_PART_ROWS: usize = 16 * 1024;
+/// Rows per part of silver's rows (see [`SilverRows::parts`]); two parts are built and encoded
+/// at once (see `StageTable::append_parts`).
+pub const SILVER_PART_ROWS: usize = 8 * 1024;
 
 /// Checks `batch` (in the `read` schema, bronze versions `versions`) and routes its rows by `mode`.
 /// In `fail` mode a row with errors is an error naming it; nothing is returned to commit. The

@@ -179,7 +179,7 @@ fn silver_rows_built_a_part_at_a_time_are_the_checked_rows_without_errors() {
     assert_eq!(odd_parts.len(), expected.num_rows().div_ceil(7_001));
     assert_eq!(arrow::compute::concat_batches(&engine.output_schema(), &odd_parts).unwrap(), expected);
     let warned = strings(&expected, "flag_check").iter().filter(|flag| *flag == "WARNING").count();
-    assert!(warned > 5_000, "warning rows are among silver's: {warned}");
+    assert!(warned as i64 > rows / 10, "warning rows are among silver's: {warned}");
     let counts = refined.counts;
     assert_eq!(counts.quarantined, counts.with_errors + counts.undecodable);
     assert_eq!(counts.silver + counts.quarantined, rows as u64);

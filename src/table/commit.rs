@@ -16,33 +16,29 @@ impl StageTable {
     pub(super) async fn commit(&mut self, commit: Commit<'_>) -> Result<CommitInfo, TableError> {
         let started = std::time::Instant::now();
         let write_error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
-        let mut writer = RecordBatchWriter::for_table(&self.table).map_err(write_error)?;
-        if let Some(properties) = &self.writer_properties {
-            writer = writer.with_writer_properties(properties.clone());
-        }
+        let mut writer = self.new_writer().map_err(write_error)?;
         let one_file_per_batch = matches!(commit.change, Change::Rewrite(_));
         let widening = matches!(commit.change, Change::ReplaceAllWidening);
-        let mode = if widening { WriteMode::MergeSchema } else { WriteMode::Default };
         let partition_columns = self.table.snapshot().map_err(write_error)?.metadata().partition_columns().to_vec();
-        let adds = off_the_async_workers(async {
-            let mut adds = Vec::new();
-            for batch in commit.rows {
-                let batch = batch?;
-                if batch.num_rows() == 0 {
-                    continue;
+        let two_encoders = commit.parallel_encoding && matches!(commit.change, Change::Append) && multi_threaded_runtime();
+        let adds = if two_encoders {
+            let second = self.new_writer().map_err(write_error)?;
+            tokio::task::block_in_place(|| encode_on_two_threads(&mut writer, second, commit.rows, &partition_columns))
+        } else {
+            off_the_async_workers(async {
+                let mut adds = Vec::new();
+                for batch in commit.rows {
+                    let batch = batch?;
+                    write_batch(&mut writer, batch, &partition_columns, widening).await?;
+                    if one_file_per_batch {
+                        adds.extend(writer.flush().await?);
+                    }
                 }
-                match partition::uniform_partition_values(&batch, &partition_columns).filter(|_| !widening) {
-                    Some(values) => writer.write_partition(batch, &values, mode).await.map(drop)?,
-                    None => writer.write_with_mode(batch, mode).await?,
-                }
-                if one_file_per_batch {
-                    adds.extend(writer.flush().await?);
-                }
-            }
-            adds.extend(writer.flush().await?);
-            Ok::<_, DeltaTableError>(adds)
-        })
-        .await
+                adds.extend(writer.flush().await?);
+                Ok::<_, DeltaTableError>(adds)
+            })
+            .await
+        }
         .map_err(write_error)?;
         let info = CommitInfo { version: 0, files: adds.len() as u64, bytes: adds.iter().map(|add| u64::try_from(add.size).unwrap_or(0)).sum() };
         let label = crate::telemetry::TableLabel { table: self.location.clone() };
@@ -81,6 +77,14 @@ impl StageTable {
         Ok(CommitInfo { version, ..info })
     }
 
+    fn new_writer(&self) -> Result<RecordBatchWriter, DeltaTableError> {
+        let writer = RecordBatchWriter::for_table(&self.table)?;
+        Ok(match &self.writer_properties {
+            Some(properties) => writer.with_writer_properties(properties.clone()),
+            None => writer,
+        })
+    }
+
     /// The metadata action (and the Arrow schema) that widens the table to `written`, the
     /// schema a [`WriteMode::MergeSchema`] writer ended with; `None` when it adds no column.
     fn widened_schema(
@@ -99,6 +103,64 @@ impl StageTable {
     }
 }
 
+/// Writes `batch` into the file of its partition (every row of a batch written here shares its
+/// partition values, or the writer splits it); `widening` adds the columns the table lacks.
+async fn write_batch(
+    writer: &mut RecordBatchWriter,
+    batch: RecordBatch,
+    partition_columns: &[String],
+    widening: bool,
+) -> Result<(), DeltaTableError> {
+    if batch.num_rows() == 0 {
+        return Ok(());
+    }
+    let mode = if widening { WriteMode::MergeSchema } else { WriteMode::Default };
+    match partition::uniform_partition_values(&batch, partition_columns).filter(|_| !widening) {
+        Some(values) => writer.write_partition(batch, &values, mode).await.map(drop),
+        None => writer.write_with_mode(batch, mode).await,
+    }
+}
+
+/// Encodes `rows` into files of two writers at once, `first` on this thread and `second` on a
+/// helper, each taking the next batch when it is done with its last (a batch is built when it
+/// is taken), so that building and encoding rows (most of silver's work after the rules) takes
+/// both cores instead of one. Files are finished only when every batch is written, so a failure
+/// on either side leaves none to commit. Needs a multi-threaded runtime: the writers are driven
+/// from outside it.
+fn encode_on_two_threads(
+    first: &mut RecordBatchWriter,
+    mut second: RecordBatchWriter,
+    rows: RowParts<'_>,
+    partition_columns: &[String],
+) -> Result<Vec<deltalake::kernel::Add>, DeltaTableError> {
+    let handle = tokio::runtime::Handle::current();
+    let rows = std::sync::Mutex::new(rows);
+    let encode = |writer: &mut RecordBatchWriter| -> Result<(), DeltaTableError> {
+        // A panic while building a batch is reported by its thread's result below.
+        let next = || rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner).next();
+        while let Some(batch) = next() {
+            handle.block_on(write_batch(writer, batch?, partition_columns, false))?;
+        }
+        Ok(())
+    };
+    let (own, theirs) = std::thread::scope(|scope| {
+        let helper = scope.spawn(|| encode(&mut second));
+        let own = encode(first);
+        (own, helper.join())
+    });
+    own?;
+    theirs.unwrap_or_else(|_| Err(DeltaTableError::Generic("the second Parquet encoder panicked".to_owned())))?;
+    handle.block_on(async {
+        let mut adds = first.flush().await?;
+        adds.extend(second.flush().await?);
+        Ok(adds)
+    })
+}
+
+fn multi_threaded_runtime() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+}
+
 /// Rows a commit adds, taken one batch at a time as they are encoded: a batch may be built only
 /// when it is taken (see [`StageTable::append_parts`]).
 pub type RowParts<'a> = Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>> + Send + 'a>;
@@ -112,6 +174,8 @@ pub(super) struct Commit<'a> {
     pub(super) rows: RowParts<'a>,
     pub(super) positions: &'a [(String, i64)],
     pub(super) change: Change,
+    /// Encodes the rows on two threads (into two files) when there are two batches or more.
+    pub(super) parallel_encoding: bool,
     pub(super) metadata: Option<(String, serde_json::Value)>,
 }
 

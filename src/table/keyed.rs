@@ -115,6 +115,13 @@ impl StageTable {
                 message: format!("{} of the {} files to rewrite are no longer live", paths.len() - removes.len(), paths.len()),
             });
         }
-        self.commit(super::Commit { rows: super::whole(files), positions, change: super::Change::Rewrite(removes), metadata: None }).await
+        self.commit(super::Commit {
+            rows: super::whole(files),
+            positions,
+            change: super::Change::Rewrite(removes),
+            parallel_encoding: false,
+            metadata: None,
+        })
+        .await
     }
 }

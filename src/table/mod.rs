@@ -244,7 +244,7 @@ impl StageTable {
     /// Appends `batches` and records `positions` (app id → version) in the same commit. Empty
     /// batches write no file: a commit with none records only its positions.
     pub async fn append(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { rows: whole(batches), positions, change: Change::Append, metadata: None }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::Append, parallel_encoding: false, metadata: None }).await
     }
 
     /// [`Self::append`], with `metadata` (a key and a value) in the commit's `commitInfo`: a
@@ -255,31 +255,32 @@ impl StageTable {
         positions: &[(String, i64)],
         metadata: Option<(String, serde_json::Value)>,
     ) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { rows: whole(batches), positions, change: Change::Append, metadata }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::Append, parallel_encoding: false, metadata }).await
     }
 
     /// [`Self::append_recording`] of rows built a part at a time while earlier parts are encoded,
     /// so that the commit never holds them all (a part that cannot be built fails the commit).
+    /// The parts are encoded on two threads, into two files (one when there is a single part).
     pub async fn append_parts(
         &mut self,
         parts: RowParts<'_>,
         positions: &[(String, i64)],
         metadata: Option<(String, serde_json::Value)>,
     ) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { rows: parts, positions, change: Change::Append, metadata }).await
+        self.commit(Commit { rows: parts, positions, change: Change::Append, parallel_encoding: true, metadata }).await
     }
 
     /// Replaces every row of the table with `batches` and records `positions`, in one commit
     /// (readers see the old rows or the new ones, never a mix).
     pub async fn replace(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { rows: whole(batches), positions, change: Change::ReplaceAll, metadata: None }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::ReplaceAll, parallel_encoding: false, metadata: None }).await
     }
 
     /// [`Self::replace`], adding to the table's schema the columns of `batches` it lacks (in the
     /// same commit): a table whose rows are rebuilt whole when their definition grows (the
     /// dimensions of a new master-data version).
     pub async fn replace_widening(&mut self, batches: &[RecordBatch], positions: &[(String, i64)]) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { rows: whole(batches), positions, change: Change::ReplaceAllWidening, metadata: None }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::ReplaceAllWidening, parallel_encoding: false, metadata: None }).await
     }
 }
 
