@@ -1,5 +1,6 @@
-//! `medallion rules apply`: the engine over a Parquet file, streamed batch by batch (the whole
-//! file as one batch when a rule looks at the dataset, as DQX does on a DataFrame).
+//! `medallion rules apply`: the engine over a Parquet file, streamed batch by batch: read and
+//! checked on one thread, encoded on another (the whole file as one batch when a rule looks at
+//! the dataset, as DQX does on a DataFrame).
 
 use std::fs::File;
 
@@ -31,20 +32,21 @@ pub fn apply_file(
     let started = std::time::Instant::now();
     let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(input).map_err(io(input))?).map_err(parquet_error(input))?;
     let engine = rules.compile(reader.schema().clone())?;
-    let batches: Vec<RecordBatch> = reader
-        .with_batch_size(65_536)
-        .build()
-        .map_err(parquet_error(input))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| RulesError::Schema(format!("{input}: {e}")))?;
-    let batches = if engine.has_dataset_rules() && batches.len() > 1 {
-        let schema = batches[0].schema();
-        vec![arrow::compute::concat_batches(&schema, &batches).map_err(|e| RulesError::Schema(e.to_string()))?]
+    let properties = super::writer_properties(reader.schema());
+    let read_error = |e: arrow::error::ArrowError| RulesError::Schema(format!("{input}: {e}"));
+    let reader = reader.with_batch_size(65_536).build().map_err(parquet_error(input))?;
+    // Read as they are checked, so that memory holds a few batches and not the file, unless a
+    // rule looks at the whole dataset.
+    let batches: Box<dyn Iterator<Item = Result<RecordBatch, RulesError>> + '_> = if engine.has_dataset_rules() {
+        let mut batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(read_error)?;
+        if batches.len() > 1 {
+            batches = vec![arrow::compute::concat_batches(&engine.input, &batches).map_err(|e| RulesError::Schema(e.to_string()))?];
+        }
+        Box::new(batches.into_iter().map(Ok))
     } else {
-        batches
+        Box::new(reader.map(move |batch| batch.map_err(read_error)))
     };
     let run = super::RunInfo { run_time_micros: run_time.timestamp_micros(), run_id, rule_set_fingerprint: engine.fingerprint.clone() };
-    let properties = super::writer_properties(&batches.first().map_or_else(|| engine.output_schema(), RecordBatch::schema));
     let mut writer =
         ArrowWriter::try_new(File::create(output).map_err(io(output))?, engine.output_schema(), Some(properties)).map_err(parquet_error(output))?;
     let mut summary = ApplySummary { rule_set_fingerprint: engine.fingerprint.clone(), ..ApplySummary::default() };
@@ -59,8 +61,8 @@ pub fn apply_file(
             writer.close().map_err(parquet_error(output))?;
             Ok(())
         });
-        let checked = batches.iter().try_for_each(|batch| {
-            let (result, _) = engine.apply(batch, &run)?;
+        let checked = batches.into_iter().try_for_each(|batch| {
+            let (result, _) = engine.apply(&batch?, &run)?;
             count(&result, &mut summary);
             // A closed channel means the writer failed: its error is reported below.
             results.send(result).or(Ok(()))
