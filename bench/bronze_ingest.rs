@@ -14,9 +14,13 @@
 //! excluded); CPU-seconds include start-up. The Python peer's venv (bench/python/requirements.txt)
 //! is made on first use under ~/.cache/medallion/bench-venv (PyPI).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "support/process.rs"]
+#[allow(dead_code)] // what this bench does not print: each process's wall time
+mod process;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
 
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -61,7 +65,7 @@ fn raw_consumer(topic: &str, events: u64) {
     });
 }
 
-/// What one side did: rows, rows/s, CPU-seconds of its process, peak RSS.
+/// What one side did: its rows and rows/s besides its process's figures.
 struct Measured {
     rows: u64,
     rows_per_second: f64,
@@ -70,55 +74,12 @@ struct Measured {
     summary: serde_json::Value,
 }
 
-/// User + sys CPU-seconds of this process's reaped children (`cutime` + `cstime` of /proc/self/stat).
-fn children_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    // Fields after the command name, which ends at the last ')': state is field 3, cutime 16.
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat") + 2..].split_whitespace().collect();
-    let ticks: f64 = fields[13].parse::<f64>().expect("cutime") + fields[14].parse::<f64>().expect("cstime");
-    ticks / 100.0 // USER_HZ, 100 on Linux
-}
-
-/// Peak resident memory (VmHWM) of a running process, in MiB.
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
-}
-
 /// Runs `command` (which prints a JSON summary with `ingest_seconds` and `rows_key`) to its end.
-fn measure(name: &str, mut command: Command, rows_key: &str) -> Measured {
-    let cpu_before = children_cpu_seconds();
-    let mut child = command.stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{name}: {e}"));
-    let mut peak = 0.0f64;
-    while child.try_wait().expect("wait").is_none() {
-        peak = peak.max(peak_rss_mib(child.id()).unwrap_or(0.0));
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let output = child.wait_with_output().expect("output");
-    assert!(output.status.success(), "{name} failed");
-    let cpu_seconds = children_cpu_seconds() - cpu_before;
-    let summary: serde_json::Value = serde_json::from_slice(output.stdout.trim_ascii()).expect("summary");
+fn measure(name: &str, command: Command, rows_key: &str) -> Measured {
+    let process::Measured { cpu_seconds, peak_rss_mib, summary, .. } = process::measure(name, command);
     let rows = summary[rows_key].as_u64().unwrap_or(0);
     let rows_per_second = rows as f64 / summary["ingest_seconds"].as_f64().unwrap_or(f64::NAN);
-    Measured { rows, rows_per_second, cpu_seconds, peak_rss_mib: peak, summary }
-}
-
-/// The Python peer's interpreter, its venv made on first use.
-fn python_peer_venv(root: &Path) -> PathBuf {
-    let home = std::env::var("HOME").expect("HOME");
-    let venv = PathBuf::from(home).join(".cache/medallion/bench-venv");
-    let python = venv.join("bin/python");
-    if !python.exists() {
-        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3");
-        assert!(made.success(), "python3 -m venv failed (apt install python3-venv)");
-    }
-    let requirements = root.join("bench/python/requirements.txt");
-    let installed =
-        Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"]).arg(requirements).status().expect("pip");
-    assert!(installed.success(), "installing the Python peer's packages failed (PyPI unreachable?)");
-    python
+    Measured { rows, rows_per_second, cpu_seconds, peak_rss_mib, summary }
 }
 
 fn print_row(name: &str, side: &Measured, raw: &Measured) {
@@ -142,7 +103,7 @@ fn main() {
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let events: u64 = std::env::var("BRONZE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let python = python_peer_venv(root);
+    let python = process::python_venv(root);
     let topic = format!("bench-bronze-{}", uuid::Uuid::new_v4().simple());
     let started = Instant::now();
     let status = medallion()
