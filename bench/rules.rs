@@ -22,10 +22,10 @@ const DATA: &str = "tests/data/dqx/po_100k.parquet";
 const RULES: &str = "tests/data/dqx/po_checks.yml";
 const COPIES: usize = 10;
 
-/// The parity data repeated to 1M rows, in batches of 65,536 as `rules apply` reads them.
+/// The parity data repeated to 1M rows, in batches of 16,384 as `rules apply` reads them.
 fn million_rows() -> Vec<RecordBatch> {
     let file = std::fs::File::open(DATA).expect("run benches from the repository root");
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet").with_batch_size(65_536).build().expect("reader");
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet").with_batch_size(16_384).build().expect("reader");
     let batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().expect("read");
     std::iter::repeat_n(batches, COPIES).flatten().collect()
 }
@@ -81,7 +81,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("baseline_read_parquet", |b| {
         b.iter(|| {
             let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&input).expect("open")).expect("parquet");
-            let read: usize = reader.with_batch_size(65_536).build().expect("reader").map(|b| b.expect("batch").num_rows()).sum();
+            let read: usize = reader.with_batch_size(16_384).build().expect("reader").map(|b| b.expect("batch").num_rows()).sum();
             black_box(read)
         })
     });
