@@ -45,7 +45,7 @@ pub fn apply_file(
     let batches: Box<dyn Iterator<Item = Result<RecordBatch, RulesError>> + '_> = if engine.has_dataset_rules() {
         let mut batches: Vec<RecordBatch> = reader.collect::<Result<_, _>>().map_err(read_error)?;
         if batches.len() > 1 {
-            batches = vec![arrow::compute::concat_batches(&engine.input, &batches).map_err(|e| RulesError::Schema(e.to_string()))?];
+            batches = vec![arrow::compute::concat_batches(&engine.input, &batches).map_err(read_error)?];
         }
         Box::new(batches.into_iter().map(Ok))
     } else {

@@ -17,29 +17,8 @@ impl StageTable {
         let started = std::time::Instant::now();
         let write_error = |source| TableError::Write { location: self.location.clone(), source: Box::new(source) };
         let mut writer = self.new_writer().map_err(write_error)?;
-        let one_file_per_batch = matches!(commit.change, Change::Rewrite(_));
         let widening = matches!(commit.change, Change::ReplaceAllWidening);
-        let partition_columns = self.table.snapshot().map_err(write_error)?.metadata().partition_columns().to_vec();
-        let two_encoders = commit.parallel_encoding && matches!(commit.change, Change::Append) && multi_threaded_runtime();
-        let adds = if two_encoders {
-            let second = self.new_writer().map_err(write_error)?;
-            tokio::task::block_in_place(|| encode_on_two_threads(&mut writer, second, commit.rows, &partition_columns))
-        } else {
-            off_the_async_workers(async {
-                let mut adds = Vec::new();
-                for batch in commit.rows {
-                    let batch = batch?;
-                    write_batch(&mut writer, batch, &partition_columns, widening).await?;
-                    if one_file_per_batch {
-                        adds.extend(writer.flush().await?);
-                    }
-                }
-                adds.extend(writer.flush().await?);
-                Ok::<_, DeltaTableError>(adds)
-            })
-            .await
-        }
-        .map_err(write_error)?;
+        let adds = self.write_files(&mut writer, commit.rows, &commit.change, commit.parallel_encoding).await.map_err(write_error)?;
         let info = CommitInfo { version: 0, files: adds.len() as u64, bytes: adds.iter().map(|add| u64::try_from(add.size).unwrap_or(0)).sum() };
         let label = crate::telemetry::TableLabel { table: self.location.clone() };
         for add in &adds {
@@ -75,6 +54,36 @@ impl StageTable {
         }
         crate::telemetry::metrics().commit_seconds.get_or_create(&label).observe(started.elapsed().as_secs_f64());
         Ok(CommitInfo { version, ..info })
+    }
+
+    /// Encodes `rows` into new files with `writer` (and a second writer beside it when
+    /// `parallel_encoding` allows), returning their `add` actions.
+    async fn write_files(
+        &self,
+        writer: &mut RecordBatchWriter,
+        rows: RowParts<'_>,
+        change: &Change,
+        parallel_encoding: bool,
+    ) -> Result<Vec<deltalake::kernel::Add>, DeltaTableError> {
+        let partition_columns = self.table.snapshot()?.metadata().partition_columns().to_vec();
+        if parallel_encoding && matches!(change, Change::Append) && multi_threaded_runtime() {
+            let second = self.new_writer()?;
+            return tokio::task::block_in_place(|| encode_on_two_threads(writer, second, rows, &partition_columns));
+        }
+        let one_file_per_batch = matches!(change, Change::Rewrite(_));
+        let widening = matches!(change, Change::ReplaceAllWidening);
+        off_the_async_workers(async {
+            let mut adds = Vec::new();
+            for batch in rows {
+                write_batch(writer, batch?, &partition_columns, widening).await?;
+                if one_file_per_batch {
+                    adds.extend(writer.flush().await?);
+                }
+            }
+            adds.extend(writer.flush().await?);
+            Ok(adds)
+        })
+        .await
     }
 
     fn new_writer(&self) -> Result<RecordBatchWriter, DeltaTableError> {
@@ -220,8 +229,8 @@ pub(crate) fn without_upkeep() -> CommitProperties {
 /// The calling task itself waits, as it would have anyway. On a current-thread runtime (tests)
 /// it simply runs.
 pub(super) async fn off_the_async_workers<T>(work: impl std::future::Future<Output = T>) -> T {
-    let handle = tokio::runtime::Handle::current();
-    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+    if multi_threaded_runtime() {
+        let handle = tokio::runtime::Handle::current();
         tokio::task::block_in_place(|| handle.block_on(work))
     } else {
         work.await
