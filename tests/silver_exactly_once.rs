@@ -296,3 +296,27 @@ fn missing_bronze_and_bad_rules_are_clear_errors() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("rule #0") && stderr.contains("is_not_nul"), "{stderr}");
 }
+
+/// A batch of more than two parts is encoded by two writers at once (see
+/// `StageTable::append_parts`): one commit adds two silver files, and every row is there once.
+#[test]
+fn a_large_batch_is_encoded_into_two_files_with_every_row_once() {
+    let (topic, lake) = (unique_topic("silver-parts"), Lake::new());
+    produce(&topic, 20_000, 13);
+    bronze_caught_up(&lake, &topic);
+    let output = silver(&lake, &topic, &["--until-caught-up"]).env("MEDALLION_SILVER__MAX_BATCH_VERSIONS", "64").output_within();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = summary(&output);
+    assert_eq!(summary["batches"].as_u64(), Some(1), "all of bronze in one batch: {summary}");
+    assert!(summary["rows"]["silver"].as_u64() > Some(2 * 8_192), "more than two parts: {summary}");
+    let log = std::path::Path::new(&lake.table(SILVER)).join("_delta_log");
+    let mut adds = 0;
+    for entry in std::fs::read_dir(&log).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            adds += std::fs::read_to_string(&path).unwrap().lines().filter(|line| line.starts_with(r#"{"add""#)).count();
+        }
+    }
+    assert_eq!(adds, 2, "silver's one commit adds a file per writer");
+    assert_silver_exactly_once(&lake);
+}
