@@ -231,7 +231,23 @@ pub fn decode_datum<'a>(plan: &'a DecodePlan, datum: &'a [u8], cells: &mut [Cell
     }
 }
 
+/// Reads one writer value: a union's branch, then the value in it (Avro has no union directly
+/// inside a union, so [`read_plain`] never recurses and stays inlined).
 fn read_value<'a>(read: &'a Read, cursor: &mut Cursor<'a>, field: &dyn Fn() -> String) -> Result<Cell<'a>, MessageError> {
+    match read {
+        Read::Union(branches) => {
+            let branch = cursor.read_long().map_err(|source| MessageError::Datum { field: field(), source })?;
+            match usize::try_from(branch).ok().and_then(|i| branches.get(i)) {
+                Some(Some(read)) => read_plain(read, cursor, field),
+                _ => Err(MessageError::UnresolvableBranch { field: field(), branch }),
+            }
+        }
+        read => read_plain(read, cursor, field),
+    }
+}
+
+#[inline]
+fn read_plain<'a>(read: &'a Read, cursor: &mut Cursor<'a>, field: &dyn Fn() -> String) -> Result<Cell<'a>, MessageError> {
     let datum = |source| MessageError::Datum { field: field(), source };
     Ok(match read {
         Read::Null => Cell::Null,
@@ -250,32 +266,28 @@ fn read_value<'a>(read: &'a Read, cursor: &mut Cursor<'a>, field: &dyn Fn() -> S
         Read::BytesAsBinary => Cell::Binary(cursor.read_bytes().map_err(datum)?),
         Read::BytesAsString => Cell::String(cursor.read_str().map_err(datum)?),
         Read::FixedAsBinary(size) => Cell::Binary(cursor.read_fixed(*size).map_err(datum)?),
-        Read::DecimalBytes { precision } | Read::DecimalFixed { precision, .. } => {
-            let bytes = match read {
-                Read::DecimalFixed { size, .. } => cursor.read_fixed(*size),
-                _ => cursor.read_bytes(),
-            }
-            .map_err(datum)?;
-            let value = decimal_from_bytes(bytes).ok_or_else(|| MessageError::DecimalTooWide { field: field() })?;
-            // Parquet would keep only the declared digits of a wider value: a wrapped amount.
-            if value.unsigned_abs() >= 10u128.pow(u32::from(*precision)) {
-                return Err(MessageError::DecimalPrecision { field: field(), precision: *precision, unscaled: value });
-            }
-            Cell::Decimal(value)
+        Read::DecimalBytes { precision, bound } => Cell::Decimal(read_decimal(cursor.read_bytes().map_err(datum)?, *precision, *bound, field)?),
+        Read::DecimalFixed { size, precision, bound } => {
+            Cell::Decimal(read_decimal(cursor.read_fixed(*size).map_err(datum)?, *precision, *bound, field)?)
         }
         Read::EnumAsString(symbols) => {
             let index = cursor.read_int().map_err(datum)?;
             let symbol = usize::try_from(index).ok().and_then(|i| symbols.get(i));
             Cell::String(symbol.ok_or_else(|| MessageError::EnumIndex { field: field(), index })?)
         }
-        Read::Union(branches) => {
-            let branch = cursor.read_long().map_err(datum)?;
-            match usize::try_from(branch).ok().and_then(|i| branches.get(i)) {
-                Some(Some(read)) => read_value(read, cursor, field)?,
-                _ => return Err(MessageError::UnresolvableBranch { field: field(), branch }),
-            }
-        }
+        // A union inside a union, which Avro does not allow.
+        Read::Union(_) => return Err(MessageError::UnresolvableBranch { field: field(), branch: -1 }),
     })
+}
+
+/// An Avro decimal's unscaled value, refused when it has more digits than `precision` (below
+/// `bound`, 10^precision): Parquet would keep only the declared digits, a wrapped amount.
+fn read_decimal(bytes: &[u8], precision: u8, bound: u128, field: &dyn Fn() -> String) -> Result<i128, MessageError> {
+    let value = decimal_from_bytes(bytes).ok_or_else(|| MessageError::DecimalTooWide { field: field() })?;
+    if value.unsigned_abs() >= bound {
+        return Err(MessageError::DecimalPrecision { field: field(), precision, unscaled: value });
+    }
+    Ok(value)
 }
 
 fn skip_value(skip: &Skip, cursor: &mut Cursor<'_>) -> Result<(), BinaryError> {

@@ -138,11 +138,16 @@ pub enum Read {
     /// Avro `decimal` on bytes, into a column of this precision.
     DecimalBytes {
         precision: u8,
+        /// 10^precision, the first unscaled value with too many digits: worked out once here,
+        /// not for every value.
+        bound: u128,
     },
     /// Avro `decimal` on a fixed of `size` bytes, into a column of this precision.
     DecimalFixed {
         size: usize,
         precision: u8,
+        /// As in `DecimalBytes`.
+        bound: u128,
     },
     EnumAsString(Arc<[String]>),
     /// `timestamp-millis` into microseconds.
@@ -285,8 +290,11 @@ fn resolve(writer: &Schema, kind: &ColumnKind) -> Option<Read> {
         (Schema::Fixed(fixed), K::Binary) => Read::FixedAsBinary(fixed.size),
         (Schema::Enum(symbols), K::String) => Read::EnumAsString(Arc::from(symbols.symbols.clone())),
         (Schema::Decimal(decimal), K::Decimal { scale, precision }) if decimal.scale as i8 == *scale => match &decimal.inner {
-            InnerDecimalSchema::Bytes => Read::DecimalBytes { precision: *precision },
-            InnerDecimalSchema::Fixed(fixed) => Read::DecimalFixed { size: fixed.size, precision: *precision },
+            // Reader precisions are at most 38 (see `column_kind`), so the bound fits.
+            InnerDecimalSchema::Bytes => Read::DecimalBytes { precision: *precision, bound: 10u128.pow(u32::from(*precision)) },
+            InnerDecimalSchema::Fixed(fixed) => {
+                Read::DecimalFixed { size: fixed.size, precision: *precision, bound: 10u128.pow(u32::from(*precision)) }
+            }
         },
         _ => return None,
     })

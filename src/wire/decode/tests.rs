@@ -225,3 +225,18 @@ fn a_decimal_wider_than_its_precision_is_a_decode_error_not_a_wrapped_amount() {
     let prices = column(&columns, &decoder, "unit_price").as_primitive::<Decimal128Type>();
     assert_eq!((prices.value(0), prices.is_null(1)), (999_999_999_999, true), "the bad row is kept undecoded, its neighbour intact");
 }
+
+#[test]
+fn a_union_branch_the_writer_schema_lacks_is_a_decode_error_naming_the_field() {
+    let mut message = framed(2, |_| SchemaRef::RegistryId(2));
+    // After the 5-byte frame: `event_id` (a zig-zag length, then its bytes), then the branch
+    // index of the union `order_id`.
+    let event_id_length = usize::from(message[5] / 2);
+    let branch_at = 5 + 1 + event_id_length;
+    assert_eq!(message[branch_at], 2, "order_id is in its string branch (1, zig-zag 2)");
+    message[branch_at] = 10; // branch 5 of a two-branch union
+    let mut decoder = decoder();
+    let error = decoder.push(&message).error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("order_id") && error.contains("union branch 5"), "{error}");
+    assert_eq!(decoder.push(&framed(2, |_| SchemaRef::RegistryId(2))).error, None, "the next message decodes");
+}
