@@ -103,11 +103,27 @@ fn layouts(schema: &arrow::datatypes::Schema) -> Vec<Layout> {
             name: "bronze, payloads snappy",
             properties: bronze().set_column_compression(ColumnPath::from("raw_payload"), Compression::SNAPPY).build(),
         },
+        Layout { name: "bronze, 64-bit ints and times delta-encoded", properties: delta_encoded_longs(bronze(), schema).build() },
         Layout {
             name: "bronze, payloads uncompressed",
             properties: bronze().set_column_compression(ColumnPath::from("raw_payload"), Compression::UNCOMPRESSED).build(),
         },
     ]
+}
+
+/// `builder` with 64-bit integer and timestamp columns (offsets, event times) in
+/// DELTA_BINARY_PACKED instead of a dictionary.
+fn delta_encoded_longs(
+    mut builder: parquet::file::properties::WriterPropertiesBuilder,
+    schema: &arrow::datatypes::Schema,
+) -> parquet::file::properties::WriterPropertiesBuilder {
+    use arrow::datatypes::DataType;
+    use parquet::schema::types::ColumnPath;
+    for field in schema.fields().iter().filter(|f| matches!(f.data_type(), DataType::Int64 | DataType::Timestamp(..))) {
+        let path = ColumnPath::from(field.name().as_str());
+        builder = builder.set_column_dictionary_enabled(path.clone(), false).set_column_encoding(path, parquet::basic::Encoding::DELTA_BINARY_PACKED);
+    }
+    builder
 }
 
 fn encode(batch: &RecordBatch, properties: &WriterProperties) -> bytes::Bytes {

@@ -248,14 +248,15 @@ impl StageTable {
     }
 
     /// [`Self::append`], with `metadata` (a key and a value) in the commit's `commitInfo`: a
-    /// decision the commit carries out, readable in the table's history.
+    /// decision the commit carries out, readable in the table's history. The batches are
+    /// encoded on two threads, into two files (one when there is a single batch).
     pub async fn append_recording(
         &mut self,
         batches: &[RecordBatch],
         positions: &[(String, i64)],
         metadata: Option<(String, serde_json::Value)>,
     ) -> Result<CommitInfo, TableError> {
-        self.commit(Commit { rows: whole(batches), positions, change: Change::Append, parallel_encoding: false, metadata }).await
+        self.commit(Commit { rows: whole(batches), positions, change: Change::Append, parallel_encoding: true, metadata }).await
     }
 
     /// [`Self::append_recording`] of rows built a part at a time while earlier parts are encoded,
