@@ -132,8 +132,8 @@ async fn write_batch(
 
 /// Encodes `rows` into files of two writers at once, `first` on this thread and `second` on a
 /// helper, each taking the next batch when it is done with its last (a batch is built when it
-/// is taken), so that building and encoding rows (most of silver's work after the rules) takes
-/// both cores instead of one. Files are finished only when every batch is written, so a failure
+/// is taken), so that building and encoding rows (most of silver's work after the rules, and
+/// of bronze's writer) takes both cores instead of one. Files are finished only when every batch is written, so a failure
 /// on either side leaves none to commit. Needs a multi-threaded runtime: the writers are driven
 /// from outside it.
 fn encode_on_two_threads(

@@ -289,13 +289,14 @@ fn resolve(writer: &Schema, kind: &ColumnKind) -> Option<Read> {
         (Schema::String | Schema::Bytes | Schema::Uuid(_), K::String) => Read::BytesAsString,
         (Schema::Fixed(fixed), K::Binary) => Read::FixedAsBinary(fixed.size),
         (Schema::Enum(symbols), K::String) => Read::EnumAsString(Arc::from(symbols.symbols.clone())),
-        (Schema::Decimal(decimal), K::Decimal { scale, precision }) if decimal.scale as i8 == *scale => match &decimal.inner {
+        (Schema::Decimal(decimal), K::Decimal { scale, precision }) if decimal.scale as i8 == *scale => {
             // Reader precisions are at most 38 (see `column_kind`), so the bound fits.
-            InnerDecimalSchema::Bytes => Read::DecimalBytes { precision: *precision, bound: 10u128.pow(u32::from(*precision)) },
-            InnerDecimalSchema::Fixed(fixed) => {
-                Read::DecimalFixed { size: fixed.size, precision: *precision, bound: 10u128.pow(u32::from(*precision)) }
+            let (precision, bound) = (*precision, 10u128.pow(u32::from(*precision)));
+            match &decimal.inner {
+                InnerDecimalSchema::Bytes => Read::DecimalBytes { precision, bound },
+                InnerDecimalSchema::Fixed(fixed) => Read::DecimalFixed { size: fixed.size, precision, bound },
             }
-        },
+        }
         _ => return None,
     })
 }
