@@ -256,3 +256,20 @@ fn revokes_while_messages_arrive_drop_buffered_rows_for_reread_and_keep_exactly_
     assert!(expected > 2_020 + 20_000, "the producer ran alongside: {expected} messages");
     assert_exactly_once(&lake, &topic, expected, &raw);
 }
+
+#[test]
+fn a_commit_of_more_than_one_chunk_is_encoded_into_two_files_with_every_message_once() {
+    let (topic, lake) = (unique_topic("bronze-two-files"), Lake::new());
+    let raw = load_topic(&topic, 20_000, 20);
+    // One commit of every message: more than one 8,192-row chunk, so both encoders get rows.
+    let output = bronze(&lake, &topic, &unique_topic("g"), &["--until-caught-up"])
+        .env("MEDALLION_BRONZE__FLUSH_ROWS", "50000")
+        .env("MEDALLION_BRONZE__FLUSH_INTERVAL", "10m")
+        .output_within();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let summary = summary(&output);
+    assert_eq!(summary["messages"].as_u64(), Some(20_020), "{summary}");
+    let (commits, files) = (summary["commits"].as_u64().unwrap(), summary["files"].as_u64().unwrap());
+    assert!(commits >= 1 && files > commits, "a commit of more than one chunk adds two files: {summary}");
+    assert_exactly_once(&lake, &topic, 20_020, &raw);
+}
