@@ -6,6 +6,8 @@
 //!
 //!   cargo bench --bench bronze_commit
 //!   BRONZE_LAYOUTS=1 cargo bench --bench bronze_commit   # first, the Parquet settings compared
+//!   BRONZE_LAYOUTS=zstd BRONZE_LAYOUT_ROUNDS=1 cargo bench --bench bronze_commit -- none
+//!                                  # only the layouts whose name has "zstd", once (for callgrind)
 
 /// The binary's allocator (see `Cargo.toml`), so the bench measures what `medallion` does.
 #[cfg(not(target_env = "msvc"))]
@@ -103,7 +105,8 @@ fn layouts(schema: &arrow::datatypes::Schema) -> Vec<Layout> {
             name: "bronze, payloads snappy",
             properties: bronze().set_column_compression(ColumnPath::from("raw_payload"), Compression::SNAPPY).build(),
         },
-        Layout { name: "bronze, 64-bit ints and times delta-encoded", properties: delta_encoded_longs(bronze(), schema).build() },
+        Layout { name: "bronze, 64-bit ints and times in dictionaries, snappy", properties: dictionary_longs(bronze(), schema).build() },
+        Layout { name: "bronze, dictionaries up to 16 KiB", properties: bronze().set_dictionary_page_size_limit(16 * 1024).build() },
         Layout {
             name: "bronze, payloads uncompressed",
             properties: bronze().set_column_compression(ColumnPath::from("raw_payload"), Compression::UNCOMPRESSED).build(),
@@ -111,21 +114,26 @@ fn layouts(schema: &arrow::datatypes::Schema) -> Vec<Layout> {
     ]
 }
 
-/// `builder` with 64-bit integer and timestamp columns (offsets, event times) in
-/// DELTA_BINARY_PACKED instead of a dictionary.
-fn delta_encoded_longs(
+/// `builder` with 64-bit integer and timestamp columns (offsets, event times) as bronze had them
+/// before it wrote them as deltas: in a dictionary (up to its limit), snappy-compressed.
+fn dictionary_longs(
     mut builder: parquet::file::properties::WriterPropertiesBuilder,
     schema: &arrow::datatypes::Schema,
 ) -> parquet::file::properties::WriterPropertiesBuilder {
     use arrow::datatypes::DataType;
+    use parquet::basic::{Compression, Encoding};
     use parquet::schema::types::ColumnPath;
     for field in schema.fields().iter().filter(|f| matches!(f.data_type(), DataType::Int64 | DataType::Timestamp(..))) {
         let path = ColumnPath::from(field.name().as_str());
-        builder = builder.set_column_dictionary_enabled(path.clone(), false).set_column_encoding(path, parquet::basic::Encoding::DELTA_BINARY_PACKED);
+        builder = builder
+            .set_column_dictionary_enabled(path.clone(), true)
+            .set_column_encoding(path.clone(), Encoding::PLAIN)
+            .set_column_compression(path, Compression::SNAPPY);
     }
     builder
 }
 
+#[inline(never)] // a symbol of its own, for callgrind's --toggle-collect
 fn encode(batch: &RecordBatch, properties: &WriterProperties) -> bytes::Bytes {
     let mut writer = parquet::arrow::ArrowWriter::try_new(Vec::new(), batch.schema(), Some(properties.clone())).expect("writer");
     writer.write(batch).expect("write");
@@ -133,6 +141,7 @@ fn encode(batch: &RecordBatch, properties: &WriterProperties) -> bytes::Bytes {
 }
 
 /// Reads `file` back: every column, or silver's (all but the payload, key and headers).
+#[inline(never)] // a symbol of its own, for callgrind's --toggle-collect
 fn read(file: &bytes::Bytes, silver_columns_only: bool) -> usize {
     use parquet::arrow::{ProjectionMask, arrow_reader::ParquetRecordBatchReaderBuilder};
     let builder = ParquetRecordBatchReaderBuilder::try_new(file.clone()).expect("reader");
@@ -149,36 +158,43 @@ fn read(file: &bytes::Bytes, silver_columns_only: bool) -> usize {
     builder.with_projection(mask).with_batch_size(65_536).build().expect("reader").map(|b| b.expect("batch").num_rows()).sum()
 }
 
-/// The median of `runs` timings of `work`, in milliseconds.
-fn median_ms(runs: usize, mut work: impl FnMut()) -> f64 {
-    let mut times: Vec<f64> = (0..runs)
-        .map(|_| {
-            let started = Instant::now();
-            work();
-            started.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[runs / 2]
-}
-
 /// Encode time, file size and read time of the same batch under each layout, in one table.
-fn compare_layouts(batch: &RecordBatch) {
-    println!("bronze file layouts, one {ROWS}-row batch (median of 7; encode and read on one core)");
-    println!("  {:<44} {:>10} {:>10} {:>12} {:>12}", "", "encode ms", "size KiB", "read all ms", "read silver");
-    for layout in layouts(&batch.schema()) {
-        let file = encode(batch, &layout.properties);
-        let encode_ms = median_ms(7, || drop(black_box(encode(batch, &layout.properties))));
-        let read_all = median_ms(7, || assert_eq!(read(&file, false), ROWS));
-        let read_silver = median_ms(7, || assert_eq!(read(&file, true), ROWS));
-        println!("  {:<44} {encode_ms:>10.1} {:>10.0} {read_all:>12.1} {read_silver:>12.1}", layout.name, file.len() as f64 / 1024.0);
+/// The layouts take turns (each round encodes, then reads, every layout once) and each figure is
+/// the median of its rounds, so that a slow minute of this shared machine is spread over all
+/// layouts instead of landing on whichever ran in it.
+fn compare_layouts(batch: &RecordBatch, only: &str, rounds: usize) {
+    let layouts: Vec<Layout> = layouts(&batch.schema()).into_iter().filter(|layout| only == "1" || layout.name.contains(only)).collect();
+    let files: Vec<bytes::Bytes> = layouts.iter().map(|layout| encode(batch, &layout.properties)).collect();
+    let mut times = vec![[Vec::new(), Vec::new(), Vec::new()]; layouts.len()];
+    let ms = |work: &mut dyn FnMut()| {
+        let started = Instant::now();
+        work();
+        started.elapsed().as_secs_f64() * 1e3
+    };
+    for _ in 0..rounds {
+        for ((layout, file), [encode_ms, read_all, read_silver]) in layouts.iter().zip(&files).zip(&mut times) {
+            encode_ms.push(ms(&mut || drop(black_box(encode(batch, &layout.properties)))));
+            read_all.push(ms(&mut || assert_eq!(read(file, false), ROWS)));
+            read_silver.push(ms(&mut || assert_eq!(read(file, true), ROWS)));
+        }
+    }
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!("bronze file layouts, one {ROWS}-row batch (median of {rounds} interleaved rounds; encode and read on one core)");
+    println!("  {:<52} {:>10} {:>10} {:>12} {:>12}", "", "encode ms", "size KiB", "read all ms", "read silver");
+    for ((layout, file), [encode_ms, read_all, read_silver]) in layouts.iter().zip(&files).zip(times) {
+        let (encode_ms, read_all, read_silver) = (median(encode_ms), median(read_all), median(read_silver));
+        println!("  {:<52} {encode_ms:>10.1} {:>10.0} {read_all:>12.1} {read_silver:>12.1}", layout.name, file.len() as f64 / 1024.0);
     }
 }
 
 fn bench(c: &mut Criterion) {
     let batch = bronze_batch();
-    if std::env::var_os("BRONZE_LAYOUTS").is_some() {
-        compare_layouts(&batch);
+    if let Ok(only) = std::env::var("BRONZE_LAYOUTS") {
+        let rounds = std::env::var("BRONZE_LAYOUT_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(9).max(1);
+        compare_layouts(&batch, &only, rounds);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut group = c.benchmark_group("bronze_commit_50k_rows");

@@ -341,11 +341,17 @@ fn schema_ref_text(last: &mut Option<(WriterSchemaRef, String)>, schema_ref: Wri
 /// - dictionaries give way to plain encoding once 64 KiB of distinct values are seen (parquet's
 ///   default, 1 MiB, is never reached in a 50,000-row file, so unique ids were interned in full);
 ///   the raw payloads never get one;
+/// - 64-bit integers and timestamps (offsets, event and ingestion times) as deltas
+///   (DELTA_BINARY_PACKED), uncompressed: they rise nearly in step from row to row, so their
+///   deltas are small, where a dictionary filled up with distinct values before falling back to
+///   plain values that snappy then had to compress. A 50,000-row file 11% smaller, 5% fewer
+///   instructions to encode and 8% fewer to read back (callgrind, `bench/bronze_commit.rs`);
 /// - the raw payloads in zstd (level 1), the rest in snappy: zstd encodes the payloads as fast
 ///   as snappy did and makes bronze files a quarter smaller (zstd everywhere: 42% smaller, 12%
-///   slower to write).
+///   slower to write). Payloads are a third of the encoding's instructions even so; LZ4 costs
+///   about as many and stores twice the bytes.
 pub fn writer_properties(schema: &Schema) -> parquet::file::properties::WriterProperties {
-    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::basic::{Compression, Encoding, ZstdLevel};
     use parquet::file::properties::EnabledStatistics;
     use parquet::schema::types::ColumnPath;
     let payloads = ColumnPath::from(column::RAW_PAYLOAD);
@@ -353,8 +359,16 @@ pub fn writer_properties(schema: &Schema) -> parquet::file::properties::WriterPr
         .set_dictionary_page_size_limit(64 * 1024)
         .set_column_dictionary_enabled(payloads.clone(), false)
         .set_column_compression(payloads, Compression::ZSTD(ZstdLevel::default()));
-    for field in schema.fields().iter().filter(|f| matches!(f.data_type(), DataType::Utf8 | DataType::Binary)) {
-        builder = builder.set_column_statistics_enabled(ColumnPath::from(field.name().as_str()), EnabledStatistics::None);
+    for field in schema.fields().iter() {
+        let path = ColumnPath::from(field.name().as_str());
+        builder = match field.data_type() {
+            DataType::Utf8 | DataType::Binary => builder.set_column_statistics_enabled(path, EnabledStatistics::None),
+            DataType::Int64 | DataType::Timestamp(..) => builder
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path.clone(), Encoding::DELTA_BINARY_PACKED)
+                .set_column_compression(path, Compression::UNCOMPRESSED),
+            _ => builder,
+        };
     }
     builder.build()
 }
@@ -455,6 +469,12 @@ mod tests {
         for number in [column::OFFSET, column::TIMESTAMP, "unit_price", "event_time"] {
             assert_eq!(properties.statistics_enabled(&path(number)), EnabledStatistics::Page, "{number}");
         }
+        for long in [column::OFFSET, column::TIMESTAMP, column::INGESTION_TIMESTAMP, "event_time"] {
+            assert!(!properties.dictionary_enabled(&path(long)), "{long}");
+            assert_eq!(properties.encoding(&path(long)), Some(parquet::basic::Encoding::DELTA_BINARY_PACKED), "{long}");
+            assert_eq!(properties.compression(&path(long)), Compression::UNCOMPRESSED, "{long}");
+        }
+        assert!(properties.dictionary_enabled(&path(column::PARTITION)), "32-bit ints keep their dictionaries");
     }
 
     #[test]

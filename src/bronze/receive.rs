@@ -99,7 +99,9 @@ impl Worker {
             }
         };
         let kafka_message = KafkaMessage {
-            topic: message.topic(),
+            // The worker's own topic, the only one it subscribes to: `message.topic()` converts
+            // librdkafka's C string for every message (0.3% of bronze's instructions).
+            topic: &self.topic,
             partition,
             offset: message.offset(),
             timestamp_ms: message.timestamp().to_millis(),
