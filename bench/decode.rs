@@ -75,7 +75,7 @@ fn bench(c: &mut Criterion) {
             for message in &v2_messages {
                 black_box(decoder.push(message));
             }
-            black_box(decoder.finish())
+            black_box(decoder.finish().expect("columns"))
         })
     });
     group.bench_function("medallion_arrow_columns_v1_resolved_to_v2", |b| {
@@ -84,7 +84,7 @@ fn bench(c: &mut Criterion) {
             for message in &v1_messages {
                 black_box(decoder.push(message));
             }
-            black_box(decoder.finish())
+            black_box(decoder.finish().expect("columns"))
         })
     });
     group.bench_function("arrow_avro_decoder_v2", |b| {
@@ -147,7 +147,7 @@ fn arrow_avro_isolation(messages: &[Vec<u8>]) {
         let mut ours = decoder_of_ours();
         let our_results: Vec<String> =
             [good, &bad, good].iter().map(|message| ours.push(message).error.map_or("ok".to_owned(), |e| format!("error: {e}"))).collect();
-        let our_rows = ours.finish().first().map_or(0, |column| column.len());
+        let our_rows = ours.finish().expect("columns").first().map_or(0, |column| column.len());
         eprintln!("arrow-avro, good + {case} + good: {results:?}; flush: {flushed}");
         eprintln!("  medallion's decoder: {our_results:?}; {our_rows} rows");
     }

@@ -42,7 +42,7 @@ fn clean_payments_pass_the_error_rules_and_every_defect_fails_one() {
         defects.push(event.defect);
     }
     let schema = Arc::new(Schema::new(decoder.arrow_fields()));
-    let batch = RecordBatch::try_new(schema.clone(), decoder.finish()).unwrap();
+    let batch = RecordBatch::try_new(schema.clone(), decoder.finish().unwrap()).unwrap();
 
     let rules = RuleSet::load(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/payments.yml")).expect("rules/payments.yml parses");
     let engine = rules.compile(schema).expect("the rules fit the payment columns");

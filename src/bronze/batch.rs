@@ -307,7 +307,7 @@ impl BronzeBatchBuilder {
             Arc::new(finish_bytes(&mut self.schema_ref)),
             Arc::new(finish_bytes(&mut self.decode_error)),
         ];
-        columns.extend(self.decoder.finish());
+        columns.extend(self.decoder.finish()?);
         let micros = ingested_at.timestamp_micros();
         columns.push(Arc::new(TimestampMicrosecondArray::from(vec![micros; rows]).with_timezone("UTC")));
         let lineage = &self.lineage;

@@ -434,7 +434,7 @@ pub fn rule_failures_per_row<R: medallion::encode::WireRecord>(record: &str, rul
         assert_eq!(decoder.push(&payload).error, None);
     }
     let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(decoder.arrow_fields()));
-    let batch = arrow::array::RecordBatch::try_new(schema.clone(), decoder.finish()).unwrap();
+    let batch = arrow::array::RecordBatch::try_new(schema.clone(), decoder.finish().unwrap()).unwrap();
     let rules = medallion::rules::RuleSet::load(&format!("{}/{rules_file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let outcomes = rules.compile(schema).unwrap().evaluate(&batch);
     let mut failing = vec![0; records.len()];

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayBuilder, ArrayRef, ArrowPrimitiveType, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder,
-    GenericByteArray, GenericByteBuilder, Int32Builder, Int64Builder, PrimitiveArray, PrimitiveBuilder, StringBuilder, TimestampMicrosecondBuilder,
+    GenericByteArray, GenericByteBuilder, Int32Builder, Int64Builder, PrimitiveArray, PrimitiveBuilder, StringArray, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::ByteArrayType;
+use arrow::error::ArrowError;
 
 use super::plan::{Cell, ColumnKind, ReaderColumns};
 
@@ -18,7 +19,10 @@ enum ColumnBuilder {
     Float(Float32Builder),
     Double(Float64Builder),
     Binary(BinaryBuilder),
-    String(StringBuilder),
+    /// Text as binary: each value was checked when read, and the finished column is checked
+    /// again, as a whole, when it becomes a string column: one validation per chunk instead of
+    /// std's per string.
+    String(BinaryBuilder),
     Decimal(Decimal128Builder, u8, i8),
     Date(Date32Builder),
     Timestamp(TimestampMicrosecondBuilder),
@@ -33,7 +37,7 @@ impl ColumnBuilder {
             ColumnKind::Float => Self::Float(Float32Builder::with_capacity(capacity)),
             ColumnKind::Double => Self::Double(Float64Builder::with_capacity(capacity)),
             ColumnKind::Binary => Self::Binary(BinaryBuilder::with_capacity(capacity, capacity * 16)),
-            ColumnKind::String => Self::String(StringBuilder::with_capacity(capacity, capacity * 16)),
+            ColumnKind::String => Self::String(BinaryBuilder::with_capacity(capacity, capacity * 16)),
             ColumnKind::Decimal { precision, scale } => Self::Decimal(Decimal128Builder::with_capacity(capacity), *precision, *scale),
             ColumnKind::Date => Self::Date(Date32Builder::with_capacity(capacity)),
             ColumnKind::TimestampMicros => Self::Timestamp(TimestampMicrosecondBuilder::with_capacity(capacity)),
@@ -73,15 +77,15 @@ impl ColumnBuilder {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
-        match self {
+    fn finish(&mut self) -> Result<ArrayRef, ArrowError> {
+        Ok(match self {
             Self::Boolean(b) => Arc::new(std::mem::replace(b, BooleanBuilder::with_capacity(b.len())).finish()),
             Self::Int(b) => Arc::new(finish_primitive(b)),
             Self::Long(b) => Arc::new(finish_primitive(b)),
             Self::Float(b) => Arc::new(finish_primitive(b)),
             Self::Double(b) => Arc::new(finish_primitive(b)),
             Self::Binary(b) => Arc::new(finish_bytes(b)),
-            Self::String(b) => Arc::new(finish_bytes(b)),
+            Self::String(b) => Arc::new(StringArray::try_from_binary(finish_bytes(b))?),
             Self::Decimal(b, precision, scale) => {
                 let array = finish_primitive(b);
                 // Precision and scale come from the reader schema, where they were validated.
@@ -89,7 +93,7 @@ impl ColumnBuilder {
             }
             Self::Date(b) => Arc::new(finish_primitive(b)),
             Self::Timestamp(b) => Arc::new(finish_primitive(b).with_timezone("UTC")),
-        }
+        })
     }
 }
 
@@ -138,7 +142,7 @@ impl ColumnBuilders {
     }
 
     /// The built columns; the builders start over empty.
-    pub fn finish(&mut self) -> Vec<ArrayRef> {
+    pub fn finish(&mut self) -> Result<Vec<ArrayRef>, ArrowError> {
         self.builders.iter_mut().map(ColumnBuilder::finish).collect()
     }
 }

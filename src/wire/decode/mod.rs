@@ -197,7 +197,7 @@ impl Decoder {
     }
 
     /// The reader columns of every row pushed since the last call.
-    pub fn finish(&mut self) -> Vec<ArrayRef> {
+    pub fn finish(&mut self) -> Result<Vec<ArrayRef>, arrow::error::ArrowError> {
         self.builders.finish()
     }
 }
@@ -264,7 +264,7 @@ fn read_plain<'a>(read: &'a Read, cursor: &mut Cursor<'a>, field: &dyn Fn() -> S
         Read::FloatAsDouble => Cell::Double(f64::from(cursor.read_float().map_err(datum)?)),
         Read::DoubleAsDouble => Cell::Double(cursor.read_double().map_err(datum)?),
         Read::BytesAsBinary => Cell::Binary(cursor.read_bytes().map_err(datum)?),
-        Read::BytesAsString => Cell::String(cursor.read_str().map_err(datum)?),
+        Read::BytesAsString => Cell::String(cursor.read_utf8().map_err(datum)?),
         Read::FixedAsBinary(size) => Cell::Binary(cursor.read_fixed(*size).map_err(datum)?),
         Read::DecimalBytes { precision, bound } => Cell::Decimal(read_decimal(cursor.read_bytes().map_err(datum)?, *precision, *bound, field)?),
         Read::DecimalFixed { size, precision, bound } => {
@@ -273,7 +273,7 @@ fn read_plain<'a>(read: &'a Read, cursor: &mut Cursor<'a>, field: &dyn Fn() -> S
         Read::EnumAsString(symbols) => {
             let index = cursor.read_int().map_err(datum)?;
             let symbol = usize::try_from(index).ok().and_then(|i| symbols.get(i));
-            Cell::String(symbol.ok_or_else(|| MessageError::EnumIndex { field: field(), index })?)
+            Cell::String(symbol.ok_or_else(|| MessageError::EnumIndex { field: field(), index })?.as_bytes())
         }
         // A union inside a union, which Avro does not allow.
         Read::Union(_) => return Err(MessageError::UnresolvableBranch { field: field(), branch: -1 }),

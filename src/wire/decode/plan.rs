@@ -91,7 +91,7 @@ impl DefaultValue {
             Self::Int(i) => Cell::Int(*i),
             Self::Long(l) => Cell::Long(*l),
             Self::Double(d) => Cell::Double(*d),
-            Self::String(s) => Cell::String(s),
+            Self::String(s) => Cell::String(s.as_bytes()),
         }
     }
 }
@@ -113,7 +113,8 @@ pub enum Cell<'a> {
     Float(f32),
     Double(f64),
     Binary(&'a [u8]),
-    String(&'a str),
+    /// Text: bytes already checked to be UTF-8.
+    String(&'a [u8]),
     Decimal(i128),
 }
 

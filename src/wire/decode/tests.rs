@@ -31,7 +31,7 @@ fn v2_confluent_decodes_every_column() {
     let mut decoder = decoder();
     let decoded = decoder.push(&framed(2, |_| SchemaRef::RegistryId(2)));
     assert_eq!(decoded, Decoded { schema_ref: Some(SchemaRef::RegistryId(2)), error: None });
-    let columns = decoder.finish();
+    let columns = decoder.finish().unwrap();
     let item = sample_item();
     assert_eq!(column(&columns, &decoder, "order_id").as_string::<i32>().value(0), "ORD-000042");
     assert_eq!(column(&columns, &decoder, "quantity").as_primitive::<Int32Type>().value(0), 3);
@@ -50,7 +50,7 @@ fn v1_single_object_resolves_with_v2_defaults() {
     let mut decoder = decoder();
     let decoded = decoder.push(&framed(1, |e| SchemaRef::Fingerprint(e.fingerprint)));
     assert_eq!(decoded.error, None);
-    let columns = decoder.finish();
+    let columns = decoder.finish().unwrap();
     assert_eq!(column(&columns, &decoder, "total_amount").as_primitive::<Decimal128Type>().value(0), 38_997);
     assert!(column(&columns, &decoder, "sales_channel").is_null(0), "v2-only field takes its null default");
     assert!(column(&columns, &decoder, "discount_amount").is_null(0));
@@ -79,7 +79,7 @@ fn minimal_decimal_bytes_as_java_writes_them_decode() {
     message.extend_from_slice(&datum(&plain, record));
     let mut decoder = decoder();
     assert_eq!(decoder.push(&message).error, None);
-    let columns = decoder.finish();
+    let columns = decoder.finish().unwrap();
     assert_eq!(column(&columns, &decoder, "unit_price").as_primitive::<Decimal128Type>().value(0), 127);
 }
 
@@ -131,7 +131,7 @@ fn undecodable_messages_get_a_null_row_and_a_reason() {
         assert!(error.contains(expected), "{expected:?} not in {error:?}");
     }
     assert_eq!(decoder.push(&good).error, None, "a good message after bad ones still decodes");
-    let columns = decoder.finish();
+    let columns = decoder.finish().unwrap();
     assert_eq!(columns[0].len(), cases.len() + 1, "one row per message");
     let order_ids = column(&columns, &decoder, "order_id").as_string::<i32>();
     assert_eq!(order_ids.null_count(), cases.len());
@@ -183,7 +183,7 @@ fn writer_only_fields_are_skipped_whatever_their_type() {
     let mut message = vec![0, 0, 0, 0, 77];
     message.extend_from_slice(&datum);
     assert_eq!(decoder.push(&message).error, None);
-    let columns = decoder.finish();
+    let columns = decoder.finish().unwrap();
     assert_eq!(column(&columns, &decoder, "line_number").as_primitive::<Int32Type>().value(0), 7);
     assert_eq!(column(&columns, &decoder, "event_time").as_primitive::<TimestampMicrosecondType>().value(0), 1_000_000, "millis scaled to micros");
     assert!(column(&columns, &decoder, "order_id").is_null(0));
@@ -221,7 +221,7 @@ fn a_decimal_wider_than_its_precision_is_a_decode_error_not_a_wrapped_amount() {
     assert_eq!(decoder.push(&record_with_price(999_999_999_999)).error, None, "12 digits fit");
     let error = decoder.push(&record_with_price(-1_000_000_000_000)).error.map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("unit_price") && error.contains("-1000000000000") && error.contains("12 digits"), "{error}");
-    let columns = decoder.finish();
+    let columns = decoder.finish().unwrap();
     let prices = column(&columns, &decoder, "unit_price").as_primitive::<Decimal128Type>();
     assert_eq!((prices.value(0), prices.is_null(1)), (999_999_999_999, true), "the bad row is kept undecoded, its neighbour intact");
 }
@@ -239,4 +239,23 @@ fn a_union_branch_the_writer_schema_lacks_is_a_decode_error_naming_the_field() {
     let error = decoder.push(&message).error.map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("order_id") && error.contains("union branch 5"), "{error}");
     assert_eq!(decoder.push(&framed(2, |_| SchemaRef::RegistryId(2))).error, None, "the next message decodes");
+}
+
+#[test]
+fn invalid_utf8_is_a_decode_error_and_other_text_round_trips() {
+    let entry = SchemaCatalog::purchase_orders().by_version(2).unwrap();
+    let mut item = sample_item();
+    item.product_name = Some("Café Crème – 50 cl".to_owned());
+    let mut accented = Vec::new();
+    RecordEncoder::new(entry, SchemaRef::RegistryId(2)).unwrap().encode(&item, &mut accented).unwrap();
+    let mut invalid = framed(2, |_| SchemaRef::RegistryId(2));
+    invalid[6] = 0xFF; // the first byte of `event_id`, right after the frame and its length
+    let mut decoder = decoder();
+    let error = decoder.push(&invalid).error.map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("event_id") && error.contains("UTF-8"), "{error}");
+    assert_eq!(decoder.push(&accented).error, None);
+    let columns = decoder.finish().expect("every kept string is UTF-8");
+    let names = column(&columns, &decoder, "product_name").as_string::<i32>();
+    assert!(names.is_null(0), "the invalid message's row is all nulls");
+    assert_eq!(names.value(1), "Café Crème – 50 cl");
 }
