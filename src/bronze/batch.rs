@@ -349,7 +349,7 @@ fn schema_ref_text(last: &mut Option<(WriterSchemaRef, String)>, schema_ref: Wri
 /// - the raw payloads in zstd (level 1), the rest in snappy: zstd encodes the payloads as fast
 ///   as snappy did and makes bronze files a quarter smaller (zstd everywhere: 42% smaller, 12%
 ///   slower to write). Payloads are a third of the encoding's instructions even so; LZ4 costs
-///   about as many and stores twice the bytes.
+///   about as many and stores them 1.8 times as large.
 pub fn writer_properties(schema: &Schema) -> parquet::file::properties::WriterProperties {
     use parquet::basic::{Compression, Encoding, ZstdLevel};
     use parquet::file::properties::EnabledStatistics;
