@@ -111,9 +111,10 @@ impl<'a> Cursor<'a> {
     }
 
     /// `string`: its bytes, checked to be UTF-8. ASCII (nearly every string) is recognised a
-    /// word at a time; anything else gets std's full validation, which costs ~100 instructions
-    /// even for a short ASCII string (it was 5% of bronze's). The bytes stay bytes: a string
-    /// column keeps them as binary until its chunk is finished (see `columns.rs`).
+    /// word at a time; only other text gets std's full validation, which costs ~100
+    /// instructions even for a short ASCII string (run on every string, it was 5% of bronze's).
+    /// The bytes stay bytes: a string column keeps them as binary until its chunk is finished
+    /// (see `columns.rs`).
     #[inline]
     pub fn read_utf8(&mut self) -> Result<&'a [u8], BinaryError> {
         let at = self.position;
